@@ -1,0 +1,114 @@
+"""The one place where characters become class ids and back.
+
+CTC convention (PaddleOCR, DTRB): id 0 is the blank, ids 1..N are the dictionary characters in file order,
+so ``num_classes == len(characters) + 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_DICT = "dict_0-9a-z.txt"
+
+
+class CharsetError(ValueError):
+    """A dictionary file that cannot define a charset (duplicates, empty or multi-character lines)."""
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    """Outcome of encoding one label: ``ids`` is empty when the label is unusable, with ``reason`` set."""
+
+    ids: tuple[int, ...]
+    text: str  # the normalised label: lower-cased (if configured) and restricted to the dictionary
+    reason: str | None = None  # None | "empty" | "too_long" | "unknown_chars"
+
+
+@dataclass(frozen=True)
+class Charset:
+    characters: tuple[str, ...]
+    lowercase: bool = True  # DTRB protocol for the built-in 0-9a-z dictionary
+    drop_unknown: bool = True  # drop characters outside the dictionary instead of rejecting the label
+    max_text_length: int = 25
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for i, ch in enumerate(self.characters, start=1):
+            if len(ch) != 1:
+                raise CharsetError(f"dictionary line {i}: expected exactly one character, got {ch!r}")
+            if ch in seen:
+                raise CharsetError(f"dictionary line {i}: duplicate character {ch!r}")
+            seen.add(ch)
+        if not self.characters:
+            raise CharsetError("dictionary is empty")
+        object.__setattr__(self, "_index", {c: i + 1 for i, c in enumerate(self.characters)})
+
+    # ---- construction -------------------------------------------------------------------------------
+    @classmethod
+    def from_file(cls, path: str | Path | None = None, *, lowercase: bool | None = None,
+                  drop_unknown: bool = True, max_text_length: int = 25) -> Charset:
+        """Load a dictionary: one character per line. ``path=None`` is the built-in 0-9a-z list.
+
+        ``lowercase=None`` follows the DTRB rule: lower-case labels only for a dictionary without
+        upper-case letters (for the built-in list this is True; a case-sensitive dictionary keeps case).
+        """
+        if path is None:
+            text = resources.files("textrec.assets").joinpath(DEFAULT_DICT).read_text(encoding="utf-8")
+        else:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines = lines[:-1]  # the final newline does not make an empty line
+        chars = []
+        for i, line in enumerate(lines, start=1):
+            line = line.rstrip("\r")
+            if line == "":
+                raise CharsetError(f"{path or DEFAULT_DICT} line {i}: empty line")
+            chars.append(line)
+        if lowercase is None:
+            lowercase = not any(c.isupper() for c in chars)
+        return cls(tuple(chars), lowercase=lowercase, drop_unknown=drop_unknown,
+                   max_text_length=max_text_length)
+
+    # ---- properties -----------------------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return len(self.characters) + 1
+
+    @property
+    def blank(self) -> int:
+        return 0
+
+    def table(self) -> list[str]:
+        """Class table as PaddleOCR prints it: ``["blank", c1, ..., cN]``."""
+        return ["blank", *self.characters]
+
+    # ---- labels ---------------------------------------------------------------------------------------
+    def normalize(self, label: str) -> str:
+        """Lower-case (if configured) and drop characters outside the dictionary (if configured)."""
+        if self.lowercase:
+            label = label.lower()
+        if self.drop_unknown:
+            index = self._index  # type: ignore[attr-defined]
+            label = "".join(c for c in label if c in index)
+        return label
+
+    def encode(self, label: str) -> EncodeResult:
+        """Encode a raw label. Too long is judged on the raw label, as PaddleOCR's CTCLabelEncode does."""
+        if len(label) > self.max_text_length:
+            return EncodeResult((), self.normalize(label), "too_long")
+        text = self.normalize(label)
+        index = self._index  # type: ignore[attr-defined]
+        if any(c not in index for c in text):
+            return EncodeResult((), text, "unknown_chars")
+        if not text:
+            return EncodeResult((), text, "empty")
+        return EncodeResult(tuple(index[c] for c in text), text)
+
+    def decode_ids(self, ids: list[int] | np.ndarray) -> str:
+        """Map class ids (no CTC collapsing) to text; blanks are skipped."""
+        return "".join(self.characters[i - 1] for i in ids if i != 0)

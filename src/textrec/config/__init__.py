@@ -1,0 +1,74 @@
+"""Typed, frozen configuration: the only reader of params.yaml.
+
+    params = load_params()                  # params.yaml in the current directory
+    params.train.recipe("mobilenet_v3").lr  # typed access; unknown keys were rejected at load time
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from textrec.config._build import ConfigError, build, flatten, to_dict
+from textrec.config.data import DataConfig, DatasetSource, RealDataConfig, SynthConfig, ValidationConfig
+from textrec.config.model import BACKBONES, BackboneName, CharsetConfig, ModelConfig
+from textrec.config.pipeline import (
+    EvalConfig,
+    ExportConfig,
+    PathsConfig,
+    PromotionConfig,
+    QuantizeConfig,
+    TrackingConfig,
+)
+from textrec.config.train import (
+    CurriculumConfig,
+    OptimizerConfig,
+    RecipeConfig,
+    ScheduleConfig,
+    TrainConfig,
+)
+
+Profile = Literal["demo", "tiny", "paper", "custom"]
+
+
+@dataclass(frozen=True)
+class Params:
+    profile: Profile = "custom"
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    charset: CharsetConfig = field(default_factory=CharsetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
+    promotion: PromotionConfig = field(default_factory=PromotionConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+
+def parse_params(data: dict[str, Any]) -> Params:
+    return build(Params, data, "params")
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    import yaml
+
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: not found (run from the project root, or pick a profile: textrec profile demo)")
+    with p.open(encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    try:
+        return parse_params(data)
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from None
+
+
+__all__ = [
+    "BACKBONES", "BackboneName", "CharsetConfig", "ConfigError", "CurriculumConfig", "DataConfig",
+    "DatasetSource", "EvalConfig", "ExportConfig", "ModelConfig", "OptimizerConfig", "Params", "PathsConfig",
+    "PromotionConfig", "QuantizeConfig", "RealDataConfig", "RecipeConfig", "ScheduleConfig", "SynthConfig",
+    "TrackingConfig", "TrainConfig", "ValidationConfig", "build", "flatten", "load_params", "parse_params",
+    "to_dict",
+]

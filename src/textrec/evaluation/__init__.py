@@ -1,0 +1,1 @@
+"""CTC decoding, metrics and per-dataset evaluation."""
