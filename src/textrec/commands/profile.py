@@ -1,0 +1,21 @@
+"""``textrec profile NAME``: switch params.yaml to a profile."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from textrec.profiles import apply_profile
+
+    dst = apply_profile(args.name, Path(args.params))
+    print(f"{dst}: profile '{args.name}' (run `dvc repro` to rebuild what it changes)")
+    return 0
+
+
+def register(sub) -> None:
+    sp = sub.add_parser("profile", help="switch params.yaml to a profile: demo, tiny or paper")
+    sp.add_argument("name", choices=["demo", "tiny", "paper"])
+    sp.add_argument("--params", default="params.yaml")
+    sp.set_defaults(func=cmd_profile)

@@ -1,0 +1,149 @@
+"""Per-dataset evaluation of a recognizer over one LMDB or a tree of LMDBs."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from textrec.charset import Charset
+from textrec.data.lmdb_io import find_lmdbs, iter_records
+from textrec.evaluation.ctc import ctc_greedy_decode
+from textrec.evaluation.metrics import SampleResult, dtrb_normalize, score_sample
+from textrec.preprocess import ImageDecodeError, preprocess_bytes
+
+# [N, 3, 32, 100] float32 -> [N, T, num_classes] probabilities
+ProbFn = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class DatasetResult:
+    name: str
+    samples: list[SampleResult] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)  # reason -> count (not scored)
+    skipped_keys: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return len(self.samples)
+
+    @property
+    def accuracy(self) -> float:
+        return sum(s.correct for s in self.samples) / self.count if self.count else 0.0
+
+    @property
+    def norm_edit_distance(self) -> float:
+        return float(np.mean([s.ned for s in self.samples])) if self.count else 0.0
+
+    @property
+    def mean_confidence(self) -> float:
+        return float(np.mean([s.confidence for s in self.samples])) if self.count else 0.0
+
+    def summary(self) -> dict:
+        return {"name": self.name, "count": self.count, "accuracy": self.accuracy,
+                "norm_edit_distance": self.norm_edit_distance, "mean_confidence": self.mean_confidence,
+                "skipped": dict(self.skipped)}
+
+    def worst(self, n: int) -> list[SampleResult]:
+        """Wrong predictions first, most confident mistakes first, then the least confident hits."""
+        return sorted(self.samples, key=lambda s: (s.correct, -s.confidence if not s.correct else s.confidence))[:n]
+
+
+def _skip(res: DatasetResult, reason: str, key: str) -> None:
+    res.skipped[reason] += 1
+    res.skipped_keys.setdefault(reason, []).append(key)
+
+
+def _batches(path: Path, charset: Charset, res: DatasetResult, batch_size: int
+             ) -> Iterator[tuple[list[str], list[str], np.ndarray]]:
+    keys: list[str] = []
+    labels: list[str] = []
+    xs: list[np.ndarray] = []
+    for i, img, label in iter_records(path):
+        key = f"image-{i:09d}"
+        if img is None or label is None:
+            _skip(res, "missing_record", key)
+            continue
+        # DTRB filtering: a label with nothing left to read after normalisation cannot be scored.
+        if not dtrb_normalize(charset.normalize(label)):
+            _skip(res, "empty_label", key)
+            continue
+        try:
+            xs.append(preprocess_bytes(img))
+        except ImageDecodeError:
+            _skip(res, "undecodable", key)
+            continue
+        keys.append(key)
+        labels.append(label)
+        if len(xs) == batch_size:
+            yield keys, labels, np.stack(xs)
+            keys, labels, xs = [], [], []
+    if xs:
+        yield keys, labels, np.stack(xs)
+
+
+def evaluate_lmdb(prob_fn: ProbFn, path: str | Path, charset: Charset, name: str | None = None,
+                  batch_size: int = 64) -> DatasetResult:
+    path = Path(path)
+    res = DatasetResult(name or path.name)
+    for keys, labels, x in _batches(path, charset, res, batch_size):
+        for key, label, pred in zip(keys, labels, ctc_greedy_decode(prob_fn(x), charset), strict=True):
+            res.samples.append(score_sample(key, label, pred.text, pred.confidence))
+    return res
+
+
+def evaluate_tree(prob_fn: ProbFn, root: str | Path, charset: Charset, batch_size: int = 64
+                  ) -> list[DatasetResult]:
+    """Evaluate every LMDB under ``root``; a dataset's name is its path relative to ``root``."""
+    root = Path(root)
+    paths = find_lmdbs(root)
+    if not paths:
+        raise FileNotFoundError(f"no LMDB (data.mdb) found under {root}")
+    results = []
+    for p in paths:
+        name = root.name if p == root else str(p.relative_to(root))
+        results.append(evaluate_lmdb(prob_fn, p, charset, name, batch_size))
+    return results
+
+
+def summarize(results: list[DatasetResult]) -> dict:
+    """The JSON contract: {"datasets": [...], "weighted_accuracy", "mean_accuracy"} (fractions)."""
+    total = sum(r.count for r in results)
+    return {
+        "datasets": [r.summary() for r in results],
+        "weighted_accuracy": sum(r.accuracy * r.count for r in results) / total if total else 0.0,
+        "mean_accuracy": float(np.mean([r.accuracy for r in results])) if results else 0.0,
+    }
+
+
+def results_table(results: list[DatasetResult]):  # -> pandas.DataFrame
+    """Per-dataset table plus the sample-weighted and the plain average rows."""
+    import pandas as pd
+
+    s = summarize(results)
+    rows = [{k: d[k] for k in ("name", "count", "accuracy", "norm_edit_distance", "mean_confidence")}
+            for d in s["datasets"]]
+    total = sum(r["count"] for r in rows)
+    if rows:
+        wned = sum(r["norm_edit_distance"] * r["count"] for r in rows) / total if total else 0.0
+        rows.append({"name": "average (weighted)", "count": total, "accuracy": s["weighted_accuracy"],
+                     "norm_edit_distance": wned,
+                     "mean_confidence": sum(r["mean_confidence"] * r["count"] for r in rows) / total if total else 0.0})
+        rows.append({"name": "average (mean)", "count": total, "accuracy": s["mean_accuracy"],
+                     "norm_edit_distance": float(np.mean([r["norm_edit_distance"] for r in rows[:-1]])),
+                     "mean_confidence": float(np.mean([r["mean_confidence"] for r in rows[:-1]]))})
+    return pd.DataFrame(rows)
+
+
+def write_results(results: list[DatasetResult], out_json: str | Path) -> None:
+    """JSON summary, plus <stem>.csv and <stem>.md tables beside it."""
+    out = Path(out_json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summarize(results), indent=2) + "\n")
+    table = results_table(results)
+    table.to_csv(out.with_suffix(".csv"), index=False)
+    out.with_suffix(".md").write_text(table.to_markdown(index=False, floatfmt=".4f") + "\n")

@@ -1,0 +1,1 @@
+"""Inference engines (Paddle dygraph checkpoint, Paddle Inference, ONNX Runtime) and prediction."""

@@ -1,0 +1,122 @@
+"""Three ways to run a trained recognizer, one interface: ``engine(x [N,3,32,100]) -> probs [N,T,C]``.
+
+- a ``.pdparams`` checkpoint (ours or PaddleOCR's), run eagerly in paddle;
+- an exported inference model directory (``inference.json`` + ``inference.pdiparams``), run by the
+  Paddle Inference predictor;
+- an ``.onnx`` file, run by ONNX Runtime on the CPU.
+All three receive the output of ``textrec.preprocess`` and return softmax probabilities.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+
+EngineKind = Literal["paddle", "paddle_inference", "onnx"]
+
+
+class Engine(Protocol):
+    kind: EngineKind
+
+    def __call__(self, x: np.ndarray) -> np.ndarray: ...
+
+
+def _threads(threads: int | None) -> int:
+    return threads or os.cpu_count() or 1
+
+
+@dataclass
+class PaddleEngine:
+    """Eager paddle model from a checkpoint; backbone detected from the checkpoint's keys when not given."""
+
+    path: Path
+    num_classes: int
+    backbone: str | None = None
+    kind: EngineKind = "paddle"
+
+    def __post_init__(self) -> None:
+        import paddle
+
+        from textrec.models.checkpoint import detect_backbone, load_weights
+        from textrec.models.crnn import build_model
+
+        paddle.set_device("cpu")
+        self.backbone = self.backbone or detect_backbone(self.path)
+        self.model = build_model(self.backbone, self.num_classes)  # type: ignore[arg-type]
+        load_weights(self.model, self.path)
+        self.model.eval()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        import paddle
+
+        with paddle.no_grad():
+            return self.model(paddle.to_tensor(x)).numpy()
+
+
+@dataclass
+class PaddleInferenceEngine:
+    """Paddle Inference predictor on an exported PIR model (oneDNN on, CPU)."""
+
+    model_dir: Path
+    threads: int | None = None
+    kind: EngineKind = "paddle_inference"
+
+    def __post_init__(self) -> None:
+        from paddle import inference
+
+        cfg = inference.Config(str(self.model_dir / "inference.json"), str(self.model_dir / "inference.pdiparams"))
+        cfg.disable_gpu()
+        cfg.enable_mkldnn()
+        cfg.set_cpu_math_library_num_threads(_threads(self.threads))
+        cfg.disable_glog_info()
+        self.predictor = inference.create_predictor(cfg)
+        self._in = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
+        self._out = self.predictor.get_output_handle(self.predictor.get_output_names()[0])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        self._in.reshape(list(x.shape))
+        self._in.copy_from_cpu(np.ascontiguousarray(x, dtype=np.float32))
+        self.predictor.run()
+        return self._out.copy_to_cpu()
+
+
+@dataclass
+class OnnxEngine:
+    path: Path
+    threads: int | None = None
+    kind: EngineKind = "onnx"
+
+    def __post_init__(self) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = _threads(self.threads)
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        self._input = self.session.get_inputs()[0].name
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self._input: np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+
+def load_engine(model: str | Path, num_classes: int, backbone: str | None = None,
+                threads: int | None = None) -> Engine:
+    """Pick the engine from what ``model`` is: ``.pdparams`` file, inference directory or ``.onnx`` file."""
+    p = Path(model)
+    if p.is_dir():
+        if (p / "inference.json").exists():
+            return PaddleInferenceEngine(p, threads)
+        raise FileNotFoundError(f"{p}: a model directory must contain inference.json + inference.pdiparams "
+                                "(export one with `textrec export`)")
+    if not p.exists():
+        raise FileNotFoundError(f"model not found: {p}")
+    if p.suffix == ".onnx":
+        return OnnxEngine(p, threads)
+    if p.suffix == ".pdparams":
+        return PaddleEngine(p, num_classes, backbone)
+    raise ValueError(f"{p}: unknown model type (expected a .pdparams checkpoint, an inference directory or .onnx)")

@@ -1,0 +1,98 @@
+"""Assemble report.html (self-contained: figures and gallery images inline) and summary.md."""
+
+from __future__ import annotations
+
+import base64
+import html
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from textrec.data.lmdb_io import image_key, open_readonly
+from textrec.reporting import charts
+from textrec.reporting.collect import BackboneResults, accuracy_table
+
+CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+.gallery{display:flex;flex-wrap:wrap;gap:8px}.card{border:1px solid #ddd;padding:4px;font-size:12px;width:210px}
+.card img{max-width:200px;max-height:64px;display:block;margin-bottom:4px}.bad{color:#b00}.ok{color:#070}"""
+
+
+def _img_tag(data: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+def _fmt(v: object) -> str:
+    return "–" if v is None or (isinstance(v, float) and pd.isna(v)) else (
+        f"{100 * v:.2f}%" if isinstance(v, float) else str(v))
+
+
+def _table_html(df: pd.DataFrame, pct_cols: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(
+        f"<td>{_fmt(row[c]) if c in pct_cols else html.escape(str(row[c]))}</td>" for c in df.columns) + "</tr>"
+        for _, row in df.iterrows())
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _gallery(bench_dir: Path, worst: list[dict]) -> str:
+    env = open_readonly(bench_dir)
+    cards = []
+    try:
+        with env.begin() as txn:
+            for w in worst:
+                idx = int(w["key"].split("-")[1])
+                data = txn.get(image_key(idx))
+                img = _img_tag(bytes(data), w["label"]) if data is not None else "(image missing)"
+                cls = "ok" if w["correct"] else "bad"
+                cards.append(f'<div class="card">{img}truth: <b>{html.escape(w["label"])}</b><br>'
+                             f'pred: <b class="{cls}">{html.escape(w["prediction"]) or "∅"}</b><br>'
+                             f'conf: {w["confidence"]:.3f}</div>')
+    finally:
+        env.close()
+    return '<div class="gallery">' + "".join(cards) + "</div>"
+
+
+def _latency_rows(results: list[BackboneResults]) -> pd.DataFrame | None:
+    rows = []
+    for r in results:
+        for item in (r.quantize or {}).get("latency", []):
+            rows.append({"backbone": r.backbone, **item})
+    return pd.DataFrame(rows) if rows else None
+
+
+def build_report(results: list[BackboneResults], benchmarks: tuple[str, ...], bench_root: Path,
+                 out_html: Path, out_md: Path, profile: str) -> pd.DataFrame:
+    table = accuracy_table(results, benchmarks)
+    pct_cols = [c for c in table.columns if c.endswith(("fp32", "int8"))]
+    parts = [f"<h1>textrec report</h1><p>profile <b>{html.escape(profile)}</b>, generated "
+             f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}. Accuracy under the DTRB protocol "
+             "(case-insensitive, alphanumerics only).</p>",
+             "<h2>Accuracy per benchmark</h2>", _table_html(table, pct_cols),
+             _img_tag(charts.accuracy_bars(table), "accuracy per benchmark")]
+    logs = {r.backbone: r.train_log for r in results if r.train_log is not None and len(r.train_log)}
+    if logs:
+        parts += ["<h2>Training curves</h2>", _img_tag(charts.training_curves(logs), "training curves")]
+    lat = _latency_rows(results)
+    if lat is not None:
+        parts += ["<h2>Latency (CPU)</h2>", _table_html(lat, [])]
+    parts.append("<h2>Failure gallery</h2><p>Per benchmark, the most confident mistakes first.</p>")
+    for r in results:
+        for bench in benchmarks:
+            worst = r.eval[bench].get("worst", [])
+            if worst:
+                parts += [f"<h3>{html.escape(r.backbone)} · {html.escape(bench)}</h3>",
+                          _gallery(bench_root / bench, worst)]
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    out_html.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>textrec report</title>"
+                        f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>", encoding="utf-8")
+    md = table.copy()
+    for c in pct_cols:
+        md[c] = md[c].map(_fmt)
+    lines = [f"# textrec summary ({profile})", "", md.to_markdown(index=False), ""]
+    if lat is not None:
+        lines += ["## Latency", "", lat.to_markdown(index=False, floatfmt=".2f"), ""]
+    out_md.write_text("\n".join(lines), encoding="utf-8")
+    return table

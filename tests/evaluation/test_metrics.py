@@ -1,0 +1,21 @@
+import pytest
+
+from textrec.evaluation.metrics import dtrb_normalize, levenshtein, normalized_edit_distance, score_sample
+
+
+def test_dtrb_normalisation_is_case_insensitive_alphanumeric():
+    assert dtrb_normalize("CHILDREN'S") == "childrens"
+    assert dtrb_normalize("Xpressflower.com") == "xpressflowercom"
+    assert score_sample("k", "$500", "500", 0.9).correct
+    assert not score_sample("k", "500", "5oo", 0.9).correct
+
+
+@pytest.mark.parametrize(("a", "b", "d"), [("", "", 0), ("abc", "", 3), ("kitten", "sitting", 3), ("ab", "ba", 2)])
+def test_levenshtein(a, b, d):
+    assert levenshtein(a, b) == d == levenshtein(b, a)
+
+
+def test_normalized_edit_distance_bounds():
+    assert normalized_edit_distance("", "") == 0.0
+    assert normalized_edit_distance("abcd", "abce") == 0.25
+    assert normalized_edit_distance("xyz", "ab") == 1.0
