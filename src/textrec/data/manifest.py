@@ -1,0 +1,149 @@
+"""Manifests: one row per input sample (kept or rejected), streamed to Parquet; and rejection reports.
+
+Columns: ``key`` (``image-%09d`` in the output LMDB, null when rejected), ``source`` (file path or
+``<lmdb>#<index>``), ``label`` (raw), ``label_norm`` (after the charset's normalisation; null when
+rejected), ``width``/``height`` (null when the image is missing or undecodable), ``bytes``, ``sha1`` (of the
+image bytes, for duplicate detection), ``status`` ("ok" or the rejection reason).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textrec.charset import Charset
+
+STATUS_OK = "ok"
+# Rejection reasons, in report order.
+REASONS = ("unparseable_line", "missing_file", "missing_image", "missing_label", "undecodable",
+           "too_long", "unknown_chars", "empty")
+COLUMNS = ("key", "source", "label", "label_norm", "width", "height", "bytes", "sha1", "status")
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What one sample turned out to be; ``status`` is "ok" or one of ``REASONS``."""
+
+    status: str
+    label_norm: str | None = None
+    width: int | None = None
+    height: int | None = None
+    nbytes: int = 0
+    sha1: str | None = None
+
+
+def inspect_sample(data: bytes | None, label: str | None, charset: Charset,
+                   missing: str = "missing_file") -> Inspection:
+    """Decode the image (as training will) and encode the label; never raises on bad data."""
+    from textrec.preprocess import ImageDecodeError, decode_image
+
+    if data is None:
+        return Inspection(missing)
+    sha1 = hashlib.sha1(data).hexdigest()
+    try:
+        img = decode_image(data)  # uint8 [H, W, 3] BGR
+    except ImageDecodeError:
+        return Inspection("undecodable", nbytes=len(data), sha1=sha1)
+    h, w = int(img.shape[0]), int(img.shape[1])
+    if label is None:
+        return Inspection("missing_label", None, w, h, len(data), sha1)
+    enc = charset.encode(label)
+    if enc.reason is not None:
+        return Inspection(enc.reason, None, w, h, len(data), sha1)
+    return Inspection(STATUS_OK, enc.text, w, h, len(data), sha1)
+
+
+def _schema():  # -> pyarrow.Schema
+    import pyarrow as pa
+
+    return pa.schema([("key", pa.string()), ("source", pa.string()), ("label", pa.string()),
+                      ("label_norm", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
+                      ("bytes", pa.int64()), ("sha1", pa.string()), ("status", pa.string())])
+
+
+class ManifestWriter:
+    """Append rows and write them to Parquet in row groups (flat memory); atomic on ``close()``."""
+
+    def __init__(self, dst: str | Path, row_group: int = 16_384) -> None:
+        import pyarrow.parquet as pq
+
+        self.dst = Path(dst)
+        self.dst.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.dst.with_name(f"{self.dst.name}.partial-{os.getpid()}")
+        self._schema = _schema()
+        self._writer = pq.ParquetWriter(self.tmp, self._schema)
+        self._rows: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+        self._row_group = row_group
+        self.count = 0
+
+    def add(self, key: str | None, source: str, label: str | None, insp: Inspection) -> None:
+        for col, value in zip(COLUMNS, (key, source, label, insp.label_norm, insp.width, insp.height,
+                                        insp.nbytes, insp.sha1, insp.status), strict=True):
+            self._rows[col].append(value)
+        self.count += 1
+        if len(self._rows["key"]) >= self._row_group:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self._rows["key"]:
+            self._writer.write_table(pa.table(self._rows, schema=self._schema))
+            self._rows = {c: [] for c in COLUMNS}
+
+    def close(self) -> Path:
+        self._flush()
+        self._writer.close()
+        os.replace(self.tmp, self.dst)
+        return self.dst
+
+    def abort(self) -> None:
+        self._writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def read_manifest(path: str | Path):  # -> pandas.DataFrame
+    import pandas as pd
+
+    return pd.read_parquet(path)
+
+
+class Rejections:
+    """Counts per reason plus the offending keys/paths (up to ``max_items`` per reason)."""
+
+    def __init__(self, max_items: int = 10_000) -> None:
+        self.counts: Counter[str] = Counter()
+        self.items: dict[str, list[str]] = {}
+        self.max_items = max_items
+
+    def add(self, reason: str, where: str) -> None:
+        self.counts[reason] += 1
+        lst = self.items.setdefault(reason, [])
+        if len(lst) < self.max_items:
+            lst.append(where)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def to_dict(self, samples: int) -> dict[str, Any]:
+        return {"samples": samples, "written": samples - self.total, "rejected": self.total,
+                "rejected_fraction": self.total / samples if samples else 0.0,
+                "counts": {r: self.counts[r] for r in REASONS if self.counts[r]},
+                "items": {r: self.items[r] for r in REASONS if r in self.items},
+                "items_truncated": {r: self.counts[r] - len(self.items[r]) for r in self.items
+                                    if self.counts[r] > len(self.items[r])}}
+
+    def write(self, dst: str | Path, samples: int, **extra: Any) -> dict[str, Any]:
+        report = {**extra, **self.to_dict(samples)}
+        dst = Path(dst)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(dst.name + ".partial")
+        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, dst)
+        return report
