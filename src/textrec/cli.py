@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Modules of textrec.commands that define sub-commands (each has ``register(subparsers)``).
-COMMAND_MODULES = ("recognize", "profile")
+COMMAND_MODULES = ("recognize", "profile", "registry", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

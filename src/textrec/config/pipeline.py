@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -28,25 +29,43 @@ class EvalConfig:
 class ExportConfig:
     opset: int = 17
     parity_atol: float = 1e-4  # ONNX vs Paddle on real images; the stage fails above this
+    parity_images: int = 64  # real images per benchmark LMDB used for the parity check
 
 
 @dataclass(frozen=True)
 class QuantizeConfig:
-    calibration_images: int = 256
+    """INT8 ONNX: a static pass over ``static_op_types`` (calibrated), then a dynamic pass over
+    ``dynamic_op_types``; an empty list skips its pass. onnxruntime quantizes LSTM only dynamically."""
+
+    calibration_images: int = 256  # from the training LMDB
+    calibration_batch_size: int = 32
+    static_format: Literal["qdq", "qoperator"] = "qdq"
+    static_op_types: tuple[str, ...] = ("Conv", "MatMul")
+    dynamic_op_types: tuple[str, ...] = ("LSTM",)
+    per_channel: bool = True
+    calibrate_method: Literal["minmax", "entropy", "percentile"] = "minmax"
     max_accuracy_drop: float = 0.005  # per benchmark, as a fraction (0.5 point)
-    require_faster: bool = True
+    require_faster: bool = True  # INT8 ms/image below fp32 at batch 1 and batch 64
+    timing_rounds: int = 7  # interleaved rounds; the median counts
+    timing_threads: int = 2
 
 
 @dataclass(frozen=True)
 class PromotionConfig:
     model_name: str = "crnn-text-recognizer"
-    accuracy_tolerance: float = 0.005  # challenger may be this much below production
-    max_int8_drop: float = 0.005
-    max_latency_ms: float = 50.0  # batch-1 INT8 latency budget
+    serve_precision: Literal["fp32", "int8"] = "int8"  # which exported ONNX the registered model runs
+    accuracy_tolerance: float = 0.005  # challenger may be this much below production (average accuracy)
+    max_int8_drop: float = 0.005  # largest per-benchmark fp32 - int8 accuracy drop
+    max_latency_ms: float = 50.0  # batch-1 latency budget of the served precision
+    # limits of the served model; a request above them gets HTTP 400
+    max_image_bytes: int = 10_000_000
+    max_image_pixels: int = 16_000_000
+    max_images_per_request: int = 256
+    allow_file_paths: bool = True  # accept server-side paths as input (the server listens on 127.0.0.1)
 
 
 @dataclass(frozen=True)
 class TrackingConfig:
     experiment: str = "textrec"
     tracking_uri: str = "sqlite:///mlflow.db"  # relative to the project root; MLFLOW_TRACKING_URI wins
-    artifact_root: str = "mlartifacts"
+    artifact_root: str = "mlartifacts"  # artifacts of the local store, relative to the project root

@@ -1,0 +1,93 @@
+"""``textrec track``, ``textrec register``, ``textrec promote`` and ``textrec rollback`` (MLflow)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _setup(args: argparse.Namespace):
+    from textrec.config import load_params
+    from textrec.tracking.store import resolve_store
+
+    params = load_params(args.params)
+    root = Path(args.root)
+    return params, resolve_store(params.tracking, root)
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    from textrec.tracking.files import PipelineLayout
+    from textrec.tracking.log import track_pipeline_run
+
+    params, store = _setup(args)
+    layout = PipelineLayout(**{n: getattr(args, n) for n in PipelineLayout.names() if getattr(args, n)})
+    tracked = track_pipeline_run(params, args.root, tuple(args.backbone or ()) or None, args.pipeline_run_id,
+                                 layout, store)
+    print(f"pipeline run {tracked.pipeline_run_id} -> {store.tracking_uri} experiment {store.experiment!r}")
+    for bb, run_id in tracked.run_ids.items():
+        print(f"  {bb}: run {run_id}")
+    return 0
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    from textrec.tracking.registry import register_best
+
+    params, store = _setup(args)
+    rv = register_best(params, store, args.pipeline_run_id)
+    print(f"{rv.model_name} version {rv.version} (alias challenger): {rv.backbone}, run {rv.run_id}, "
+          f"pipeline run {rv.pipeline_run_id}, avg_acc_{params.promotion.serve_precision}={rv.score:.4f}")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from textrec.tracking.registry import promote
+
+    params, store = _setup(args)
+    d = promote(params.promotion, store, args.version)
+    print(f"{d.model_name} version {d.version}: {d.decision} (production before: {d.previous_production})")
+    for g in d.gates:
+        print(f"  {g}")
+    return 0 if d.decision != "refused" else 1
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from textrec.tracking.registry import rollback
+
+    params, store = _setup(args)
+    old, new = rollback(params.promotion, store)
+    print(f"{params.promotion.model_name}: production moved back from version {old} to version {new}")
+    return 0
+
+
+def _common(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--params", default="params.yaml")
+    sp.add_argument("--root", default=".", help="project root (relative paths and the default store)")
+
+
+def register(sub) -> None:
+    from textrec.tracking.files import PipelineLayout
+
+    sp = sub.add_parser("track", help="log a finished pipeline run to MLflow (one run per backbone)")
+    _common(sp)
+    sp.add_argument("--backbone", action="append", help="only this backbone (repeatable; default: all)")
+    sp.add_argument("--pipeline-run-id", help="id grouping the backbones' runs (default: a new one)")
+    defaults = PipelineLayout()
+    for name in PipelineLayout.names():
+        sp.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="TEMPLATE",
+                        help=f"path template (default: {getattr(defaults, name)})".replace("%", "%%"))
+    sp.set_defaults(func=cmd_track)
+
+    sp = sub.add_parser("register", help="register the best run of a pipeline run as the challenger")
+    _common(sp)
+    sp.add_argument("--pipeline-run-id", help="default: the latest tracked pipeline run")
+    sp.set_defaults(func=cmd_register)
+
+    sp = sub.add_parser("promote", help="move alias production to the challenger if every gate passes "
+                        "(exit 1 when refused)")
+    _common(sp)
+    sp.add_argument("--version", help="promote this version instead of the challenger")
+    sp.set_defaults(func=cmd_promote)
+
+    sp = sub.add_parser("rollback", help="move alias production back to the previous production version")
+    _common(sp)
+    sp.set_defaults(func=cmd_rollback)

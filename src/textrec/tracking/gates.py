@@ -1,0 +1,62 @@
+"""Promotion gates: pure checks of a challenger's run metrics against production's (no MLflow here)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from textrec.config import PromotionConfig
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    passed: bool
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {'pass' if self.passed else 'FAIL'} ({self.detail})"
+
+
+def _get(metrics: dict[str, float], key: str) -> float | None:
+    v = metrics.get(key)
+    return v if v is not None and math.isfinite(v) else None
+
+
+def evaluate_gates(challenger: dict[str, float], production: dict[str, float] | None, cfg: PromotionConfig,
+                   precision: str) -> list[Gate]:
+    """Every gate, in a fixed order; a metric missing from the challenger's run fails its gate.
+
+    ``precision`` is the one the registered model serves ("fp32" or "int8"): accuracy and latency are
+    compared for that precision; the INT8 drop gate applies to either, as the pipeline ships both.
+    """
+    gates = []
+    v = _get(challenger, "validation_success")
+    gates.append(Gate("validation", v == 1.0, "data validation passed" if v == 1.0 else
+                      "data validation failed" if v is not None else "metric validation_success missing"))
+
+    key = f"avg_acc_{precision}"
+    acc = _get(challenger, key)
+    prod = _get(production, key) if production is not None else None
+    if acc is None:
+        gates.append(Gate("accuracy", False, f"metric {key} missing"))
+    elif production is None:
+        gates.append(Gate("accuracy", True, f"{key}={acc:.4f}, no production version yet"))
+    elif prod is None:
+        gates.append(Gate("accuracy", False, f"production run has no {key}"))
+    else:
+        floor = prod - cfg.accuracy_tolerance
+        gates.append(Gate("accuracy", acc >= floor, f"{key}={acc:.4f} vs production {prod:.4f} "
+                          f"- tolerance {cfg.accuracy_tolerance:g} = {floor:.4f}"))
+
+    drop = _get(challenger, "int8_drop_max")
+    gates.append(Gate("int8_drop", drop is not None and drop <= cfg.max_int8_drop,
+                      "metric int8_drop_max missing" if drop is None else
+                      f"largest per-benchmark INT8 drop {drop:.4f} vs limit {cfg.max_int8_drop:g}"))
+
+    key = f"latency_ms_{precision}"
+    lat = _get(challenger, key)
+    gates.append(Gate("latency", lat is not None and lat <= cfg.max_latency_ms,
+                      f"metric {key} missing" if lat is None else
+                      f"{key}={lat:.3f} vs budget {cfg.max_latency_ms:g} ms"))
+    return gates

@@ -1,0 +1,183 @@
+"""Model registry: register the best run of a pipeline run, promote it behind gates, roll back.
+
+Aliases, not stages: ``challenger`` = the newest registered candidate, ``production`` = what is served.
+Every decision is written on the version (tags ``promotion.*``); the registered model's tag
+``production.history`` lists the versions that were production, oldest first, for ``rollback``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version as pkg_version
+from pathlib import Path
+
+from textrec.config import Params, PromotionConfig
+from textrec.tracking.gates import Gate, evaluate_gates
+from textrec.tracking.log import TAG_PIPELINE_RUN
+from textrec.tracking.store import Store, client, mlflow_session
+
+CHALLENGER, PRODUCTION = "challenger", "production"
+HISTORY_TAG = "production.history"
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    model_name: str
+    version: str
+    run_id: str
+    backbone: str
+    pipeline_run_id: str
+    score: float  # avg_acc_<precision> that made it the best
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    model_name: str
+    version: str
+    decision: str  # "promoted" | "refused" | "unchanged"
+    gates: tuple[Gate, ...]
+    previous_production: str | None
+
+    @property
+    def promoted(self) -> bool:
+        return self.decision == "promoted"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _alias_version(c, name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(c.get_model_version_by_alias(name, alias).version)  # int or str depending on the store
+    except MlflowException as e:
+        if e.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in e.message.lower():
+            return None
+        raise
+
+
+def latest_pipeline_run(store: Store, experiment_id: str) -> str:
+    runs = client(store).search_runs([experiment_id], filter_string=f"tags.{TAG_PIPELINE_RUN} != ''",
+                                     order_by=["attributes.start_time DESC"], max_results=1)
+    if not runs:
+        raise ValueError(f"no tracked pipeline run in experiment {store.experiment!r} (run `textrec track`)")
+    return runs[0].data.tags[TAG_PIPELINE_RUN]
+
+
+def _pyfunc_config(cfg: PromotionConfig, params: Params) -> dict:
+    return {"image_shape": list(params.model.image_shape), "max_bytes": cfg.max_image_bytes,
+            "max_pixels": cfg.max_image_pixels, "max_images": cfg.max_images_per_request,
+            "allow_paths": cfg.allow_file_paths}
+
+
+def _pyfunc_signature():
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    return ModelSignature(inputs=Schema([ColSpec("string", "image")]),
+                          outputs=Schema([ColSpec("string", "text"), ColSpec("double", "confidence")]))
+
+
+def register_best(params: Params, store: Store, pipeline_run_id: str | None = None) -> RegisteredVersion:
+    """The run with the highest ``avg_acc_<serve_precision>`` of a pipeline run (default: the latest)
+    becomes a new version of ``params.promotion.model_name`` with alias ``challenger``."""
+    metric = f"avg_acc_{params.promotion.serve_precision}"
+    with mlflow_session(store) as exp_id:
+        pipeline_run_id = pipeline_run_id or latest_pipeline_run(store, exp_id)
+        runs = client(store).search_runs([exp_id], filter_string=f"tags.{TAG_PIPELINE_RUN} = '{pipeline_run_id}'")
+    scored = [r for r in runs if metric in r.data.metrics]
+    if not scored:
+        raise ValueError(f"pipeline run {pipeline_run_id!r}: no run with metric {metric} ({len(runs)} run(s) found)")
+    # ties: the faster one, then by backbone name, so the choice is deterministic
+    best = max(scored, key=lambda r: (r.data.metrics[metric], -r.data.metrics.get(
+        f"latency_ms_{params.promotion.serve_precision}", 0.0), r.data.tags.get("backbone", "")))
+    return register_run(params, store, best.info.run_id)
+
+
+def register_run(params: Params, store: Store, run_id: str) -> RegisteredVersion:
+    """Log the recognizer pyfunc (served ONNX + dictionary of ``run_id``) into that run and register it
+    as a new version of ``params.promotion.model_name`` with alias ``challenger``."""
+    import mlflow
+
+    cfg = params.promotion
+    metric = f"avg_acc_{cfg.serve_precision}"
+    with mlflow_session(store), tempfile.TemporaryDirectory() as tmp:
+        c = client(store)
+        run = c.get_run(run_id)
+        model_uri = run.data.tags.get(f"model_uri.{cfg.serve_precision}")
+        if model_uri is None or metric not in run.data.metrics:
+            raise ValueError(f"run {run_id} was not logged by `textrec track` (no {cfg.serve_precision} model)")
+        onnx_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=f"{tmp}/onnx"))
+        dict_file = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="charset/dict.txt",
+                                                        dst_path=f"{tmp}/charset")
+        pip = [f"{p}=={pkg_version(p)}" for p in ("onnxruntime", "numpy", "pandas", "opencv-python-headless",
+                                                  "pillow")]
+        with mlflow.start_run(run_id=run_id):
+            info = mlflow.pyfunc.log_model(
+                name="recognizer", python_model=str(Path(__file__).with_name("recognizer_code.py")),
+                signature=_pyfunc_signature(), model_config=_pyfunc_config(cfg, params), pip_requirements=pip,
+                artifacts={"onnx": str(onnx_dir / "model.onnx"), "dictionary": str(dict_file)})
+        tags = {"backbone": run.data.tags.get("backbone", ""), "run_id": run_id, "precision": cfg.serve_precision,
+                TAG_PIPELINE_RUN: run.data.tags.get(TAG_PIPELINE_RUN, ""), metric: str(run.data.metrics[metric]),
+                "registered": _now()}
+        mv = mlflow.register_model(info.model_uri, cfg.model_name, tags=tags)
+        c.set_registered_model_alias(cfg.model_name, CHALLENGER, mv.version)
+    return RegisteredVersion(cfg.model_name, str(mv.version), run_id, tags["backbone"], tags[TAG_PIPELINE_RUN],
+                             run.data.metrics[metric])
+
+
+def _history(c, name: str) -> list[str]:
+    return json.loads(c.get_registered_model(name).tags.get(HISTORY_TAG, "[]"))
+
+
+def promote(cfg: PromotionConfig, store: Store, version: str | None = None) -> PromotionDecision:
+    """Move ``production`` to the challenger (or ``version``) only if every gate passes; the decision,
+    its reasons and the time are written as tags of that version."""
+    c = client(store)
+    name = cfg.model_name
+    version = str(version) if version else _alias_version(c, name, CHALLENGER)
+    if version is None:
+        raise ValueError(f"{name}: no '{CHALLENGER}' version to promote (run `textrec register`)")
+    mv = c.get_model_version(name, version)
+    current = _alias_version(c, name, PRODUCTION)
+    if current == version:
+        return PromotionDecision(name, version, "unchanged", (), current)
+    precision = mv.tags.get("precision", cfg.serve_precision)
+    prod_metrics = c.get_run(c.get_model_version(name, current).run_id).data.metrics if current else None
+    gates = tuple(evaluate_gates(c.get_run(mv.run_id).data.metrics, prod_metrics, cfg, precision))
+    decision = "promoted" if all(g.passed for g in gates) else "refused"
+    if decision == "promoted":
+        c.set_registered_model_alias(name, PRODUCTION, version)
+        history = _history(c, name)
+        if current and (not history or history[-1] != current):
+            history.append(current)  # production was set by hand: keep it reachable by rollback
+        c.set_registered_model_tag(name, HISTORY_TAG, json.dumps((history + [version])[-100:]))
+    for key, value in {"promotion.decision": decision, "promotion.reasons": json.dumps([str(g) for g in gates]),
+                       "promotion.time": _now(), "promotion.production_before": current or "none"}.items():
+        c.set_model_version_tag(name, version, key, value)
+    return PromotionDecision(name, version, decision, gates, current)
+
+
+def rollback(cfg: PromotionConfig, store: Store) -> tuple[str, str]:
+    """Move ``production`` back to the version that was production before it; returns (from, to)."""
+    c = client(store)
+    name = cfg.model_name
+    current = _alias_version(c, name, PRODUCTION)
+    if current is None:
+        raise ValueError(f"{name}: no '{PRODUCTION}' version to roll back")
+    history = _history(c, name)
+    while history and history[-1] == current:
+        history.pop()
+    if not history:
+        raise ValueError(f"{name}: version {current} is production and there is no earlier production version")
+    target = history[-1]
+    c.set_registered_model_alias(name, PRODUCTION, target)
+    c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    c.set_model_version_tag(name, current, "rollback.time", _now())
+    c.set_model_version_tag(name, current, "rollback.to", target)
+    return current, target
