@@ -1,4 +1,4 @@
-"""The great-expectations gate, and the download -> convert -> validate stages end to end."""
+"""The great-expectations gate, and the download -> prepare -> validate stages end to end."""
 
 from __future__ import annotations
 
@@ -141,8 +141,8 @@ def test_stages_download_convert_validate(tmp_path: Path, capsys: pytest.Capture
     pfile.write_text(yaml.safe_dump(params))
     assert load_stage("download").main(["--params", str(pfile), "--no-progress"]) == 0
     assert json.loads((tmp_path / "raw" / "downloads.json").read_text())["datasets"][0]["name"] == "mini"
-    assert load_stage("convert").main(["--params", str(pfile), "--no-progress"]) == 0
-    assert json.loads((tmp_path / "reports" / "convert.json").read_text())["bench/MINI"]["written"] == 12
+    assert load_stage("prepare").main(["--params", str(pfile), "--no-progress"]) == 0
+    assert json.loads((tmp_path / "reports" / "prepare.json").read_text())["bench/MINI"]["written"] == 12
     with LmdbWriter(tmp_path / "lmdb" / "train" / "synth") as w:  # written directly, as the synthetic path does
         for i in range(5):
             w.add(encode(40, 32, 100 + i), f"s{i}")

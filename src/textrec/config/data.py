@@ -8,15 +8,22 @@ from typing import Literal
 
 @dataclass(frozen=True)
 class SynthConfig:
-    seed: int = 1234
+    """The embedded synthetic dataset (textrec.data.synth): train/val LMDBs and a synthetic benchmark suite."""
+
+    seed: int = 1234  # train and val images; each image is a function of (seed, split, index) only
     train_size: int = 50_000
     val_size: int = 1_000
+    bench_seed: int = 20_240_601  # fixed apart from ``seed``: the synthetic benchmarks stay comparable
     bench_size: int = 500  # per synthetic benchmark
-    processes: int = 2
+    processes: int = 2  # render workers (<= 1: in the main process); output is identical for any number
+    chunk_size: int = 64  # images per worker task
+    image_format: Literal["jpeg", "png"] = "jpeg"  # JPEG quality is drawn per image by the profile
     # Word sources and their share of the mix (normalised at use).
     mix_lexicon: float = 0.6
     mix_random: float = 0.2
     mix_number: float = 0.2
+    lexicon_size: int = 80_000  # most frequent alphabetic English words of wordfreq's 'large' list
+    lexicon_flatten: float = 0.3  # sampling weight = frequency ** flatten (0: uniform, 1: by frequency)
     min_len: int = 1
     max_len: int = 25
 

@@ -1,0 +1,1 @@
+"""Embedded synthetic scene-text dataset: words, fonts, rendering, degradation, parallel LMDB writer."""

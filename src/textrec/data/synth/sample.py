@@ -1,0 +1,96 @@
+"""One synthetic sample from (seed, stream, index): label -> font -> text mask -> scene -> warp/crop ->
+degradation -> encoded bytes.
+
+All randomness of a sample comes from ``np.random.default_rng([seed, stream, index])``, so a sample does not
+depend on which process renders it, nor on the samples rendered before it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from textrec.data.synth import degrade, geometry, text
+from textrec.data.synth.compose import compose
+from textrec.data.synth.fonts import FontBook, FontFace, open_font
+from textrec.data.synth.profiles import Profile
+from textrec.data.synth.words import Lexicon, WordMix, WordSampler
+
+MAX_TEXT_PX = 1400  # rough bound on the rendered text width: long labels get a smaller font
+
+
+def stream_id(name: str) -> int:
+    """A stable 32-bit stream number per split name, so train, val and each benchmark never share images."""
+    return zlib.crc32(name.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """Everything a worker needs; pickled once per worker process."""
+
+    faces: tuple[FontFace, ...]
+    lexicon: Lexicon
+    mix: WordMix
+    image_format: str = "jpeg"  # "jpeg" | "png"
+
+
+class Renderer:
+    def __init__(self, ctx: RenderContext) -> None:
+        self.ctx = ctx
+        self.book = FontBook(list(ctx.faces))
+        self.words = WordSampler(ctx.lexicon, ctx.mix)
+
+    def sample(self, profile: Profile, seed: int, stream: int, index: int) -> tuple[bytes, str]:
+        rng = np.random.default_rng([seed, stream, index])
+        label = self.words.sample(rng)
+        face = self.book.pick(rng, profile.font_categories)
+        try:
+            return self._render(label, face, profile, rng)
+        except Exception as e:  # add the context needed to reproduce it, then fail
+            raise RuntimeError(f"sample {index} (seed {seed}, stream {stream}, profile {profile.name}, "
+                               f"label {label!r}, font {face.id}) failed: {e}") from e
+
+    def _render(self, label: str, face: FontFace, profile: Profile, rng: np.random.Generator
+                ) -> tuple[bytes, str]:
+        if face.caps_only:
+            label = label.upper()  # the label says what the image shows
+        lo, hi = profile.out_height  # log-uniform: real crops are mostly small, a few are large
+        out_h = min(hi, int(np.exp(rng.uniform(np.log(lo), np.log(hi + 1)))))
+        # render near the output scale: no work on pixels that the final resize throws away
+        size = int(np.clip(out_h * rng.uniform(0.8, 1.25), *profile.font_px))
+        size = max(12, min(size, int(MAX_TEXT_PX / (0.6 * len(label)))))
+        font = open_font(face, size, rng, profile.bold_bias)
+        spacing = rng.uniform(*profile.char_spacing) * size if rng.random() < profile.p_spacing else 0.0
+        curve = 0.0
+        if len(label) >= 3 and rng.random() < profile.p_curve:
+            curve = rng.uniform(*profile.curve) * rng.choice([-1.0, 1.0])
+        word = text.render(label, font, spacing, curve)
+        # Small real text is rarely hairline: thicken strokes that would end up thinner than ~1.3-2.2 px
+        # in the output (the crop is about 1.3x the ink height).
+        scale = out_h / (1.3 * (word.box[3] - word.box[1]))
+        needed = rng.uniform(*profile.min_stroke_px) / scale
+        width = text.stroke_width(word.mask)
+        if width < needed:
+            word = text.embolden(word, int(np.ceil((needed - width) / 2)))
+        distractors = []
+        if rng.random() < profile.p_distractor:
+            for _ in range(int(rng.integers(1, 3))):
+                other = self.words.sample(rng)
+                dface = face if rng.random() < 0.6 else self.book.pick(rng, profile.font_categories)
+                dsize = max(12, int(size * rng.uniform(0.6, 1.2)))
+                dsize = min(dsize, int(MAX_TEXT_PX / (0.6 * len(other))))
+                distractors.append(text.render_straight(other, open_font(dface, max(dsize, 8), rng)))
+        scene = compose(word, distractors, profile, rng)
+        crop = geometry.warp_and_crop(scene, profile, rng)
+        img = degrade.degrade(crop, out_h, profile, rng)
+        quality = int(rng.integers(profile.jpeg_quality[0], profile.jpeg_quality[1] + 1))
+        return degrade.encode(img, self.ctx.image_format, quality), label
+
+    def iter_samples(self, profile: Profile, seed: int, stream: int, start: int, stop: int
+                     ) -> Iterator[tuple[bytes, str]]:
+        """Samples ``start`` .. ``stop - 1``, one at a time (nothing is accumulated)."""
+        for i in range(start, stop):
+            yield self.sample(profile, seed, stream, i)

@@ -1,0 +1,52 @@
+"""The synthetic dataset as the pipeline writes it: ``<root>/train``, ``<root>/val`` and one LMDB per
+synthetic benchmark under ``<root>/bench/<name>``, plus a summary dict for reports/."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from textrec.config import SynthConfig
+from textrec.data.synth.font_scan import summarize
+from textrec.data.synth.fonts import load_inventory
+from textrec.data.synth.generate import WriteStats, write_lmdb
+from textrec.data.synth.profiles import BENCHMARKS, TRAIN, profile
+from textrec.data.synth.sample import RenderContext
+from textrec.data.synth.words import WordMix, load_lexicon
+
+BENCHMARK_NAMES: tuple[str, ...] = tuple(BENCHMARKS)  # all seven synthetic benchmark profiles
+
+
+def make_context(cfg: SynthConfig) -> RenderContext:
+    """Fonts from the inventory and the lexicon, as configured (validates the config's word mix)."""
+    lexicon = load_lexicon(cfg.lexicon_size, cfg.lexicon_flatten, max_len=cfg.max_len)
+    mix = WordMix(lexicon=cfg.mix_lexicon, random=cfg.mix_random, number=cfg.mix_number,
+                  min_len=cfg.min_len, max_len=cfg.max_len)
+    return RenderContext(tuple(load_inventory()), lexicon, mix, cfg.image_format)
+
+
+def plan(cfg: SynthConfig, benchmarks: Sequence[str]) -> list[tuple[str, str, int, int]]:
+    """(split name, path under the LMDB root, seed, count) for everything ``write_all`` makes; the
+    benchmark names (the pipeline passes eval.benchmarks) must be synthetic profiles."""
+    for name in benchmarks:
+        profile(name)  # unknown names fail here, before any work
+    out = [("train", "train", cfg.seed, cfg.train_size), ("val", "val", cfg.seed, cfg.val_size)]
+    out += [(name, f"bench/{name}", cfg.bench_seed, cfg.bench_size) for name in benchmarks]
+    return out
+
+
+def write_all(cfg: SynthConfig, root: str | Path, benchmarks: Sequence[str] = BENCHMARK_NAMES,
+              log: Callable[[str], None] = print) -> dict:
+    """Write every split; returns the summary (counts, speed, fonts, lexicon)."""
+    root = Path(root)
+    ctx = make_context(cfg)
+    splits: dict[str, dict] = {}
+    for name, rel, seed, n in plan(cfg, benchmarks):
+        prof = TRAIN if name in ("train", "val") else profile(name)
+        st: WriteStats = write_lmdb(root / rel, name, ctx, prof, seed, n, cfg.processes, cfg.chunk_size)
+        log(f"synth: {rel}: {st.count} images in {st.seconds:.1f} s ({st.images_per_second:.0f}/s)")
+        splits[name] = {"path": rel, "profile": prof.name, "seed": seed, "count": st.count,
+                        "seconds": round(st.seconds, 3), "images_per_second": round(st.images_per_second, 1),
+                        "mean_bytes": round(st.bytes / max(st.count, 1), 1)}
+    return {"processes": cfg.processes, "image_format": cfg.image_format, "lexicon": ctx.lexicon.source,
+            "fonts": summarize(list(ctx.faces)), "splits": splits}

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import string
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from textrec.charset import Charset
+from textrec.data.synth import text
+from textrec.data.synth.fonts import FontFace, open_font
+from textrec.data.synth.profiles import BENCHMARKS, TRAIN, profile
+from textrec.data.synth.sample import RenderContext, Renderer, stream_id
+from textrec.preprocess import decode_image, preprocess_bytes
+
+
+def _face(faces: list[FontFace], family: str) -> FontFace:
+    return next(f for f in faces if f.family == family and not f.italic)
+
+
+def test_text_masks(faces: list[FontFace]) -> None:
+    rng = np.random.default_rng(0)
+    font = open_font(_face(faces, "DejaVu Sans"), 40, rng)
+    straight = text.render("Hello42", font)
+    x0, y0, x1, y1 = straight.box
+    assert straight.mask[y0:y1, x0:x1].max() == 255 and 25 < y1 - y0 < 45  # cap height of 40-px type
+    spaced = text.render("Hello42", font, spacing_px=10.0)
+    assert (spaced.box[2] - spaced.box[0]) > (x1 - x0) + 50  # 6 gaps of 10 px
+    arc = text.render("Hello42", font, curve=0.4)
+    assert (arc.box[3] - arc.box[1]) > 1.5 * (y1 - y0)
+    with pytest.raises(ValueError, match="no ink"):
+        text.render_straight("   ", font)
+
+
+def test_samples_decode_with_plausible_sizes_and_labels(ctx: RenderContext) -> None:
+    renderer, charset = Renderer(ctx), Charset.from_file()
+    lo, hi = TRAIN.out_height
+    for i in range(40):
+        data, label = renderer.sample(TRAIN, 3, stream_id("test"), i)
+        img = decode_image(data)
+        h, w, _ = img.shape
+        assert lo <= h <= hi and 4 <= w <= 40 * h, (i, img.shape)
+        assert img.std() > 3, i  # not a blank image
+        assert charset.encode(label).reason is None and set(label) <= set(string.digits + string.ascii_letters)
+        assert preprocess_bytes(data).shape == (3, 32, 100)
+
+
+def test_a_sample_depends_only_on_seed_stream_and_index(ctx: RenderContext) -> None:
+    a, b = Renderer(ctx), Renderer(ctx)
+    for _ in range(3):
+        a.sample(TRAIN, 1, 1, 99)  # state left behind by earlier samples must not matter
+    assert a.sample(TRAIN, 1, 1, 7) == b.sample(TRAIN, 1, 1, 7)
+    assert a.sample(TRAIN, 1, 1, 7) != a.sample(TRAIN, 1, 2, 7)
+    assert a.sample(TRAIN, 1, 1, 7) != a.sample(TRAIN, 2, 1, 7)
+
+
+def test_caps_only_fonts_get_upper_case_labels(ctx: RenderContext) -> None:
+    caps = tuple(f for f in ctx.faces if f.caps_only)
+    assert caps
+    renderer = Renderer(replace(ctx, faces=caps))
+    labels = [renderer.sample(TRAIN, 0, 0, i)[1] for i in range(15)]
+    assert all(lab == lab.upper() for lab in labels)
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_benchmark_profiles_render(ctx: RenderContext, name: str) -> None:
+    prof = profile(name)
+    renderer = Renderer(ctx)
+    for i in range(4):
+        data, _ = renderer.sample(prof, 0, stream_id(name), i)
+        h = decode_image(data).shape[0]
+        assert prof.out_height[0] <= h <= prof.out_height[1]
+
+
+def test_png_output(ctx: RenderContext) -> None:
+    data, _ = Renderer(replace(ctx, image_format="png")).sample(TRAIN, 0, 0, 0)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(RuntimeError, match="unknown image format"):
+        Renderer(replace(ctx, image_format="gif")).sample(TRAIN, 0, 0, 0)
+    with pytest.raises(KeyError, match="unknown synthetic profile"):
+        profile("synth_nope")

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from textrec.config import SynthConfig
+from textrec.data.lmdb_io import find_lmdbs, iter_records, num_samples
+from textrec.data.synth.suite import BENCHMARK_NAMES, plan, write_all
+
+REPO = Path(__file__).resolve().parents[3]
+TINY = {"train_size": 6, "val_size": 4, "bench_size": 3, "processes": 1, "lexicon_size": 2000}
+
+
+def test_every_split_and_benchmark_gets_its_lmdb(tmp_path: Path) -> None:
+    cfg = SynthConfig(**TINY)
+    summary = write_all(cfg, tmp_path, log=lambda _: None)
+    assert find_lmdbs(tmp_path) == sorted([tmp_path / "train", tmp_path / "val",
+                                           *(tmp_path / "bench" / n for n in BENCHMARK_NAMES)])
+    assert len(BENCHMARK_NAMES) == 7
+    assert num_samples(tmp_path / "train") == 6 and num_samples(tmp_path / "val") == 4
+    for name in BENCHMARK_NAMES:
+        assert num_samples(tmp_path / "bench" / name) == 3
+        assert summary["splits"][name]["profile"] == name
+    train = {img for _, img, _ in iter_records(tmp_path / "train")}
+    val = {img for _, img, _ in iter_records(tmp_path / "val")}
+    assert not train & val
+    assert summary["fonts"]["files"] >= 300 and summary["lexicon"].startswith("wordfreq")
+
+
+def test_unknown_benchmark_fails_before_work() -> None:
+    with pytest.raises(KeyError, match="synth_XYZ"):
+        plan(SynthConfig(), ("synth_XYZ",))
+
+
+def test_stage_writes_lmdbs_and_summary(tmp_path: Path) -> None:
+    params = {"paths": {k: str(tmp_path / k) for k in ("lmdb", "manifests", "reports")},
+              "data": {"source": "synthetic", "synth": TINY},
+              "eval": {"benchmarks": ["synth_IC15", "synth_CUTE80"]}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    stage = runpy.run_path(str(REPO / "stages" / "prepare.py"))
+    assert stage["main"](["--params", str(tmp_path / "params.yaml")]) == 0
+    assert num_samples(tmp_path / "lmdb" / "bench" / "synth_CUTE80") == 3
+    summary = json.loads((tmp_path / "reports" / "prepare.json").read_text(encoding="utf-8"))
+    assert summary["source"] == "synthetic"
+    assert set(summary["splits"]) == {"train", "val", "synth_IC15", "synth_CUTE80"}
+    # every LMDB comes with its manifest, one row per record
+    manifest = pd.read_parquet(tmp_path / "manifests" / "bench" / "synth_CUTE80.parquet")
+    assert len(manifest) == 3 and set(manifest["status"]) == {"ok"}
