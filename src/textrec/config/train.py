@@ -35,9 +35,9 @@ class CurriculumConfig:
 @dataclass(frozen=True)
 class RecipeConfig:
     epochs: int = 72
-    max_steps: int | None = None  # stop after this many optimizer steps (overrides epochs when smaller)
+    max_steps: int | None = None  # stop after this many steps (batches, skipped ones included), if sooner
     time_budget_minutes: float | None = None  # stop cleanly (and checkpoint) when exceeded
-    batch_size: int = 256
+    batch_size: int = 256  # global batch: split evenly over the data-parallel ranks
     lr: float = 5e-4
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -51,7 +51,11 @@ class RecipeConfig:
     nan_policy: Literal["stop", "skip"] = "stop"
     device: Literal["auto", "cpu", "gpu"] = "auto"
     amp: bool = False  # mixed precision, GPU only
-    cpu_threads: int | None = None  # None: all cores
+    cpu_threads: int | None = None  # None: paddle's default
+    # BatchNorm in training: "batch" (per-process batch statistics, PaddleOCR), "frozen" (running statistics,
+    # not updated), "sync" (statistics over all ranks; multi-GPU only)
+    batch_norm: Literal["batch", "frozen", "sync"] = "batch"
+    check_images: bool = True  # decode every image in the dataset index pass (bad ones are rejected up front)
 
 
 @dataclass(frozen=True)

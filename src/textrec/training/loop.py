@@ -1,0 +1,197 @@
+"""The training loop proper: one pass over deterministic batch plans until a stop condition."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+import pickle
+import time
+from pathlib import Path
+
+from textrec.config.train import RecipeConfig
+from textrec.data.dataset import LmdbTextDataset, collate_batch
+from textrec.training import checkpointing as ckpt
+from textrec.training import distributed
+from textrec.training.metrics_log import MetricsCsv, Throughput, log_line
+from textrec.training.sampler import plan_epoch, shard
+from textrec.training.schedules import lr_at
+from textrec.training.validate import evaluate_accuracy, set_train_mode
+
+log = logging.getLogger("textrec.training")
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN/inf and nan_policy is "stop"."""
+
+
+def _die_with_parent(_worker_id: int) -> None:
+    """Linux: a DataLoader worker is killed when the trainer dies (paddle's workers otherwise outlive a
+    SIGKILLed trainer, idle, holding their memory and the trainer's stdout)."""
+    import ctypes
+    import os
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the trainer died before prctl took effect
+            os._exit(1)
+
+
+class TrainingLoop:
+    def __init__(self, recipe: RecipeConfig, ctx, model, net, opt, scaler, state: ckpt.TrainerState,
+                 train_ds: LmdbTextDataset, val_ds: LmdbTextDataset | None, out: Path, csv: MetricsCsv | None,
+                 total: int) -> None:
+        self.recipe, self.ctx, self.model, self.net, self.opt, self.scaler = recipe, ctx, model, net, opt, scaler
+        self.state, self.train_ds, self.val_ds, self.out, self.csv, self.total = (state, train_ds, val_ds, out,
+                                                                                  csv, total)
+        self.last_loss: float | None = None
+        self.seconds = 0.0
+        self.images = 0
+        self._last_eval_step = -1
+
+    def run(self, show_progress: bool) -> None:
+        from tqdm import tqdm
+
+        r, st = self.recipe, self.state
+        set_train_mode(self.model, r.batch_norm)
+        t0 = time.monotonic()
+        budget = None if r.time_budget_minutes is None else r.time_budget_minutes * 60.0
+        bar = tqdm(total=self.total, initial=st.step, disable=not show_progress, unit="step", dynamic_ncols=True)
+        meter = Throughput()
+        st.stop_reason, st.finished = "", False
+        while not st.stop_reason:
+            if st.epoch >= r.epochs:
+                st.stop_reason, st.finished = "epochs", True
+                break
+            if r.max_steps is not None and st.step >= r.max_steps:
+                st.stop_reason, st.finished = "max_steps", True
+                break
+            plan = plan_epoch(self.train_ds.lengths, r.batch_size, r.seed, st.epoch, start_pos=st.epoch_pos,
+                              start_step=st.step, curriculum=r.curriculum,
+                              max_len=self.train_ds.charset.max_text_length)
+            if not plan.batches:  # nothing (left) in this epoch
+                st.epoch, st.epoch_pos = st.epoch + 1, 0
+                continue
+            n = len(plan.batches) if r.max_steps is None else min(len(plan.batches), r.max_steps - st.step)
+            batches = [shard(b, self.ctx.rank, self.ctx.world_size) for b in plan.batches[:n]]
+            for k, (images, labels, lengths) in enumerate(self._loader(batches)):
+                lr = lr_at(st.step, r.lr, self.total, r.schedule)
+                over_time = budget is not None and time.monotonic() - t0 > budget
+                loss, stop = self._step(images, labels, lengths, lr, over_time)
+                batch_epoch = st.epoch
+                st.step += 1
+                st.epoch_pos = plan.end_positions[k]
+                if k == len(plan.batches) - 1:  # epoch finished: the next batch starts the next epoch
+                    st.epoch, st.epoch_pos = st.epoch + 1, 0
+                ips = meter.tick(r.batch_size)
+                self.images += r.batch_size
+                bar.update(1)
+                val = self._periodic(loss, lr, ips, meter, batch_epoch)
+                if val is not None:
+                    bar.set_postfix(val_acc=f"{val:.4f}")
+                if stop:
+                    st.stop_reason = "time_budget"
+                    break
+        bar.close()
+        self.seconds = time.monotonic() - t0
+        self._finish()
+
+    def _loader(self, batches: list[list[int]]):
+        import paddle
+
+        if self.recipe.num_workers > 0:
+            self.train_ds.close()  # no LMDB handle of this process may cross the workers' fork
+        return paddle.io.DataLoader(self.train_ds, batch_sampler=batches, collate_fn=collate_batch,
+                                    num_workers=self.recipe.num_workers, worker_init_fn=_die_with_parent)
+
+    def _step(self, images, labels, lengths, lr: float, over_time: bool) -> tuple[float, bool]:
+        """One batch: forward, agree with the other ranks on finiteness and stopping, then update.
+        Returns (loss, stop now)."""
+        import paddle
+
+        from textrec.training.loss import ctc_loss
+
+        self.opt.set_lr(lr)
+        # A skipped batch must leave no trace, but its forward pass already moved the BatchNorm running
+        # statistics (to NaN, typically). They are the non-trainable entries of the state dict: keep a copy.
+        saved = ({n: t.clone() for n, t in self.model.state_dict().items() if t.stop_gradient}
+                 if self.recipe.nan_policy == "skip" else {})
+        if self.scaler is not None:
+            with paddle.amp.auto_cast():
+                logits = self.net(images)  # [B, T, C]
+        else:
+            logits = self.net(images)
+        loss = ctc_loss(logits, labels, lengths)
+        # all ranks see the global mean loss and take the same decisions
+        value, (stop,) = distributed.agree(self.ctx, float(loss), [over_time])
+        nonfinite = not math.isfinite(value)
+        st = self.state
+        if nonfinite:
+            where = f"step {st.step + 1} (epoch {st.epoch}, lr {lr:.3g})"
+            if self.recipe.nan_policy == "stop":
+                raise NonFiniteLossError(f"non-finite loss ({value}) at {where}; stopping (nan_policy 'stop'). "
+                                         f"Last checkpoint: {self.out / 'latest.pdparams'}")
+            state = self.model.state_dict()
+            for n, t in saved.items():
+                state[n].set_value(t)
+            st.skipped_batches += 1
+            log.warning("non-finite loss (%s) at %s: batch skipped (%d so far)", value, where,
+                        st.skipped_batches)
+            self.opt.clear_grad()
+            return value, stop
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self.opt.step()
+        self.opt.clear_grad()
+        self.last_loss = value
+        return value, stop
+
+    def _periodic(self, loss: float, lr: float, ips: float, meter: Throughput, epoch: int) -> float | None:
+        r, st = self.recipe, self.state
+        val = None
+        if self.val_ds is not None and r.eval_every_steps > 0 and st.step % r.eval_every_steps == 0:
+            val = self._evaluate()
+        if self.csv is not None and math.isfinite(loss):
+            self.csv.append(st.step, epoch, loss, lr, ips, val)
+        if r.log_every_steps > 0 and st.step % r.log_every_steps == 0:
+            log_line(st.step, self.total, epoch, loss, lr, meter.window(), st.skipped_batches)
+        if r.checkpoint_every_steps > 0 and st.step % r.checkpoint_every_steps == 0:
+            self._save("latest")
+        meter.pause_ended()
+        return val
+
+    def _evaluate(self) -> float | None:
+        """Validation accuracy on rank 0 (others go on to the next collective and wait there)."""
+        st = self.state
+        self._last_eval_step = st.step
+        if not self.ctx.is_main:
+            return None
+        acc = evaluate_accuracy(self.model, self.val_ds, batch_size=max(1, self.recipe.batch_size))
+        set_train_mode(self.model, self.recipe.batch_norm)
+        st.last_val_accuracy = acc
+        log.info("step %d: val accuracy %.4f (best %s)", st.step, acc,
+                 "-" if st.best_accuracy is None else f"{st.best_accuracy:.4f}")
+        if st.best_accuracy is None or acc > st.best_accuracy:
+            st.best_accuracy, st.best_step = acc, st.step
+            self._save("best")
+        return acc
+
+    def _save(self, name: str) -> None:
+        if not self.ctx.is_main:
+            return
+        if self.scaler is not None:
+            self.state.scaler = base64.b64encode(pickle.dumps(self.scaler.state_dict())).decode("ascii")
+        ckpt.save_checkpoint(self.out, name, self.model, self.opt, self.state)
+
+    def _finish(self) -> None:
+        if self.val_ds is not None and self._last_eval_step != self.state.step:
+            self._evaluate()
+        self._save("latest")
+        log.info("stopped (%s) at step %d, epoch %d; best val accuracy %s", self.state.stop_reason, self.state.step,
+                 self.state.epoch, self.state.best_accuracy)

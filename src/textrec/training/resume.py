@@ -1,0 +1,64 @@
+"""Whether to resume: explicitly (``resume=True``, strict) or automatically (``resume="auto"``, used by the
+DVC stage whose ``models/<backbone>`` output is persistent so a killed run continues on the next repro).
+
+"auto" resumes only an *unfinished* run (killed, or stopped by its time budget) of the same backbone, the
+same recipe (ignoring settings that do not change the weights) and the same training data; anything else
+starts from scratch, and the log says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+from textrec.data.dataset import LmdbTextDataset
+from textrec.training import checkpointing as ckpt
+
+log = logging.getLogger("textrec.training")
+
+ResumeMode = bool | Literal["auto"]
+# recipe keys that change neither the weights nor the data order
+NEUTRAL_KEYS = frozenset({"time_budget_minutes", "num_workers", "log_every_steps", "device", "cpu_threads",
+                          "check_images"})
+
+
+def data_fingerprint(ds: LmdbTextDataset) -> dict[str, list[int]]:
+    """LMDB path -> [data.mdb bytes, mtime ns], plus the record counts. A false "changed" (a checkout that
+    touched the files) only means starting afresh."""
+    out = {str(p): [(p / "data.mdb").stat().st_size, (p / "data.mdb").stat().st_mtime_ns] for p in ds.paths}
+    out["records"] = [ds.report.total, len(ds)]
+    return out
+
+
+def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+def should_resume(mode: ResumeMode, out: Path, backbone: str, num_classes: int, recipe: dict[str, Any],
+                  fingerprint: dict[str, list[int]]) -> bool:
+    """True to resume from ``out/latest``; raises ResumeError for ``mode=True`` without a usable checkpoint."""
+    if mode is False:
+        return False
+    if mode is True:
+        ckpt.read_state(out, "latest")  # raises a clear ResumeError if missing or torn
+        return True
+    try:
+        state = ckpt.read_state(out, "latest")
+    except ckpt.ResumeError as e:
+        log.info("starting from scratch: %s", e)
+        return False
+    reasons = []
+    if state.finished:
+        reasons.append(f"the run in {out} finished ({state.stop_reason})")
+    if (state.backbone, state.num_classes) != (backbone, num_classes):
+        reasons.append(f"it is a {state.backbone} with {state.num_classes} classes")
+    changed = [k for k in changed_keys(state.recipe, recipe) if k not in NEUTRAL_KEYS]
+    if changed:
+        reasons.append(f"recipe changed: {', '.join(changed)}")
+    if state.data != fingerprint:
+        reasons.append("training data changed")
+    if reasons:
+        log.info("starting from scratch, not resuming %s/latest: %s", out, "; ".join(reasons))
+        return False
+    return True

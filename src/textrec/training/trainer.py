@@ -1,0 +1,130 @@
+"""The training loop: PaddleOCR's CRNN recipe, resumable to the exact same weights.
+
+    result = train(params, "mobilenet_v3", "data/lmdb/train", "data/lmdb/val", "models/mobilenet_v3")
+
+Writes ``<out>/latest.*`` every ``checkpoint_every_steps`` and at the end, ``<out>/best.*`` whenever the
+validation accuracy improves, and one CSV row per step. ``resume=True`` continues from ``latest`` with the
+same weights, optimizer moments, data position, schedule step and RNG states, so an interrupted run
+ends where an uninterrupted one does. Run under ``python -m paddle.distributed.launch`` for data parallel.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+from textrec.charset import Charset
+from textrec.config import Params, to_dict
+from textrec.config.model import BackboneName
+from textrec.config.train import RecipeConfig
+from textrec.data.dataset import LmdbTextDataset
+from textrec.data.report import DatasetReport
+from textrec.training import checkpointing as ckpt
+from textrec.training import distributed
+from textrec.training.loop import NonFiniteLossError, TrainingLoop
+from textrec.training.metrics_log import MetricsCsv
+from textrec.training.resume import ResumeMode, changed_keys, data_fingerprint, should_resume
+from textrec.training.setup import build_model_for, build_optimizer, build_scaler, resolve, seed_everything
+
+log = logging.getLogger("textrec.training")
+__all__ = ["NonFiniteLossError", "TrainResult", "train"]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out_dir: Path
+    steps: int
+    epoch: int  # epochs completed
+    stop_reason: str  # "epochs" | "max_steps" | "time_budget"
+    best_accuracy: float | None
+    best_step: int | None
+    last_val_accuracy: float | None
+    last_loss: float | None
+    skipped_batches: int
+    seconds: float  # wall time of the loop in this invocation
+    images_per_second: float  # mean over this invocation's steps (global batch)
+    train_report: DatasetReport
+    val_report: DatasetReport | None
+    world_size: int
+    rank: int
+    resumed_from_step: int | None  # None: started from scratch
+
+
+def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str | Path,
+          val_lmdb: str | Path | None, out_dir: str | Path, *, resume: ResumeMode = False,
+          metrics_csv: str | Path | None = None, charset: Charset | None = None,
+          progress: bool = True) -> TrainResult:
+    """Train ``backbone`` on ``train_lmdb`` (one LMDB or a tree), validating on ``val_lmdb``.
+
+    Checkpoints go to ``out_dir``, one CSV row per step to ``metrics_csv`` (default
+    ``<out_dir>/train_metrics.csv``). ``resume``: False (from scratch), True (from ``out_dir/latest``, which
+    must exist) or "auto" (resume an unfinished run of the same recipe and data, else start afresh).
+    """
+    spec = resolve(config, backbone, charset)
+    recipe, charset = spec.recipe, spec.charset
+    ctx = distributed.setup(recipe.device, recipe.cpu_threads)
+    if not ctx.is_main:
+        log.setLevel(logging.WARNING)
+    if recipe.batch_size % ctx.world_size:
+        raise ValueError(f"batch_size {recipe.batch_size} is not divisible by {ctx.world_size} ranks")
+    seed_everything(recipe.seed)
+    train_ds = LmdbTextDataset(train_lmdb, charset, check_images=recipe.check_images, image_shape=spec.image_shape)
+    val_ds = None if val_lmdb is None else LmdbTextDataset(val_lmdb, charset, check_images=recipe.check_images,
+                                                           image_shape=spec.image_shape)
+    for ds in (train_ds, val_ds):
+        if ds is not None:
+            log.info("%s", ds.report.summary())
+    steps_per_epoch = len(train_ds) // recipe.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"{train_lmdb}: {len(train_ds)} usable samples, fewer than one batch of {recipe.batch_size}")
+    total = recipe.epochs * steps_per_epoch
+    total = min(total, recipe.max_steps) if recipe.max_steps is not None else total
+
+    model = build_model_for(recipe, backbone, charset.num_classes, ctx)
+    opt = build_optimizer(recipe, model)
+    scaler = build_scaler(recipe, ctx)
+    out = Path(out_dir)
+    recipe_dict, fingerprint = to_dict(recipe), data_fingerprint(train_ds)
+    resumed_from = None
+    if should_resume(resume, out, backbone, charset.num_classes, recipe_dict, fingerprint):
+        state = ckpt.load_checkpoint(out, "latest", model, opt)
+        if (state.backbone, state.num_classes) != (backbone, charset.num_classes):
+            raise ckpt.ResumeError(f"{out}/latest is a {state.backbone} with {state.num_classes} classes, "
+                                   f"not a {backbone} with {charset.num_classes}")
+        changed = changed_keys(state.recipe, recipe_dict)
+        if changed:
+            log.warning("resuming with changed recipe keys (%s)", ", ".join(changed))
+        if scaler is not None and state.scaler:
+            scaler.load_state_dict(pickle.loads(base64.b64decode(state.scaler)))
+        state.recipe, state.data, state.finished = recipe_dict, fingerprint, False
+        resumed_from = state.step
+        log.info("resumed from %s/latest at step %d (epoch %d, position %d)", out, state.step, state.epoch,
+                 state.epoch_pos)
+    else:
+        state = ckpt.TrainerState(backbone=backbone, num_classes=charset.num_classes, recipe=recipe_dict,
+                                  data=fingerprint)
+    net = model if not ctx.distributed else _data_parallel(model)
+    csv = MetricsCsv(metrics_csv or out / "train_metrics.csv", resume_step=resumed_from) if ctx.is_main else None
+    loop = TrainingLoop(recipe, ctx, model, net, opt, scaler, state, train_ds, val_ds, out, csv, total)
+    try:
+        loop.run(progress and ctx.is_main)
+    finally:
+        if csv is not None:
+            csv.close()
+        train_ds.close()
+        if val_ds is not None:
+            val_ds.close()
+    distributed.barrier(ctx)
+    return TrainResult(out, state.step, state.epoch, state.stop_reason, state.best_accuracy, state.best_step,
+                       state.last_val_accuracy, loop.last_loss, state.skipped_batches, loop.seconds,
+                       loop.images / loop.seconds if loop.seconds > 0 else 0.0, train_ds.report,
+                       None if val_ds is None else val_ds.report, ctx.world_size, ctx.rank, resumed_from)
+
+
+def _data_parallel(model):
+    import paddle
+
+    return paddle.DataParallel(model)
