@@ -9,7 +9,7 @@ from pathlib import Path
 from textrec.config import SynthConfig
 from textrec.data.synth.font_scan import summarize
 from textrec.data.synth.fonts import load_inventory
-from textrec.data.synth.generate import WriteStats, write_lmdb
+from textrec.data.synth.generate import WriteStats, render_pool, write_lmdb
 from textrec.data.synth.profiles import BENCHMARKS, TRAIN, profile
 from textrec.data.synth.sample import RenderContext
 from textrec.data.synth.words import WordMix, load_lexicon
@@ -41,12 +41,14 @@ def write_all(cfg: SynthConfig, root: str | Path, benchmarks: Sequence[str] = BE
     root = Path(root)
     ctx = make_context(cfg)
     splits: dict[str, dict] = {}
-    for name, rel, seed, n in plan(cfg, benchmarks):
-        prof = TRAIN if name in ("train", "val") else profile(name)
-        st: WriteStats = write_lmdb(root / rel, name, ctx, prof, seed, n, cfg.processes, cfg.chunk_size)
-        log(f"synth: {rel}: {st.count} images in {st.seconds:.1f} s ({st.images_per_second:.0f}/s)")
-        splits[name] = {"path": rel, "profile": prof.name, "seed": seed, "count": st.count,
-                        "seconds": round(st.seconds, 3), "images_per_second": round(st.images_per_second, 1),
-                        "mean_bytes": round(st.bytes / max(st.count, 1), 1)}
+    with render_pool(ctx, cfg.processes) as pool:  # one pool for every split: workers start once
+        for name, rel, seed, n in plan(cfg, benchmarks):
+            prof = TRAIN if name in ("train", "val") else profile(name)
+            st: WriteStats = write_lmdb(root / rel, name, ctx, prof, seed, n, cfg.processes, cfg.chunk_size,
+                                        pool)
+            log(f"synth: {rel}: {st.count} images in {st.seconds:.1f} s ({st.images_per_second:.0f}/s)")
+            splits[name] = {"path": rel, "profile": prof.name, "seed": seed, "count": st.count,
+                            "seconds": round(st.seconds, 3), "images_per_second": round(st.images_per_second, 1),
+                            "mean_bytes": round(st.bytes / max(st.count, 1), 1)}
     return {"processes": cfg.processes, "image_format": cfg.image_format, "lexicon": ctx.lexicon.source,
             "fonts": summarize(list(ctx.faces)), "splits": splits}
