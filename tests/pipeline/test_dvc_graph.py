@@ -1,6 +1,5 @@
 """The stage graph of every profile expands, and every data dependency is produced by some stage."""
 
-import json
 
 import pytest
 

@@ -190,8 +190,8 @@ def write_pipeline_run(root: Path, models: Path, backbones: tuple[str, ...] = tu
         (root / "reports" / "train" / bb).mkdir(parents=True, exist_ok=True)
         shutil.copy(src / "train_log.csv", root / "reports" / "train" / bb / "train_log.csv")
         engines = {p: OnnxEngine(src / f, threads=1) for p, f in (("fp32", "model.onnx"), ("int8", "model_int8.onnx"))}
-        quant = {"backbone": bb, "benchmarks": [], "latency": [
-            {"engine": p, "batch_size": 1, "ms_per_image": _latency_ms(e, x1)} for p, e in engines.items()]}
+        quant = {"backbone": bb, "benchmarks": [], "speed": [
+            {"engine": f"onnx_{p}", "batch_size": 1, "ms_per_image": _latency_ms(e, x1)} for p, e in engines.items()]}
         for bench in BENCHES:
             res = {p: evaluate_lmdb(e, lmdb / bench, charset, bench) for p, e in engines.items()}
             out = root / "reports" / "eval" / bb / f"{bench}.json"

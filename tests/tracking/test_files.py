@@ -57,7 +57,7 @@ def test_eval_and_quantize_metrics_agree_with_the_files(kit_run):
     for b in BENCHES:
         assert q[f"acc_int8/{b}"] == row[b]["int8_accuracy"]
         assert q[f"int8_drop/{b}"] == pytest.approx(row[b]["fp32_accuracy"] - row[b]["int8_accuracy"])
-    assert q["latency_ms_int8"] == next(t["ms_per_image"] for t in rep["latency"] if t["engine"] == "int8") > 0
+    assert q["latency_ms_int8"] == next(t["ms_per_image"] for t in rep["speed"] if t["engine"] == "onnx_int8") > 0
     with pytest.raises(ValueError, match="benchmark 'IIIT5K' missing"):
         quantize_metrics(kit_run / "reports/quantize/mobilenet_v3.json", ("IIIT5K",))
 
@@ -65,8 +65,8 @@ def test_eval_and_quantize_metrics_agree_with_the_files(kit_run):
 def test_quantize_report_without_latency_is_refused(tmp_path):
     p = tmp_path / "q.json"
     p.write_text(json.dumps({"benchmarks": [{"name": "a", "fp32_accuracy": 0.5, "int8_accuracy": 0.4}],
-                             "latency": [{"engine": "fp32", "batch_size": 1, "ms_per_image": 2.0}]}))
-    with pytest.raises(ValueError, match="no batch-1 latency for engine 'int8'"):
+                             "speed": [{"engine": "onnx_fp32", "batch_size": 1, "ms_per_image": 2.0}]}))
+    with pytest.raises(ValueError, match="no batch-1 timing for engine 'onnx_int8'"):
         quantize_metrics(p, ("a",))
 
 

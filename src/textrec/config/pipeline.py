@@ -46,6 +46,7 @@ class QuantizeConfig:
                                         "GlobalAveragePool", "Concat", "Reshape", "Transpose", "Squeeze",
                                         "Unsqueeze")
     dynamic_op_types: tuple[str, ...] = ("LSTM",)
+    exclude_depthwise: bool = False  # keep grouped (depthwise) convs in fp32
     per_channel: bool = True
     calibrate_method: Literal["minmax", "entropy", "percentile"] = "minmax"
     max_accuracy_drop: float = 0.005  # per benchmark, as a fraction (0.5 point)

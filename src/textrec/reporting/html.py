@@ -58,8 +58,9 @@ def _gallery(bench_dir: Path, worst: list[dict]) -> str:
 def _latency_rows(results: list[BackboneResults]) -> pd.DataFrame | None:
     rows = []
     for r in results:
-        for item in (r.quantize or {}).get("latency", []):
-            rows.append({"backbone": r.backbone, **item})
+        for item in (r.quantize or {}).get("speed", []):
+            rows.append({"backbone": r.backbone, "engine": item["engine"], "batch_size": item["batch_size"],
+                         "ms_per_image": round(item["ms_per_image"], 3)})
     return pd.DataFrame(rows) if rows else None
 
 

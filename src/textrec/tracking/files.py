@@ -8,7 +8,8 @@ project root, filled with ``params.paths`` (``{models}``, ``{reports}``, ``{expo
 * eval report JSON (``stages/evaluate.py``): ``{"name", "count", "accuracy", "norm_edit_distance",
   "mean_confidence", ...}``;
 * quantize report JSON: ``{"benchmarks": [{"name": <bench>, "fp32_accuracy": a, "int8_accuracy": b, ...}],
-  "latency": [{"engine": "fp32"|"int8", "batch_size": 1, "ms_per_image": ms, ...}, ...]}`` (ONNX models);
+  "speed": [{"engine": "onnx_fp32"|"onnx_int8", "batch_size": 1, "ms_per_image": ms, ...}, ...]}``
+  (``stages/quantize.py``);
 * validation JSON: ``{"success": bool, ...}``; dvc.lock: DVC 3 lock file.
 """
 
@@ -131,13 +132,14 @@ def quantize_metrics(path: Path, benchmarks: tuple[str, ...]) -> dict[str, float
     for prec in PRECISIONS:
         m[f"avg_acc_{prec}"] = sum(m[f"acc_{prec}/{b}"] for b in benchmarks) / len(benchmarks)
     m["int8_drop_max"] = max(m[f"int8_drop/{b}"] for b in benchmarks)
-    for t in rep.get("latency") or []:
-        if isinstance(t, dict) and t.get("engine") in PRECISIONS:
-            ms = _number(t.get("ms_per_image"), f"{path} latency[{t['engine']}].ms_per_image")
-            m[f"latency_ms_{t['engine']}_b{t.get('batch_size')}"] = ms
+    for t in rep.get("speed") or []:
+        prec = str(t.get("engine", "")).removeprefix("onnx_") if isinstance(t, dict) else None
+        if prec in PRECISIONS:
+            ms = _number(t.get("ms_per_image"), f"{path} speed[{t['engine']}].ms_per_image")
+            m[f"latency_ms_{prec}_b{t.get('batch_size')}"] = ms
     for prec in PRECISIONS:
         if f"latency_ms_{prec}_b1" not in m:
-            raise ValueError(f"{path}: no batch-1 latency for engine {prec!r} in 'latency'")
+            raise ValueError(f"{path}: no batch-1 timing for engine 'onnx_{prec}' in 'speed'")
         m[f"latency_ms_{prec}"] = m[f"latency_ms_{prec}_b1"]
     return m
 

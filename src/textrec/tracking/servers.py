@@ -97,8 +97,9 @@ def post_json(url: str, payload: object, timeout: float = 60.0) -> tuple[int, ob
         return status, body.decode("utf-8", errors="replace")
 
 
-def _start(args: list[str], health: str, log_path: Path, env: dict[str, str], timeout: float,
-           port: int) -> ServerProcess:
+def start_server(args: list[str], health: str, log_path: Path, env: dict[str, str], timeout: float,
+                 port: int) -> ServerProcess:
+    """Start ``args`` in a new session, logging to ``log_path``; return once GET ``health`` answers 200."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # mlflow runs `uvicorn` by name: the interpreter's bin directory (the venv) must be on PATH
     env = env | {"PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])}
@@ -126,7 +127,7 @@ def start_scoring_server(model_uri: str, tracking_uri: str, log_path: Path, port
     env = os.environ | {"MLFLOW_TRACKING_URI": tracking_uri}
     args = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
             "--host", HOST, "--port", str(port), "--workers", str(workers)]
-    return _start(args, "/ping", log_path, env, timeout, port)
+    return start_server(args, "/ping", log_path, env, timeout, port)
 
 
 def start_tracking_server(backend_uri: str, artifact_root: Path, log_path: Path, port: int | None = None,
@@ -138,4 +139,4 @@ def start_tracking_server(backend_uri: str, artifact_root: Path, log_path: Path,
     args = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
             "--artifacts-destination", artifact_root.resolve().as_uri(), "--host", HOST, "--port", str(port),
             "--workers", "1"]
-    return _start(args, "/health", log_path, env, timeout, port)
+    return start_server(args, "/health", log_path, env, timeout, port)

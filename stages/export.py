@@ -1,0 +1,58 @@
+"""DVC stage `export@<backbone>`: best checkpoint -> Paddle inference model + ONNX, checked on real images.
+
+Inputs: <paths.models>/<bb>/best.pdparams, benchmark LMDBs <paths.lmdb>/bench/<name> (eval.benchmarks).
+Outputs: <paths.exported>/<bb>/{inference.json, inference.pdiparams, model.onnx} and the metrics
+<paths.reports>/export/<bb>.json (max abs diff of Paddle Inference and ONNX vs the eager checkpoint).
+Fails (exit 1) when a difference exceeds export.parity_atol; the JSON is written either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from textrec.config import BACKBONES, load_params
+from textrec.export.bundle import export_bundle, verify_bundle
+from textrec.export.images import sample_lmdbs
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backbone", required=True, choices=BACKBONES)
+    ap.add_argument("--params", default="params.yaml")
+    args = ap.parse_args(argv)
+
+    params = load_params(args.params)
+    cfg, charset = params.export, params.charset.build()
+    out_dir = Path(params.paths.exported) / args.backbone
+    benches = [Path(params.paths.lmdb) / "bench" / b for b in params.eval.benchmarks]
+    sample = sample_lmdbs(benches, cfg.parity_images)
+    if not sample.keys:
+        raise SystemExit(f"export: no decodable image in {benches} for the parity check ({sample.summary()})")
+
+    bundle = export_bundle(Path(params.paths.models) / args.backbone / "best.pdparams", out_dir, charset,
+                           args.backbone, cfg.opset)
+    reports = verify_bundle(bundle, sample.images, cfg.parity_atol, raise_on_failure=False)
+    passed = all(r.passed for r in reports)
+    metrics = {"backbone": args.backbone, "atol": cfg.parity_atol, "passed": passed,
+               "max_abs_diff": max(r.max_abs_diff for r in reports),
+               "onnx_max_abs_diff": next(r.max_abs_diff for r in reports if r.candidate == "onnx"),
+               "images": sample.summary() | {"undecodable_keys": sample.undecodable, "missing_keys": sample.missing},
+               "files": {p.name: p.stat().st_size for p in sorted(out_dir.iterdir()) if p.is_file()},
+               "parity": [r.as_dict() for r in reports]}
+    out = Path(params.paths.reports) / "export" / f"{args.backbone}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(metrics, indent=2) + "\n")
+    for r in reports:
+        print(("ok    " if r.passed else "FAIL  ") + r.message())
+    if not passed:
+        print(f"export@{args.backbone}: parity gate failed (export.parity_atol = {cfg.parity_atol}); see {out}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The export and quantize DVC stages end to end on a tiny project (kit checkpoint + kit images)."""
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _stage(name: str):
+    spec = importlib.util.spec_from_file_location(f"stage_{name}", REPO / "stages" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_export_then_quantize_stage(tmp_path, mv3_checkpoint, kit_lmdb, capsys):
+    (tmp_path / "models" / "mobilenet_v3").mkdir(parents=True)
+    shutil.copy(mv3_checkpoint, tmp_path / "models" / "mobilenet_v3" / "best.pdparams")
+    for sub in ("train", "bench/KIT"):
+        shutil.copytree(kit_lmdb, tmp_path / "lmdb" / sub)
+    params = {"paths": {k: str(tmp_path / k) for k in ("lmdb", "models", "exported", "reports")},
+              "eval": {"benchmarks": ["KIT"], "batch_size": 8},
+              "export": {"parity_images": 12},
+              "quantize": {"calibration_images": 24, "timing_rounds": 1, "max_accuracy_drop": -0.01}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+
+    assert _stage("export")(["--backbone", "mobilenet_v3", "--params", str(tmp_path / "params.yaml")]) == 0
+    exp = json.loads((tmp_path / "reports" / "export" / "mobilenet_v3.json").read_text())
+    assert exp["passed"] and exp["onnx_max_abs_diff"] <= 1e-4 and exp["images"]["images"] == 12
+    assert {"inference.json", "inference.pdiparams", "model.onnx"} <= set(exp["files"])
+
+    # a negative allowed drop cannot be met: the stage writes its metrics and fails naming the gate
+    assert _stage("quantize")(["--backbone", "mobilenet_v3", "--params", str(tmp_path / "params.yaml")]) == 1
+    assert "accuracy[KIT]" in capsys.readouterr().err
+    q = json.loads((tmp_path / "reports" / "quantize" / "mobilenet_v3.json").read_text())
+    assert not q["passed"] and any(g.startswith("accuracy[KIT]") for g in q["failed_gates"])
+    assert q["benchmarks"][0]["count"] == 24 and q["int8_bytes"] < q["fp32_bytes"]
+    assert {(s["engine"], s["batch_size"]) for s in q["speed"]} == {
+        (e, b) for e in ("onnx_fp32", "onnx_int8") for b in (1, 64)}
+    assert (tmp_path / "exported" / "mobilenet_v3" / "model_int8.onnx").is_file()
+
+
+def test_export_stage_fails_without_checkpoint(tmp_path, kit_lmdb):
+    shutil.copytree(kit_lmdb, tmp_path / "lmdb" / "bench" / "KIT")
+    params = {"paths": {k: str(tmp_path / k) for k in ("lmdb", "models", "exported", "reports")},
+              "eval": {"benchmarks": ["KIT"]}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(Exception, match="best.pdparams"):
+        _stage("export")(["--backbone", "mobilenet_v3", "--params", str(tmp_path / "params.yaml")])
