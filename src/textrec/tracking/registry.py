@@ -103,6 +103,7 @@ def register_run(params: Params, store: Store, run_id: str) -> RegisteredVersion
     """Log the recognizer pyfunc (served ONNX + dictionary of ``run_id``) into that run and register it
     as a new version of ``params.promotion.model_name`` with alias ``challenger``."""
     import mlflow
+    import onnx
 
     cfg = params.promotion
     metric = f"avg_acc_{cfg.serve_precision}"
@@ -113,6 +114,10 @@ def register_run(params: Params, store: Store, run_id: str) -> RegisteredVersion
         if model_uri is None or metric not in run.data.metrics:
             raise ValueError(f"run {run_id} was not logged by `textrec track` (no {cfg.serve_precision} model)")
         onnx_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=f"{tmp}/onnx"))
+        # mlflow.onnx stores the weights as external data beside model.onnx; the pyfunc gets one
+        # self-contained file, or it would load a graph whose weights were left behind
+        onnx_file = Path(tmp) / "model.onnx"
+        onnx.save_model(onnx.load_model(str(onnx_dir / "model.onnx")), str(onnx_file), save_as_external_data=False)
         dict_file = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="charset/dict.txt",
                                                         dst_path=f"{tmp}/charset")
         pip = [f"{p}=={pkg_version(p)}" for p in ("onnxruntime", "numpy", "pandas", "opencv-python-headless",
@@ -121,7 +126,7 @@ def register_run(params: Params, store: Store, run_id: str) -> RegisteredVersion
             info = mlflow.pyfunc.log_model(
                 name="recognizer", python_model=str(Path(__file__).with_name("recognizer_code.py")),
                 signature=_pyfunc_signature(), model_config=_pyfunc_config(cfg, params), pip_requirements=pip,
-                artifacts={"onnx": str(onnx_dir / "model.onnx"), "dictionary": str(dict_file)})
+                artifacts={"onnx": str(onnx_file), "dictionary": str(dict_file)})
         tags = {"backbone": run.data.tags.get("backbone", ""), "run_id": run_id, "precision": cfg.serve_precision,
                 TAG_PIPELINE_RUN: run.data.tags.get(TAG_PIPELINE_RUN, ""), metric: str(run.data.metrics[metric]),
                 "registered": _now()}
