@@ -1,12 +1,13 @@
 """CPU inference speed: Paddle Inference (oneDNN) vs ONNX Runtime fp32 vs ONNX Runtime INT8, both backbones.
 
-    python bench/inference.py                                   # export the parity kit's checkpoints to a tmp dir
+    python bench/inference.py              # exports the parity kit's checkpoints into a tmp dir
     python bench/inference.py --model mobilenet_v3=exported/mobilenet_v3 --model resnet34_vd=exported/resnet34_vd
 
 Every engine gets the same preprocessed images (``textrec.preprocess``): by default the parity kit's 24
 images cycled to fill the batches, or the images of ``--data LMDB``. Reported: ms/image at batch 1 and 64,
 median over interleaved rounds (warm-up excluded), with min/max to show the noise of a shared machine.
-Writes reports/bench/inference.json: {"machine": {...}, "results": [{engine, backbone, batch_size, ms_per_image}]}.
+Writes reports/bench/inference.json:
+{"machine": {...}, "results": [{engine, backbone, batch_size, ms_per_image, ...}], "goals": [...]}.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 KIT = REPO.parent / "shared" / "reference" / "paddleocr-parity"
-KIT_CHECKPOINTS = {"mobilenet_v3": KIT / "mv3" / "best_accuracy.pdparams", "resnet34_vd": KIT / "r34" / "r34_init.pdparams"}
+KIT_CHECKPOINTS = {"mobilenet_v3": KIT / "mv3" / "best_accuracy.pdparams",
+                   "resnet34_vd": KIT / "r34" / "r34_init.pdparams"}
 # PaddleOCR's own numbers on this kind of machine (predict_rec, 2 threads, oneDNN; ONNX Runtime), ms/image
 REFERENCE = {("paddle", "mobilenet_v3", 1): 10.6, ("paddle", "mobilenet_v3", 64): 2.4,
              ("paddle", "resnet34_vd", 1): 57.0, ("paddle", "resnet34_vd", 64): 37.0,
@@ -61,7 +63,7 @@ def export_kit(backbone: str, out: Path, calib: np.ndarray) -> Path:
     from textrec.export.quantize import quantize_model
 
     b = export_bundle(KIT_CHECKPOINTS[backbone], out, Charset.from_file(), backbone)  # type: ignore[arg-type]
-    quantize_model(b.onnx, out / INT8_NAME, calib, QuantizeConfig())
+    quantize_model(b.onnx, out / INT8_NAME, calib, QuantizeConfig().plans[0])
     return out
 
 
@@ -86,7 +88,7 @@ def main() -> None:
     ap.add_argument("--model", action="append", default=[], metavar="BACKBONE=DIR",
                     help="exported dir with inference.json, model.onnx, model_int8.onnx (repeatable)")
     ap.add_argument("--data", help="LMDB of images to time (default: the parity kit's 24 images)")
-    ap.add_argument("--calib", help="LMDB of calibration images when exporting the kit (default: the timed images)")
+    ap.add_argument("--calib", help="LMDB of calibration images when exporting the kit (default: timed images)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64])

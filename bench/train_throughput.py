@@ -122,6 +122,7 @@ def run_worker(args: argparse.Namespace) -> dict | None:
             "images_per_second_per_repeat": [round(args.batch_size / s, 2) for s in per_repeat],
             # CPU seconds this process used per step; with other jobs on the machine wall time exceeds it
             "cpu_seconds_per_step_rank0": round(statistics.median(cpus), 4),
+            "images_per_cpu_second_rank0": round(share / statistics.median(cpus), 1),  # one core's capacity
             "warmup": args.warmup, "steps": args.steps, "repeats": args.repeats, "last_loss": round(loss, 4),
             "data": args.data or "random",
             # single-process decode rate of --data: the loader's cost relative to the step

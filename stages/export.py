@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     metrics = {"backbone": args.backbone, "atol": cfg.parity_atol, "passed": passed,
                "max_abs_diff": max(r.max_abs_diff for r in reports),
                "onnx_max_abs_diff": next(r.max_abs_diff for r in reports if r.candidate == "onnx"),
-               "images": sample.summary() | {"undecodable_keys": sample.undecodable, "missing_keys": sample.missing},
+               "images": sample.summary() | {"undecodable_keys": sample.undecodable,
+                                             "missing_keys": sample.missing},
                "files": {p.name: p.stat().st_size for p in sorted(out_dir.iterdir()) if p.is_file()},
                "parity": [r.as_dict() for r in reports]}
     out = Path(params.paths.reports) / "export" / f"{args.backbone}.json"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from textrec.charset import Charset
-from textrec.config.pipeline import QuantizeConfig
+from textrec.config.pipeline import QuantizeConfig, QuantPlan
 from textrec.evaluation.ctc import ctc_greedy_decode
 from textrec.export.images import sample_lmdb
 from textrec.export.int8_check import BenchComparison, compare_accuracy, gate_failures
@@ -40,8 +40,8 @@ def test_int8_is_smaller_quantized_and_reads_mostly_the_same(exported_mv3, kit_l
 
 def test_static_pass_quantizes_convs(exported_mv3, kit_lmdb, tmp_path):
     calib = sample_lmdb(kit_lmdb, 24).images
-    cfg = QuantizeConfig(static_op_types=("Conv",), dynamic_op_types=(), static_format="qoperator")
-    res = quantize_model(exported_mv3 / "model.onnx", tmp_path / "q.onnx", calib, cfg)
+    plan = QuantPlan("conv_only", static_op_types=("Conv",), dynamic_op_types=(), static_format="qoperator")
+    res = quantize_model(exported_mv3 / "model.onnx", tmp_path / "q.onnx", calib, plan)
     assert res.op_counts.get("QLinearConv", 0) > 0 and res.op_counts.get("Conv", 0) == 0
     assert res.op_counts.get("LSTM") == 2  # untouched without a dynamic pass
     out = OnnxEngine(res.path, 1)(calib[:3])
@@ -50,10 +50,12 @@ def test_static_pass_quantizes_convs(exported_mv3, kit_lmdb, tmp_path):
 
 def test_quantize_rejects_impossible_plans(exported_mv3, tmp_path):
     with pytest.raises(ValueError, match="LSTM statically"):
+        quantize_model(exported_mv3 / "model.onnx", tmp_path / "q.onnx", None, QuantPlan("x", ("LSTM",)))
+    with pytest.raises(ValueError, match="Softmax"):
         quantize_model(exported_mv3 / "model.onnx", tmp_path / "q.onnx", None,
-                       QuantizeConfig(static_op_types=("LSTM",)))
+                       QuantPlan("x", ("Conv", "Softmax")))
     with pytest.raises(ValueError, match="calibration images"):
-        quantize_model(exported_mv3 / "model.onnx", tmp_path / "q.onnx", None, QuantizeConfig())
+        quantize_model(exported_mv3 / "model.onnx", tmp_path / "q.onnx", None, QuantPlan("x"))
     assert not (tmp_path / "q.onnx").exists()
 
 
@@ -73,3 +75,19 @@ def test_speed_gate_names_the_failed_batch_size():
     cfg = QuantizeConfig()
     assert gate_failures(bench, t, cfg) == ["speed[batch 64]: INT8 1.200 ms/image is not faster than fp32 1.000"]
     assert gate_failures(bench, t, replace(cfg, require_faster=False)) == []
+
+
+def test_first_plan_passing_the_gates_is_shipped(exported_mv3, kit_lmdb, tmp_path):
+    import shutil
+
+    from textrec.export.int8_check import quantize_with_gates
+
+    shutil.copy(exported_mv3 / "model.onnx", tmp_path / "model.onnx")
+    x = sample_lmdb(kit_lmdb, 24).images
+    plans = (QuantPlan("too_strict", static_op_types=()), QuantPlan("static"))
+    cfg = QuantizeConfig(plans=plans, max_accuracy_drop=1.0, require_faster=False, timing_rounds=1)
+    chosen, attempts = quantize_with_gates(tmp_path / "model.onnx", tmp_path / "model_int8.onnx", x,
+                                           {"kit": kit_lmdb}, x[:4], CS, cfg, batch_size=12)
+    assert chosen is attempts[0] and len(attempts) == 1 and chosen.plan.name == "too_strict"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model_int8.onnx"]
+    assert op_counts(tmp_path / "model_int8.onnx").get("DynamicQuantizeLSTM") == 2

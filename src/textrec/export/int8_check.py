@@ -1,18 +1,25 @@
-"""Does the INT8 model keep the fp32 model's accuracy, and is it faster? Measurements and gates.
+"""Does an INT8 model keep the fp32 model's accuracy, and is it faster? Measurements, gates, plan choice.
 
 Both models are evaluated on every benchmark LMDB with the evaluation code used everywhere else
 (``evaluate_lmdb``: same preprocessing, decoding and DTRB scoring); speed is ms/image at batch 1 and 64,
-median of interleaved rounds (``time_engines``).
+median of interleaved rounds (``time_engines``). ``quantize_with_gates`` tries the configured plans in order
+and ships the first INT8 model that passes every gate.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from textrec.charset import Charset
-from textrec.config.pipeline import QuantizeConfig
-from textrec.export.speed import ProbFn, Timing
+from textrec.config._build import to_dict
+from textrec.config.pipeline import QuantizeConfig, QuantPlan
+from textrec.evaluation.evaluate import DatasetResult, evaluate_lmdb
+from textrec.export.quantize import QuantizeResult, quantize_model
+from textrec.export.speed import ProbFn, Timing, time_engines
 
 
 @dataclass(frozen=True)
@@ -34,18 +41,41 @@ class BenchComparison:
                 "same_prediction": self.same_prediction, "skipped": self.skipped}
 
 
-def compare_accuracy(fp32: ProbFn, int8: ProbFn, benches: dict[str, Path], charset: Charset,
-                     batch_size: int = 64) -> list[BenchComparison]:
-    from textrec.evaluation.evaluate import evaluate_lmdb
+@dataclass(frozen=True)
+class PlanAttempt:
+    plan: QuantPlan
+    quantized: QuantizeResult
+    benches: list[BenchComparison]
+    timings: list[Timing]
+    failures: list[str]  # failed gates; empty = passed
 
+    def as_dict(self) -> dict:
+        return {"plan": to_dict(self.plan), "passed": not self.failures, "failed_gates": self.failures,
+                "int8_bytes": self.quantized.int8_bytes, "op_counts": self.quantized.op_counts,
+                "max_accuracy_drop": max((b.drop for b in self.benches), default=0.0),
+                "benchmarks": [b.as_dict() for b in self.benches],
+                "speed": [t.as_dict() for t in self.timings]}
+
+
+def evaluate_benches(engine: ProbFn, benches: dict[str, Path], charset: Charset, batch_size: int = 64
+                     ) -> dict[str, DatasetResult]:
+    return {name: evaluate_lmdb(engine, path, charset, name, batch_size) for name, path in benches.items()}
+
+
+def compare_results(fp32: dict[str, DatasetResult], int8: dict[str, DatasetResult]) -> list[BenchComparison]:
     out = []
-    for name, path in benches.items():
-        a = evaluate_lmdb(fp32, path, charset, name, batch_size)
-        b = evaluate_lmdb(int8, path, charset, name, batch_size)
+    for name, a in fp32.items():
+        b = int8[name]
         same = sum(x.prediction == y.prediction for x, y in zip(a.samples, b.samples, strict=True))
         out.append(BenchComparison(name, a.count, a.accuracy, b.accuracy, same / a.count if a.count else 1.0,
                                    dict(a.skipped)))
     return out
+
+
+def compare_accuracy(fp32: ProbFn, int8: ProbFn, benches: dict[str, Path], charset: Charset,
+                     batch_size: int = 64) -> list[BenchComparison]:
+    return compare_results(evaluate_benches(fp32, benches, charset, batch_size),
+                           evaluate_benches(int8, benches, charset, batch_size))
 
 
 def gate_failures(benches: list[BenchComparison], timings: list[Timing], cfg: QuantizeConfig,
@@ -67,3 +97,37 @@ def gate_failures(benches: list[BenchComparison], timings: list[Timing], cfg: Qu
             elif q >= f:
                 failures.append(f"speed[batch {bs}]: INT8 {q:.3f} ms/image is not faster than fp32 {f:.3f}")
     return failures
+
+
+def quantize_with_gates(fp32_path: Path, out: Path, calibration: np.ndarray, benches: dict[str, Path],
+                        timing_images: np.ndarray, charset: Charset, cfg: QuantizeConfig, batch_size: int = 64
+                        ) -> tuple[PlanAttempt | None, list[PlanAttempt]]:
+    """Try ``cfg.plans`` in order; the first passing model is moved to ``out`` and returned with all attempts.
+
+    When none passes, ``out`` holds the attempt with the fewest failed gates (for inspection) and the chosen
+    attempt is None.
+    """
+    from textrec.inference.engines import OnnxEngine
+
+    if not cfg.plans:
+        raise ValueError("quantize.plans is empty")
+    fp32_results = evaluate_benches(OnnxEngine(fp32_path), benches, charset, batch_size)  # all cores
+    fp32 = OnnxEngine(fp32_path, cfg.timing_threads)
+    attempts: list[tuple[PlanAttempt, Path]] = []
+    for i, plan in enumerate(cfg.plans):
+        candidate = out.with_name(f".{out.stem}.plan{i}{out.suffix}")
+        q = quantize_model(fp32_path, candidate, calibration, plan, cfg.calibration_batch_size)
+        benchmarks = compare_results(fp32_results,
+                                     evaluate_benches(OnnxEngine(candidate), benches, charset, batch_size))
+        int8 = OnnxEngine(candidate, cfg.timing_threads)
+        timings = time_engines({"onnx_fp32": fp32, "onnx_int8": int8}, timing_images, (1, 64),
+                               cfg.timing_rounds)
+        attempt = PlanAttempt(plan, q, benchmarks, timings, gate_failures(benchmarks, timings, cfg))
+        attempts.append((attempt, candidate))
+        if not attempt.failures:
+            break
+    best, path = min(attempts, key=lambda a: len(a[0].failures))  # first of the least failing
+    os.replace(path, out)
+    for _, leftover in attempts:
+        leftover.unlink(missing_ok=True)
+    return (best if not best.failures else None), [a for a, _ in attempts]

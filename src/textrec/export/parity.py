@@ -52,8 +52,8 @@ class ParityReport:
     def message(self) -> str:
         worst = max(self.cases, key=lambda c: c.max_abs_diff)
         verdict = "within" if self.passed else "EXCEEDS"
-        return (f"{self.candidate} vs {self.reference}: max abs diff {self.max_abs_diff:.3g} {verdict} tolerance "
-                f"{self.atol:.3g} (worst case {worst.name}, input {list(worst.shape)}, "
+        return (f"{self.candidate} vs {self.reference}: max abs diff {self.max_abs_diff:.3g} {verdict} "
+                f"tolerance {self.atol:.3g} (worst case {worst.name}, input {list(worst.shape)}, "
                 f"argmax agreement {worst.argmax_agreement:.4f})")
 
 

@@ -45,7 +45,7 @@ inline void ColumnRange(const Geometry& g, int64_t k, int64_t* lo, int64_t* hi) 
   *hi = last < 0 ? 0 : std::min<int64_t>(g.wo, last / g.sw + 1);
 }
 
-// ColumnRange for every kernel column, computed once per call (the divisions cost more than a row).
+// ColumnRange for every kernel column, computed once per call.
 struct Columns {
   std::vector<int64_t> lo, hi;
   explicit Columns(const Geometry& g) : lo(g.kw), hi(g.kw) {
@@ -56,6 +56,7 @@ struct Columns {
 void CheckCpuFloat(const paddle::Tensor& t, const char* name) {
   PD_CHECK(t.is_cpu(), "textrec kernels: ", name, " must be on CPU");
   PD_CHECK(t.dtype() == paddle::DataType::FLOAT32, "textrec kernels: ", name, " must be float32");
+  PD_CHECK(t.is_contiguous(), "textrec kernels: ", name, " must be contiguous");  // raw row-major loops
 }
 
 }  // namespace

@@ -6,26 +6,27 @@
     step.update() if math.isfinite(float(loss)) else step.discard()
     # or simply: loss = step(images, labels, lengths)
 
-What makes Paddle 3.3.1 slow on this project's CPUs, and what these two functions do about it
-(numbers in bench/train_throughput.py's report):
+What makes Paddle 3.3.1 slow on this project's CPUs and what these functions do about it (per-core
+MobileNetV3 batch 64: 29-32 img per CPU-second as PaddleOCR trains, 85 here; bench/train_throughput.py):
 
+* Paddle bundles MKL 2019.0.5, which on an AMD CPU takes its SSE code path (~37 GFLOP/s per core here
+  against ~90 with AVX2). ``MKL_DEBUG_CPU_TYPE=5`` selects the AVX2 path (an MKL <= 2020.0 variable); MKL
+  reads it when first used, so ``configure_runtime`` sets it (AMD CPUs with AVX2+FMA, unless already set)
+  before the first GEMM. im2col + GEMM convolutions, the LSTM and the head get faster; ResNet34_vd 2.6-3x.
 * Paddle allocates every tensor with malloc, and glibc unmaps large freed blocks, so each step page-faults
-  its activations in again (at batch 256 almost half the CPU time); ``configure_runtime`` tells glibc to
-  keep freed memory (``mallopt``).
-* Paddle bundles MKL 2019, which on an AMD CPU takes its SSE code path (~37 GFLOP/s per core here
-  against ~90 with AVX2). ``MKL_DEBUG_CPU_TYPE=5`` selects the AVX2 path; MKL reads it when first used,
-  so ``configure_runtime`` sets it (AMD CPUs with AVX2+FMA only, unless already set) before the first
-  GEMM. Convolutions (im2col + GEMM), the LSTM and the head all get faster; ResNet34_vd ~2.9x.
+  its activations in again (MobileNetV3 at batch 256: 2.5 of 5.7 CPU seconds per step in the kernel);
+  ``configure_runtime`` tells glibc to keep freed memory (``mallopt``).
 * Paddle's CPU depthwise convolution is its generic grouped convolution (an im2col and a tiny GEMM per
   sample and channel): over half of a MobileNetV3 step; its hardswish gradient is ~20% of the rest.
   ``fast_kernels=True`` swaps in compiled kernels for those layers during the step only (``fast_kernels.py``).
 * oneDNN (``FLAGS_use_mkldnn``/``FLAGS_use_onednn``) is ignored by eager mode and crashes Paddle 3.3.1's
   to_static training graphs (onednn squeeze_grad exception, segfault in run_program), so it is not used.
-* ``paddle.jit.to_static`` of forward + loss (``static=True``) is supported and numerically equal, but
-  was no faster here: the ops, not Python, dominate.
-* Threads: Paddle runs one thread per process by default; extra threads only parallelise GEMMs. Both
-  cores are best used by two data-parallel processes (``python -m paddle.distributed.launch``), whose
-  BatchNorm then sees each rank's half batch, as in PaddleOCR's own multi-device training.
+* ``paddle.jit.to_static`` of forward + loss (``static=True``) is numerically equal but gave no consistent
+  gain at batch 64 (the ops, not Python, dominate) and was slower at batch 256, so it is off by default.
+* Threads: Paddle runs one thread per process by default and a second thread only parallelises GEMMs
+  (slower overall on a shared machine). Both cores are best used by two data-parallel processes
+  (``python -m paddle.distributed.launch``), whose BatchNorm then sees each rank's half batch, as in
+  PaddleOCR's own multi-device training.
 """
 
 from __future__ import annotations
@@ -120,10 +121,9 @@ class TrainStep:
     """One optimisation step of a CRNN: logits = net(images); loss = loss_fn(logits, labels, lengths);
     backward; optimizer update. Built by ``build_train_step``."""
 
-    def __init__(self, net, optimizer, loss_fn: Callable, forward: Callable, swap: Callable[[], Any],
-                 scaler=None) -> None:
-        self.net, self.optimizer, self.loss_fn, self.scaler = net, optimizer, loss_fn, scaler
-        self._forward, self._swap = forward, swap
+    def __init__(self, net, optimizer, forward: Callable, swap: Callable[[], Any], scaler=None) -> None:
+        self.net, self.optimizer, self.scaler = net, optimizer, scaler
+        self._forward, self._swap = forward, swap  # (images, labels, lengths) -> loss; context of kernel swaps
 
     def forward_backward(self, images, labels, lengths):
         """Loss (scalar tensor) with gradients accumulated in the parameters; weights not yet updated."""
@@ -193,4 +193,4 @@ def build_train_step(model, optimizer, loss_fn: Callable, *, static: bool = Fals
         swap = contextlib.nullcontext
     if static:
         forward = paddle.jit.to_static(forward, full_graph=True)
-    return TrainStep(net, optimizer, loss_fn, forward, swap, scaler)
+    return TrainStep(net, optimizer, forward, swap, scaler)
