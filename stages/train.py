@@ -4,8 +4,10 @@ Outputs: <paths.models>/<backbone>/{latest,best}.{pdparams,pdopt,state.json}; un
 <paths.reports>/train/<backbone>/: train_log.csv (one row per step, DVC plot), train.json (summary metrics),
 data_train.json / data_val.json (every rejected record with its key and reason).
 Resumes an unfinished run of the same recipe and data by default (the models dir is a persistent output);
---resume insists on resuming, --fresh never resumes. Data parallel: run it under
-`python -m paddle.distributed.launch --nproc_per_node N stages/train.py ...`; rank 0 writes the files.
+--resume insists on resuming, --fresh never resumes. Data parallel: `train.<backbone>.processes: N` makes
+this script start itself as N ranks under `python -m paddle.distributed.launch` (on CPU, two processes use
+both cores better than two threads in one); for GPUs run it under the launcher yourself
+(`--nproc_per_node <gpus>`). Rank 0 writes the files.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
 import sys
 from dataclasses import fields
 from pathlib import Path
 
 from textrec.config import BACKBONES, load_params
+from textrec.training.distributed import launch_command, launched_world_size
 from textrec.training.trainer import train
 
 
@@ -33,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     params = load_params(args.params)
+    processes = params.train.recipe(args.backbone).processes
+    if processes > 1 and launched_world_size() == 1:  # start the ranks; each runs this script again
+        log_dir = Path(params.paths.reports) / "train" / args.backbone / "ranks"
+        return subprocess.call(launch_command(__file__, sys.argv[1:] if argv is None else argv, processes,
+                                              str(log_dir)))
     lmdb, reports = Path(params.paths.lmdb), Path(params.paths.reports) / "train" / args.backbone
     resume = True if args.resume else (False if args.fresh else "auto")
     result = train(params, args.backbone, lmdb / "train", lmdb / "val", Path(params.paths.models) / args.backbone,

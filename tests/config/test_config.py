@@ -22,6 +22,7 @@ def test_typed_and_frozen():
     ({"train": {"resnet34_vd": {"batch_size": "64"}}}, "expected an integer"),
     ({"train": {"resnet34_vd": {"amp": 1}}}, "expected true/false"),
     ({"profile": "fast"}, "is not one of"),
+    ({"train": {"mobilenet_v3": {"batch_size": 64, "processes": 3}}}, "processes must be >= 1 and divide"),
 ])
 def test_bad_params_fail_with_dotted_path(data, message):
     with pytest.raises(ConfigError, match=message):

@@ -39,7 +39,10 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
                 kwargs[name] = _coerce(hints[name], value[name], f"{path}.{name}")
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"{path}: missing required key {name!r}")
-        return tp(**kwargs)
+        try:
+            return tp(**kwargs)
+        except ValueError as exc:  # a section's own consistency check (__post_init__)
+            raise ConfigError(f"{path}: {exc}") from exc
     if origin is Literal:
         if value not in get_args(tp):
             raise ConfigError(f"{path}: {value!r} is not one of {list(get_args(tp))}")

@@ -51,11 +51,20 @@ class RecipeConfig:
     nan_policy: Literal["stop", "skip"] = "stop"
     device: Literal["auto", "cpu", "gpu"] = "auto"
     amp: bool = False  # mixed precision, GPU only
-    cpu_threads: int | None = None  # None: paddle's default
+    cpu_threads: int | None = None  # None: paddle's default (1 per process)
+    # data-parallel processes stages/train.py starts (CPU: gloo, BatchNorm over each rank's share of the batch)
+    processes: int = 1
+    # CPU: MobileNetV3's depthwise convolutions and hardswish on compiled kernels while training (same maths;
+    # falls back to paddle's kernels with a warning if g++ is missing)
+    fast_kernels: bool = True
     # BatchNorm in training: "batch" (per-process batch statistics, PaddleOCR), "frozen" (running statistics,
     # not updated), "sync" (statistics over all ranks; multi-GPU only)
     batch_norm: Literal["batch", "frozen", "sync"] = "batch"
     check_images: bool = True  # decode every image in the dataset index pass (bad ones are rejected up front)
+
+    def __post_init__(self) -> None:
+        if self.processes < 1 or self.batch_size % self.processes:
+            raise ValueError(f"processes must be >= 1 and divide batch_size {self.batch_size}, got {self.processes}")
 
 
 @dataclass(frozen=True)

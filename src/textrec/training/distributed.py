@@ -87,3 +87,12 @@ def barrier(ctx: DistContext) -> None:
         import paddle.distributed as dist
 
         dist.barrier()
+
+
+def launch_command(script: str, argv: list[str], nproc: int, log_dir: str) -> list[str]:
+    """The command that runs ``script argv`` as ``nproc`` data-parallel ranks under paddle's launcher
+    (gloo on CPU). Ranks' logs go to ``log_dir/workerlog.<rank>``; rank 0's is also echoed."""
+    import sys
+
+    return [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(nproc), "--log_dir",
+            log_dir, script, *argv]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import math
 import pickle
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from textrec.config.train import RecipeConfig
@@ -42,8 +45,9 @@ def _die_with_parent(_worker_id: int) -> None:
 class TrainingLoop:
     def __init__(self, recipe: RecipeConfig, ctx, model, net, opt, scaler, state: ckpt.TrainerState,
                  train_ds: LmdbTextDataset, val_ds: LmdbTextDataset | None, out: Path, csv: MetricsCsv | None,
-                 total: int) -> None:
+                 total: int, kernels: Callable[[], AbstractContextManager] = contextlib.nullcontext) -> None:
         self.recipe, self.ctx, self.model, self.net, self.opt, self.scaler = recipe, ctx, model, net, opt, scaler
+        self.kernels = kernels  # context in which the forward runs (fast CPU kernels; see training.performance)
         self.state, self.train_ds, self.val_ds, self.out, self.csv, self.total = (state, train_ds, val_ds, out,
                                                                                   csv, total)
         self.last_loss: float | None = None
@@ -118,12 +122,13 @@ class TrainingLoop:
         # statistics (to NaN, typically). They are the non-trainable entries of the state dict: keep a copy.
         saved = ({n: t.clone() for n, t in self.model.state_dict().items() if t.stop_gradient}
                  if self.recipe.nan_policy == "skip" else {})
-        if self.scaler is not None:
-            with paddle.amp.auto_cast():
-                logits = self.net(images)  # [B, T, C]
-        else:
-            logits = self.net(images)
-        loss = ctc_loss(logits, labels, lengths)
+        with self.kernels():  # the backward replays whatever ops the forward recorded, so it needs no context
+            if self.scaler is not None:
+                with paddle.amp.auto_cast():
+                    logits = self.net(images)  # [B, T, C]
+            else:
+                logits = self.net(images)
+            loss = ctc_loss(logits, labels, lengths)
         # all ranks see the global mean loss and take the same decisions
         value, (stop,) = distributed.agree(self.ctx, float(loss), [over_time])
         nonfinite = not math.isfinite(value)

@@ -26,8 +26,16 @@ from textrec.training import checkpointing as ckpt
 from textrec.training import distributed
 from textrec.training.loop import NonFiniteLossError, TrainingLoop
 from textrec.training.metrics_log import MetricsCsv
+from textrec.training.performance import configure_runtime
 from textrec.training.resume import ResumeMode, changed_keys, data_fingerprint, should_resume
-from textrec.training.setup import build_model_for, build_optimizer, build_scaler, resolve, seed_everything
+from textrec.training.setup import (
+    build_model_for,
+    build_optimizer,
+    build_scaler,
+    kernel_context,
+    resolve,
+    seed_everything,
+)
 
 log = logging.getLogger("textrec.training")
 __all__ = ["NonFiniteLossError", "TrainResult", "train"]
@@ -65,6 +73,8 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
     """
     spec = resolve(config, backbone, charset)
     recipe, charset = spec.recipe, spec.charset
+    # MKL's AVX2 path on AMD and glibc keeping freed tensor memory: before the first paddle computation
+    configure_runtime("gpu" if recipe.device == "gpu" else "cpu")
     ctx = distributed.setup(recipe.device, recipe.cpu_threads)
     if not ctx.is_main:
         log.setLevel(logging.WARNING)
@@ -108,7 +118,8 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
                                   data=fingerprint)
     net = model if not ctx.distributed else _data_parallel(model)
     csv = MetricsCsv(metrics_csv or out / "train_metrics.csv", resume_step=resumed_from) if ctx.is_main else None
-    loop = TrainingLoop(recipe, ctx, model, net, opt, scaler, state, train_ds, val_ds, out, csv, total)
+    loop = TrainingLoop(recipe, ctx, model, net, opt, scaler, state, train_ds, val_ds, out, csv, total,
+                        kernels=kernel_context(recipe, model, ctx))
     try:
         loop.run(progress and ctx.is_main)
     finally:
