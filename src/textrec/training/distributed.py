@@ -82,6 +82,18 @@ def agree(ctx: DistContext, loss: float, flags: list[bool]) -> tuple[float, list
     return values[0] / ctx.world_size, [v > 0 for v in values[1:]]
 
 
+def all_sum(ctx: DistContext, values: list[float]) -> list[float]:
+    """Element-wise sum of ``values`` over all ranks (identity for one process)."""
+    if not ctx.distributed:
+        return values
+    import paddle
+    import paddle.distributed as dist
+
+    t = paddle.to_tensor(values, dtype="float64")
+    dist.all_reduce(t)
+    return t.numpy().tolist()
+
+
 def barrier(ctx: DistContext) -> None:
     if ctx.distributed:
         import paddle.distributed as dist

@@ -19,7 +19,7 @@ from textrec.training import distributed
 from textrec.training.metrics_log import MetricsCsv, Throughput, log_line
 from textrec.training.sampler import plan_epoch, shard
 from textrec.training.schedules import lr_at
-from textrec.training.validate import evaluate_accuracy, set_train_mode
+from textrec.training.validate import count_correct, set_train_mode
 
 log = logging.getLogger("textrec.training")
 
@@ -171,20 +171,22 @@ class TrainingLoop:
         meter.pause_ended()
         return val
 
-    def _evaluate(self) -> float | None:
-        """Validation accuracy on rank 0 (others go on to the next collective and wait there)."""
-        st = self.state
+    def _evaluate(self) -> float:
+        """Validation accuracy, each rank scoring its share of the records (a rank idling while another
+        validates alone would wait in its next collective, and gloo gives up after a while)."""
+        st, ctx = self.state, self.ctx
         self._last_eval_step = st.step
-        if not self.ctx.is_main:
-            return None
-        acc = evaluate_accuracy(self.model, self.val_ds, batch_size=max(1, self.recipe.batch_size))
+        n = len(self.val_ds)
+        own = count_correct(self.model, self.val_ds, range(ctx.rank, n, ctx.world_size),
+                            batch_size=max(1, self.recipe.batch_size))
         set_train_mode(self.model, self.recipe.batch_norm)
+        acc = distributed.all_sum(ctx, [float(own)])[0] / max(1, n)
         st.last_val_accuracy = acc
         log.info("step %d: val accuracy %.4f (best %s)", st.step, acc,
                  "-" if st.best_accuracy is None else f"{st.best_accuracy:.4f}")
         if st.best_accuracy is None or acc > st.best_accuracy:
             st.best_accuracy, st.best_step = acc, st.step
-            self._save("best")
+            self._save("best")  # rank 0 only
         return acc
 
     def _save(self, name: str) -> None:

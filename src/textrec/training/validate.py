@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textrec.data.dataset import LmdbTextDataset, collate_batch
 from textrec.evaluation.ctc import ctc_greedy_decode
 
 
-def evaluate_accuracy(model, dataset: LmdbTextDataset, batch_size: int = 256) -> float:
-    """Word accuracy of ``model`` on every accepted record of ``dataset`` (eval mode, no gradients).
+def count_correct(model, dataset: LmdbTextDataset, indices: Sequence[int], batch_size: int = 256) -> int:
+    """Exact matches of ``model`` (eval mode, no gradients) on the records ``indices`` of ``dataset``.
 
     The caller restores the training mode afterwards (``set_train_mode``)."""
     import paddle
@@ -15,14 +17,18 @@ def evaluate_accuracy(model, dataset: LmdbTextDataset, batch_size: int = 256) ->
     model.eval()
     correct = 0
     with paddle.no_grad():
-        for start in range(0, len(dataset), batch_size):
-            idx = range(start, min(start + batch_size, len(dataset)))
-            images, labels, lengths = collate_batch([dataset[i] for i in idx])
+        for start in range(0, len(indices), batch_size):
+            images, labels, lengths = collate_batch([dataset[i] for i in indices[start:start + batch_size]])
             probs = model(paddle.to_tensor(images)).numpy()  # [B, T, C] softmax
             preds = ctc_greedy_decode(probs, dataset.charset)
             truth = [dataset.charset.decode_ids(row[:n]) for row, n in zip(labels, lengths, strict=True)]
             correct += sum(p.text == t for p, t in zip(preds, truth, strict=True))
-    return correct / max(1, len(dataset))
+    return correct
+
+
+def evaluate_accuracy(model, dataset: LmdbTextDataset, batch_size: int = 256) -> float:
+    """Word accuracy of ``model`` on every accepted record of ``dataset``."""
+    return count_correct(model, dataset, range(len(dataset)), batch_size) / max(1, len(dataset))
 
 
 def set_train_mode(model, batch_norm: str) -> None:
