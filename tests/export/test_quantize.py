@@ -91,3 +91,13 @@ def test_first_plan_passing_the_gates_is_shipped(exported_mv3, kit_lmdb, tmp_pat
     assert chosen is attempts[0] and len(attempts) == 1 and chosen.plan.name == "too_strict"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model_int8.onnx"]
     assert op_counts(tmp_path / "model_int8.onnx").get("DynamicQuantizeLSTM") == 2
+
+
+def test_a_drop_of_exactly_the_limit_passes() -> None:
+    """One image in 200 is a drop of 0.005 that floats make 0.005000000000000004: it is within a 0.5-point limit,
+    two images are not."""
+    cfg = QuantizeConfig(require_faster=False, max_accuracy_drop=0.005)
+    one = BenchComparison("b", 200, 0.23, 0.225, 1.0, {})
+    two = BenchComparison("b", 200, 0.23, 0.22, 1.0, {})
+    assert gate_failures([one], [], cfg) == []
+    assert len(gate_failures([two], [], cfg)) == 1

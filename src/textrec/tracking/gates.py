@@ -50,7 +50,7 @@ def evaluate_gates(challenger: dict[str, float], production: dict[str, float] | 
                           f"- tolerance {cfg.accuracy_tolerance:g} = {floor:.4f}"))
 
     drop = _get(challenger, "int8_drop_max")
-    gates.append(Gate("int8_drop", drop is not None and drop <= cfg.max_int8_drop,
+    gates.append(Gate("int8_drop", drop is not None and drop <= cfg.max_int8_drop + 1e-9,
                       "metric int8_drop_max missing" if drop is None else
                       f"largest per-benchmark INT8 drop {drop:.4f} vs limit {cfg.max_int8_drop:g}"))
 
