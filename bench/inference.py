@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from textrec.machine import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 KIT = REPO.parent / "shared" / "reference" / "paddleocr-parity"
@@ -30,16 +31,6 @@ REFERENCE = {("paddle", "mobilenet_v3", 1): 10.6, ("paddle", "mobilenet_v3", 64)
              ("paddle", "resnet34_vd", 1): 57.0, ("paddle", "resnet34_vd", 64): 37.0,
              ("onnx_fp32", "mobilenet_v3", 1): 1.9, ("onnx_fp32", "mobilenet_v3", 64): 1.5,
              ("onnx_fp32", "resnet34_vd", 1): 36.0, ("onnx_fp32", "resnet34_vd", 64): 35.0}
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_images(data: str | None, limit: int) -> tuple[np.ndarray, str]:
@@ -126,7 +117,7 @@ def main() -> None:
     for r in ratios:
         print(f"{r['backbone']:13s} batch {r['batch_size']:3d}: {r['ratio']:24s} {r['value']:.2f} "
               f"(goal <= {r['goal']}) {'met' if r['met'] else 'NOT met'}")
-    report = {"machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "threads": args.threads,
+    report = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
                           "load_average_1m": os.getloadavg()[0]},
               "images": source, "rounds": args.rounds, "results": results, "goals": ratios}
     out = Path(args.out)

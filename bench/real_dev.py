@@ -19,15 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from textrec.machine import cpu_model
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-def convert_real(data: Path, out: Path, processes: int) -> dict[str, dict]:
+def convert_real(data: Path, out: Path, charset, processes: int) -> dict[str, dict]:
     """One LMDB per label-file folder under ``data``; returns the rejection counts per folder."""
-    from textrec.charset import Charset
     from textrec.data.convert import convert_samples, samples_from_label_file
 
-    charset = Charset.from_file()
     report = {}
     for folder in sorted(p.parent for p in data.glob("*/labels.tsv")):
         res = convert_samples(samples_from_label_file(folder / "labels.tsv", "tsv"), out / folder.name,
@@ -39,13 +39,9 @@ def convert_real(data: Path, out: Path, processes: int) -> dict[str, dict]:
     return report
 
 
-def evaluate(model: Path, root: Path, backbone: str | None) -> dict:
-    from textrec.charset import Charset
+def evaluate(engine, charset, root: Path) -> dict:
     from textrec.evaluation.evaluate import evaluate_tree, summarize
-    from textrec.inference.engines import load_engine
 
-    charset = Charset.from_file()
-    engine = load_engine(model, charset.num_classes, backbone)
     return summarize(evaluate_tree(engine, root, charset))
 
 
@@ -61,14 +57,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"{args.data}: real development data not found", file=sys.stderr)
         return 2
+    from textrec.charset import Charset
+    from textrec.inference.engines import load_engine
+
+    charset = Charset.from_file()
+    engine = load_engine(args.model, charset.num_classes, args.backbone)  # loaded once for both sets
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="textrec-real-dev-") as tmp:
-        conversion = convert_real(args.data, Path(tmp), args.processes)
-        real = evaluate(args.model, Path(tmp), args.backbone)
-    result = {"machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
+        conversion = convert_real(args.data, Path(tmp), charset, args.processes)
+        real = evaluate(engine, charset, Path(tmp))
+    result = {"machine": {"cpu": cpu_model(), "python": platform.python_version()},
               "model": str(args.model), "protocol": "DTRB: case-insensitive, 0-9a-z only",
               "conversion": conversion, "real": real,
-              "synthetic": evaluate(args.model, args.synthetic, args.backbone) if args.synthetic else None,
+              "synthetic": evaluate(engine, charset, args.synthetic) if args.synthetic else None,
               "seconds": round(time.perf_counter() - t0, 1)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

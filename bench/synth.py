@@ -23,16 +23,7 @@ from textrec.config import SynthConfig
 from textrec.data.synth.generate import write_lmdb
 from textrec.data.synth.profiles import TRAIN
 from textrec.data.synth.suite import make_context
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from textrec.machine import cpu_model
 
 
 def _cpu_seconds() -> float:
@@ -63,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_ms_per_image": round(1000 * cpu_per_image, 2),
         "cpu_bound_images_per_second": round(args.processes / cpu_per_image, 1),
         "mean_bytes_per_image": round(st.bytes / max(st.count, 1), 1),
-        "machine": {"cpu_model": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+        "machine": {"cpu_model": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
                     "load_average_before": [round(x, 2) for x in load_before],
                     "load_average_after": [round(x, 2) for x in os.getloadavg()]},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

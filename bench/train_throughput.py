@@ -190,7 +190,7 @@ def main() -> None:
     if args.worker:
         worker_main(args)
         return
-    from textrec.training.fast_kernels import cpu_model
+    from textrec.machine import cpu_model
 
     machine = {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
                "load_average_at_start": load(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),

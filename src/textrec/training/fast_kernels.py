@@ -22,11 +22,12 @@ import fcntl
 import functools
 import hashlib
 import os
-import platform
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from textrec.machine import cpu_model
 
 SOURCE = Path(__file__).with_name("kernels.cc")
 CXX_FLAGS = ("-O3", "-march=native", "-fopenmp-simd")
@@ -50,17 +51,6 @@ class SwapPlan:
 
     def __len__(self) -> int:
         return len(self.depthwise) + len(self.hardswish)
-
-
-def cpu_model() -> str:
-    """``model name`` from /proc/cpuinfo (falls back to ``platform.processor()``)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def build_directory() -> Path:

@@ -35,10 +35,10 @@ import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from textrec.training.fast_kernels import cpu_model, load_kernels, plan_swaps, swapped
+from textrec.machine import cpu_flags, cpu_model, cpuinfo_field
+from textrec.training.fast_kernels import load_kernels, plan_swaps, swapped
 
 MKL_CPU_TYPE_VAR = "MKL_DEBUG_CPU_TYPE"
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc mallopt parameters (malloc.h)
@@ -56,23 +56,8 @@ class RuntimeInfo:
     malloc_tuned: bool  # glibc keeps freed tensor memory instead of unmapping it
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
 def _is_amd_avx2() -> bool:
-    try:
-        vendor = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                       if ln.startswith("vendor_id")), "")
-    except OSError:
-        return False
-    return vendor == "AuthenticAMD" and {"avx2", "fma"} <= _cpu_flags()
+    return cpuinfo_field("vendor_id") == "AuthenticAMD" and {"avx2", "fma"} <= cpu_flags()
 
 
 def _keep_freed_memory() -> bool:
