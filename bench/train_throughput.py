@@ -4,10 +4,10 @@
     python bench/train_throughput.py --backbones mobilenet_v3 --batch-sizes 64 256 --configs baseline fast dp2
     python bench/train_throughput.py --data ../shared/data/real-dev/IIIT5k_train_2000
 
-Configurations (``textrec.training.performance``), each run in a fresh process because MKL reads its CPU
-setting once:
+Configurations (``textrec.runtime``, ``textrec.training.step``), each run in a fresh process because MKL
+reads its CPU setting once:
   baseline  plain eager step, paddle defaults (what PaddleOCR's trainer does)
-  runtime   + configure_runtime: MKL's AVX2 path on AMD CPUs, glibc keeps freed tensor memory
+  runtime   + textrec.runtime.configure_runtime: MKL's AVX2 path on AMD CPUs, glibc keeps freed tensor memory
   fast      + compiled depthwise-conv and hardswish kernels (MobileNetV3); one process, BatchNorm over the
             whole batch as in PaddleOCR
   static    fast + paddle.jit.to_static of forward and loss
@@ -74,7 +74,8 @@ def run_worker(args: argparse.Namespace) -> dict | None:
     """Build, warm up and time one configuration in this process (one rank of ``processes``); the result
     is returned by rank 0."""
     tuned, fast, static, threads, processes = CONFIGS[args.config]
-    from textrec.training.performance import build_train_step, configure_runtime
+    from textrec.runtime import configure_runtime
+    from textrec.training.step import build_train_step
 
     info = configure_runtime("cpu", threads, mkl_avx2=tuned, keep_freed_memory=tuned)  # before any computation
     import paddle

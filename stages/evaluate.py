@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from textrec.config import load_params
 from textrec.evaluation.evaluate import evaluate_lmdb
 from textrec.inference.engines import load_engine
+from textrec.runtime import configure_runtime
 
 
 def main() -> None:
@@ -22,6 +24,7 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
 
+    configure_runtime("cpu", threads=os.cpu_count())  # the stage has the machine to itself (dvc runs one)
     params = load_params(args.params)
     charset = params.charset.build()
     model = Path(params.paths.models) / args.backbone / "best.pdparams"

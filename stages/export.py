@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from textrec.config import BACKBONES, load_params
 from textrec.export.bundle import export_bundle, verify_bundle
 from textrec.export.images import sample_lmdbs
+from textrec.runtime import configure_runtime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args(argv)
 
+    configure_runtime("cpu", threads=os.cpu_count())  # the stage has the machine to itself (dvc runs one)
     params = load_params(args.params)
     cfg, charset = params.export, params.charset.build()
     out_dir = Path(params.paths.exported) / args.backbone

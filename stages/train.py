@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     lmdb, reports = Path(params.paths.lmdb), Path(params.paths.reports) / "train" / args.backbone
     resume = True if args.resume else (False if args.fresh else "auto")
     result = train(params, args.backbone, lmdb / "train", lmdb / "val", Path(params.paths.models) / args.backbone,
-                   resume=resume, metrics_csv=reports / "train_log.csv", progress=not args.no_progress)
+                   resume=resume, metrics_csv=reports / "train_log.csv",
+                   progress=not args.no_progress and sys.stderr.isatty())  # no bar into a rank's log file
     if result.rank != 0:
         return 0
     result.train_report.write_json(reports / "data_train.json")

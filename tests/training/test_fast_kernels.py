@@ -15,7 +15,7 @@ F = paddle.nn.functional
 
 from textrec.models.crnn import build_model  # noqa: E402
 from textrec.training.fast_kernels import is_plain_depthwise, load_kernels, plan_swaps, swapped  # noqa: E402
-from textrec.training.performance import build_train_step  # noqa: E402
+from textrec.training.step import build_train_step  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="the custom kernels need g++")
 
@@ -82,7 +82,7 @@ def test_swap_is_confined_to_the_step() -> None:
 
     step = build_train_step(model, opt, failing_loss)
     with pytest.raises(RuntimeError, match="loss failed"):
-        step.forward_backward(paddle.zeros([2, 3, 32, 100]), paddle.ones([2, 25], "int64"),
+        step.loss(paddle.zeros([2, 3, 32, 100]), paddle.ones([2, 25], "int64"),
                               paddle.ones([2], "int64"))
     assert not any("forward" in layer.__dict__ for layer in layers)  # restored after the failure
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
 import math
 import pickle
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 from textrec.config.train import RecipeConfig
@@ -19,6 +16,7 @@ from textrec.training import distributed
 from textrec.training.metrics_log import MetricsCsv, Throughput, log_line
 from textrec.training.sampler import plan_epoch, shard
 from textrec.training.schedules import lr_at
+from textrec.training.step import TrainStep
 from textrec.training.validate import count_correct, set_train_mode
 
 log = logging.getLogger("textrec.training")
@@ -43,11 +41,11 @@ def _die_with_parent(_worker_id: int) -> None:
 
 
 class TrainingLoop:
-    def __init__(self, recipe: RecipeConfig, ctx, model, net, opt, scaler, state: ckpt.TrainerState,
+    def __init__(self, recipe: RecipeConfig, ctx, model, step: TrainStep, state: ckpt.TrainerState,
                  train_ds: LmdbTextDataset, val_ds: LmdbTextDataset | None, out: Path, csv: MetricsCsv | None,
-                 total: int, kernels: Callable[[], AbstractContextManager] = contextlib.nullcontext) -> None:
-        self.recipe, self.ctx, self.model, self.net, self.opt, self.scaler = recipe, ctx, model, net, opt, scaler
-        self.kernels = kernels  # context in which the forward runs (fast CPU kernels; see training.performance)
+                 total: int) -> None:
+        self.recipe, self.ctx, self.model, self.step = recipe, ctx, model, step
+        self.opt, self.scaler = step.optimizer, step.scaler
         self.state, self.train_ds, self.val_ds, self.out, self.csv, self.total = (state, train_ds, val_ds, out,
                                                                                   csv, total)
         self.last_loss: float | None = None
@@ -113,22 +111,12 @@ class TrainingLoop:
     def _step(self, images, labels, lengths, lr: float, over_time: bool) -> tuple[float, bool]:
         """One batch: forward, agree with the other ranks on finiteness and stopping, then update.
         Returns (loss, stop now)."""
-        import paddle
-
-        from textrec.training.loss import ctc_loss
-
         self.opt.set_lr(lr)
         # A skipped batch must leave no trace, but its forward pass already moved the BatchNorm running
         # statistics (to NaN, typically). They are the non-trainable entries of the state dict: keep a copy.
         saved = ({n: t.clone() for n, t in self.model.state_dict().items() if t.stop_gradient}
                  if self.recipe.nan_policy == "skip" else {})
-        with self.kernels():  # the backward replays whatever ops the forward recorded, so it needs no context
-            if self.scaler is not None:
-                with paddle.amp.auto_cast():
-                    logits = self.net(images)  # [B, T, C]
-            else:
-                logits = self.net(images)
-            loss = ctc_loss(logits, labels, lengths)
+        loss = self.step.loss(images, labels, lengths)
         # all ranks see the global mean loss and take the same decisions
         value, (stop,) = distributed.agree(self.ctx, float(loss), [over_time])
         nonfinite = not math.isfinite(value)
@@ -144,16 +132,9 @@ class TrainingLoop:
             st.skipped_batches += 1
             log.warning("non-finite loss (%s) at %s: batch skipped (%d so far)", value, where,
                         st.skipped_batches)
-            self.opt.clear_grad()
+            self.step.discard()
             return value, stop
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.opt)
-            self.scaler.update()
-        else:
-            loss.backward()
-            self.opt.step()
-        self.opt.clear_grad()
+        self.step.apply(loss)
         self.last_loss = value
         return value, stop
 

@@ -72,28 +72,3 @@ def build_scaler(recipe: RecipeConfig, ctx: DistContext):
     import paddle
 
     return paddle.amp.GradScaler()
-
-
-def kernel_context(recipe: RecipeConfig, model, ctx: DistContext):
-    """The context the training forward runs in: MobileNetV3's depthwise convolutions and hardswish on the
-    compiled CPU kernels (2x faster steps, same arithmetic up to float rounding; ``fast_kernels.py``), or a
-    no-op on GPU, for ResNet34_vd, with ``fast_kernels: false``, or when the kernels cannot be compiled
-    (no g++ or Python headers: a warning, then Paddle's own kernels)."""
-    import contextlib
-    import functools
-    import logging
-
-    from textrec.training.fast_kernels import KernelBuildError, load_kernels, plan_swaps, swapped
-
-    if not (recipe.fast_kernels and ctx.device.startswith("cpu")):
-        return contextlib.nullcontext
-    plan = plan_swaps(model)
-    if not plan:
-        return contextlib.nullcontext
-    try:
-        kernels = load_kernels()
-    except KernelBuildError as exc:
-        logging.getLogger("textrec.training").warning("fast CPU kernels unavailable, training with paddle's "
-                                                      "(about 2x slower): %s", exc)
-        return contextlib.nullcontext
-    return functools.partial(swapped, plan, kernels)

@@ -22,20 +22,21 @@ from textrec.config.model import BackboneName
 from textrec.config.train import RecipeConfig
 from textrec.data.dataset import LmdbTextDataset
 from textrec.data.report import DatasetReport
+from textrec.runtime import configure_runtime
 from textrec.training import checkpointing as ckpt
 from textrec.training import distributed
 from textrec.training.loop import NonFiniteLossError, TrainingLoop
+from textrec.training.loss import ctc_loss
 from textrec.training.metrics_log import MetricsCsv
-from textrec.training.performance import configure_runtime
 from textrec.training.resume import ResumeMode, changed_keys, data_fingerprint, should_resume
 from textrec.training.setup import (
     build_model_for,
     build_optimizer,
     build_scaler,
-    kernel_context,
     resolve,
     seed_everything,
 )
+from textrec.training.step import build_train_step
 
 log = logging.getLogger("textrec.training")
 __all__ = ["NonFiniteLossError", "TrainResult", "train"]
@@ -118,8 +119,9 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
                                   data=fingerprint)
     net = model if not ctx.distributed else _data_parallel(model)
     csv = MetricsCsv(metrics_csv or out / "train_metrics.csv", resume_step=resumed_from) if ctx.is_main else None
-    loop = TrainingLoop(recipe, ctx, model, net, opt, scaler, state, train_ds, val_ds, out, csv, total,
-                        kernels=kernel_context(recipe, model, ctx))
+    step = build_train_step(model, opt, ctc_loss, amp=scaler is not None, fast_kernels=recipe.fast_kernels,
+                            require_kernels=False, net=net, scaler=scaler)
+    loop = TrainingLoop(recipe, ctx, model, step, state, train_ds, val_ds, out, csv, total)
     try:
         loop.run(progress and ctx.is_main)
     finally:
