@@ -55,12 +55,18 @@ def _gallery(bench_dir: Path, worst: list[dict]) -> str:
     return '<div class="gallery">' + "".join(cards) + "</div>"
 
 
+LATENCY_NOTE = ("ONNX Runtime on this machine's CPU as the quantize stage timed it (median of interleaved rounds, "
+                "quantize.timing_threads threads: one thread keeps the INT8/fp32 ratio steady on shared cores). "
+                "bench/inference.py compares with Paddle Inference at 2 threads.")
+
+
 def _latency_rows(results: list[BackboneResults]) -> pd.DataFrame | None:
     rows = []
     for r in results:
+        threads = (r.quantize or {}).get("config", {}).get("timing_threads")
         for item in (r.quantize or {}).get("speed", []):
-            rows.append({"backbone": r.backbone, "engine": item["engine"], "batch_size": item["batch_size"],
-                         "ms_per_image": round(item["ms_per_image"], 3)})
+            rows.append({"backbone": r.backbone, "engine": item["engine"], "threads": threads,
+                         "batch_size": item["batch_size"], "ms_per_image": round(item["ms_per_image"], 3)})
     return pd.DataFrame(rows) if rows else None
 
 
@@ -78,7 +84,7 @@ def build_report(results: list[BackboneResults], benchmarks: tuple[str, ...], be
         parts += ["<h2>Training curves</h2>", _img_tag(charts.training_curves(logs), "training curves")]
     lat = _latency_rows(results)
     if lat is not None:
-        parts += ["<h2>Latency (CPU)</h2>", _table_html(lat, [])]
+        parts += ["<h2>Latency (CPU)</h2>", f"<p>{LATENCY_NOTE}</p>", _table_html(lat, [])]
     parts.append("<h2>Failure gallery</h2><p>Per benchmark, the most confident mistakes first.</p>")
     for r in results:
         for bench in benchmarks:
@@ -94,6 +100,6 @@ def build_report(results: list[BackboneResults], benchmarks: tuple[str, ...], be
         md[c] = md[c].map(_fmt)
     lines = [f"# textrec summary ({profile})", "", md.to_markdown(index=False), ""]
     if lat is not None:
-        lines += ["## Latency", "", lat.to_markdown(index=False, floatfmt=".2f"), ""]
+        lines += ["## Latency", "", LATENCY_NOTE, "", lat.to_markdown(index=False, floatfmt=".2f"), ""]
     out_md.write_text("\n".join(lines), encoding="utf-8")
     return table
