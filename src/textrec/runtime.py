@@ -28,7 +28,6 @@ MKL_CPU_TYPE_VAR = "MKL_DEBUG_CPU_TYPE"
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc mallopt parameters (malloc.h)
 
 
-
 @dataclass(frozen=True)
 class RuntimeInfo:
     """What ``configure_runtime`` found and set (goes into logs and the benchmark report)."""
@@ -64,7 +63,8 @@ def _keep_freed_memory() -> bool:
 
 def configure_runtime(device: str = "cpu", threads: int | None = None, *, mkl_avx2: bool = True,
                       keep_freed_memory: bool = True) -> RuntimeInfo:
-    """Apply the CPU settings in this process (training, evaluation, export); call before the first paddle computation.
+    """Apply the CPU settings in this process (training, evaluation, export); call it before the first
+    paddle computation.
 
     ``threads``: paddle's CPU threads (MKL/OpenMP) for this process; None keeps paddle's default (1).
     ``mkl_avx2``: on AMD CPUs with AVX2+FMA set MKL_DEBUG_CPU_TYPE=5 unless the variable is already set

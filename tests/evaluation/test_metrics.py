@@ -1,6 +1,12 @@
 import pytest
 
-from textrec.evaluation.metrics import dtrb_normalize, levenshtein, normalized_edit_distance, score_sample
+from textrec.evaluation.metrics import (
+    drop_within,
+    dtrb_normalize,
+    levenshtein,
+    normalized_edit_distance,
+    score_sample,
+)
 
 
 def test_dtrb_normalisation_is_case_insensitive_alphanumeric():
@@ -19,3 +25,11 @@ def test_normalized_edit_distance_bounds():
     assert normalized_edit_distance("", "") == 0.0
     assert normalized_edit_distance("abcd", "abce") == 0.25
     assert normalized_edit_distance("xyz", "ab") == 1.0
+
+
+def test_a_drop_of_exactly_the_limit_is_within_it() -> None:
+    assert 0.23 - 0.225 > 0.005  # float rounding of one image in 200
+    assert drop_within(0.23 - 0.225, 0.005)
+    assert drop_within(0.0, 0.0)
+    assert not drop_within(0.0051, 0.005)
+    assert not drop_within(0.0, -0.01)  # a negative limit refuses everything

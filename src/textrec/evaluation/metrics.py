@@ -14,6 +14,13 @@ from dataclasses import dataclass
 _NON_ALNUM = re.compile(r"[^0-9a-z]")
 
 
+def drop_within(drop: float, limit: float) -> bool:
+    """``drop <= limit`` for differences of accuracies. Accuracies are ratios of counts, so 0.23 - 0.225 is
+    0.005000000000000004 in floats; a drop of exactly the limit (one image in 200 for a 0.5-point limit) must
+    pass."""
+    return drop <= limit + 1e-9
+
+
 def dtrb_normalize(text: str) -> str:
     return _NON_ALNUM.sub("", text.lower())
 

@@ -18,6 +18,7 @@ from textrec.charset import Charset
 from textrec.config._build import to_dict
 from textrec.config.pipeline import QuantizeConfig, QuantPlan
 from textrec.evaluation.evaluate import DatasetResult, evaluate_lmdb
+from textrec.evaluation.metrics import drop_within
 from textrec.export.quantize import QuantizeResult, quantize_model
 from textrec.export.speed import ProbFn, Timing, time_engines
 
@@ -78,11 +79,6 @@ def compare_accuracy(fp32: ProbFn, int8: ProbFn, benches: dict[str, Path], chars
                            evaluate_benches(int8, benches, charset, batch_size))
 
 
-# Accuracies are ratios of counts: 0.23 - 0.225 is 0.005000000000000004 in floats, and a drop of exactly the
-# limit (one image in 200 for a 0.5-point limit) passes "drop <= limit".
-DROP_EPS = 1e-9
-
-
 def gate_failures(benches: list[BenchComparison], timings: list[Timing], cfg: QuantizeConfig,
                   fp32_name: str = "onnx_fp32", int8_name: str = "onnx_int8") -> list[str]:
     """One message per failed gate; empty when INT8 may ship."""
@@ -90,7 +86,7 @@ def gate_failures(benches: list[BenchComparison], timings: list[Timing], cfg: Qu
     for b in benches:
         if b.count == 0:
             failures.append(f"accuracy[{b.name}]: no scorable image in the benchmark")
-        elif b.drop > cfg.max_accuracy_drop + DROP_EPS:
+        elif not drop_within(b.drop, cfg.max_accuracy_drop):
             failures.append(f"accuracy[{b.name}]: INT8 {b.int8_accuracy:.4f} vs fp32 {b.fp32_accuracy:.4f}, "
                             f"drop {b.drop:.4f} > max_accuracy_drop {cfg.max_accuracy_drop:.4f}")
     if cfg.require_faster:

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from textrec.config import PromotionConfig
+from textrec.evaluation.metrics import drop_within
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def evaluate_gates(challenger: dict[str, float], production: dict[str, float] | 
                           f"- tolerance {cfg.accuracy_tolerance:g} = {floor:.4f}"))
 
     drop = _get(challenger, "int8_drop_max")
-    gates.append(Gate("int8_drop", drop is not None and drop <= cfg.max_int8_drop + 1e-9,
+    gates.append(Gate("int8_drop", drop is not None and drop_within(drop, cfg.max_int8_drop),
                       "metric int8_drop_max missing" if drop is None else
                       f"largest per-benchmark INT8 drop {drop:.4f} vs limit {cfg.max_int8_drop:g}"))
 

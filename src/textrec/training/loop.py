@@ -45,7 +45,6 @@ class TrainingLoop:
                  train_ds: LmdbTextDataset, val_ds: LmdbTextDataset | None, out: Path, csv: MetricsCsv | None,
                  total: int) -> None:
         self.recipe, self.ctx, self.model, self.step = recipe, ctx, model, step
-        self.opt, self.scaler = step.optimizer, step.scaler
         self.state, self.train_ds, self.val_ds, self.out, self.csv, self.total = (state, train_ds, val_ds, out,
                                                                                   csv, total)
         self.last_loss: float | None = None
@@ -111,7 +110,7 @@ class TrainingLoop:
     def _step(self, images, labels, lengths, lr: float, over_time: bool) -> tuple[float, bool]:
         """One batch: forward, agree with the other ranks on finiteness and stopping, then update.
         Returns (loss, stop now)."""
-        self.opt.set_lr(lr)
+        self.step.optimizer.set_lr(lr)
         # A skipped batch must leave no trace, but its forward pass already moved the BatchNorm running
         # statistics (to NaN, typically). They are the non-trainable entries of the state dict: keep a copy.
         saved = ({n: t.clone() for n, t in self.model.state_dict().items() if t.stop_gradient}
@@ -173,9 +172,10 @@ class TrainingLoop:
     def _save(self, name: str) -> None:
         if not self.ctx.is_main:
             return
-        if self.scaler is not None:
-            self.state.scaler = base64.b64encode(pickle.dumps(self.scaler.state_dict())).decode("ascii")
-        ckpt.save_checkpoint(self.out, name, self.model, self.opt, self.state)
+        scaler = self.step.scaler
+        if scaler is not None:
+            self.state.scaler = base64.b64encode(pickle.dumps(scaler.state_dict())).decode("ascii")
+        ckpt.save_checkpoint(self.out, name, self.model, self.step.optimizer, self.state)
 
     def _finish(self) -> None:
         if self.val_ds is not None and self._last_eval_step != self.state.step:

@@ -26,11 +26,6 @@ def count_correct(model, dataset: LmdbTextDataset, indices: Sequence[int], batch
     return correct
 
 
-def evaluate_accuracy(model, dataset: LmdbTextDataset, batch_size: int = 256) -> float:
-    """Word accuracy of ``model`` on every accepted record of ``dataset``."""
-    return count_correct(model, dataset, range(len(dataset)), batch_size) / max(1, len(dataset))
-
-
 def set_train_mode(model, batch_norm: str) -> None:
     """``model.train()``; with ``batch_norm == "frozen"`` the BatchNorm layers stay in eval mode (they
     normalise with their running statistics and do not update them; their scale/shift still learn)."""
