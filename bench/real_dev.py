@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -59,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from textrec.charset import Charset
     from textrec.inference.engines import load_engine
+    from textrec.runtime import configure_runtime
 
+    configure_runtime("cpu", threads=os.cpu_count())  # before paddle's first computation, as the stages do
     charset = Charset.from_file()
     engine = load_engine(args.model, charset.num_classes, args.backbone)  # loaded once for both sets
     t0 = time.perf_counter()

@@ -6,6 +6,16 @@ import argparse
 import sys
 
 
+def _runtime(threads: int | None) -> None:
+    """Paddle's CPU settings for this process before its first computation (as the DVC stages do): an eager
+    ``.pdparams`` model otherwise runs on one thread and, on AMD CPUs, on MKL's slow SSE path."""
+    import os
+
+    from textrec.runtime import configure_runtime
+
+    configure_runtime("cpu", threads=threads or os.cpu_count())
+
+
 def _charset(dict_path: str | None):
     from textrec.charset import Charset
 
@@ -16,6 +26,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from textrec.inference.engines import load_engine
     from textrec.inference.predict import list_images, predict_paths
 
+    _runtime(args.threads)
     charset = _charset(args.dict)
     engine = load_engine(args.model, charset.num_classes, args.backbone, args.threads)
     results = predict_paths(engine, list_images(args.path), charset, args.batch_size)
@@ -35,6 +46,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from textrec.evaluation.evaluate import evaluate_tree, results_table, write_results
     from textrec.inference.engines import load_engine
 
+    _runtime(args.threads)
     charset = _charset(args.dict)
     engine = load_engine(args.model, charset.num_classes, args.backbone, args.threads)
     results = evaluate_tree(engine, args.data, charset, args.batch_size)
