@@ -118,7 +118,7 @@ def test_noop_repro_runs_nothing(tiny_run, tmp_path):
     """Through bench/pipeline_run.py, which times `dvc repro` and each stage that runs: here none does."""
     out = tmp_path / "pipeline_run.json"
     proc = run_in([sys.executable, str(REPO / "bench" / "pipeline_run.py"), "--repo", str(tiny_run.project),
-                "--out", str(out)], tiny_run.project, timeout=300)
+                   "--out", str(out)], tiny_run.project, timeout=300)
     assert "Running stage" not in proc.stdout, proc.stdout
     report = json.loads(out.read_text())
     assert report["exit_code"] == 0 and report["profile"] == "tiny" and report["total_seconds"] > 0

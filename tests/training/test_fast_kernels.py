@@ -82,8 +82,7 @@ def test_swap_is_confined_to_the_step() -> None:
 
     step = build_train_step(model, opt, failing_loss)
     with pytest.raises(RuntimeError, match="loss failed"):
-        step.loss(paddle.zeros([2, 3, 32, 100]), paddle.ones([2, 25], "int64"),
-                              paddle.ones([2], "int64"))
+        step.loss(paddle.zeros([2, 3, 32, 100]), paddle.ones([2, 25], "int64"), paddle.ones([2], "int64"))
     assert not any("forward" in layer.__dict__ for layer in layers)  # restored after the failure
 
 

@@ -131,6 +131,22 @@ def test_static_step_equals_plain_eager_step(fast: bool) -> None:
     assert diff.max() <= 2e-3 + 1e-6 and np.mean(diff > 1e-5) < 0.01
 
 
+def test_apply_is_the_plain_backward_and_update() -> None:
+    """``step(...)`` = loss, backward, Adam step, gradients cleared: with paddle's own kernels it leaves the
+    weights exactly where the hand-written eager step does."""
+    (plain, plain_opt), (model, opt) = _twin_models()
+    step = build_train_step(model, opt, ctc_loss, fast_kernels=False)
+    images, labels, lengths = _batch(4, seed=5)
+    want = ctc_loss(plain(images), labels, lengths)
+    want.backward()
+    plain_opt.step()
+    got = step(images, labels, lengths)
+    assert float(got) == float(want)
+    assert not any(np.any(g) for g in _grads(model).values())  # cleared after the update
+    for (name, a), b in zip(plain.named_parameters(), model.parameters(), strict=True):
+        np.testing.assert_array_equal(b.numpy(), a.numpy(), err_msg=name)
+
+
 def test_discard_drops_gradients_without_updating() -> None:
     (model, opt), _ = _twin_models()
     before = {n: p.numpy().copy() for n, p in model.named_parameters() if not p.stop_gradient}
