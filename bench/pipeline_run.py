@@ -47,6 +47,9 @@ def main() -> int:
     args = ap.parse_args()
     repo = Path(args.repo).resolve()
     out = Path(args.out) if args.out else repo / "reports" / "bench" / "pipeline_run.json"
+    if not (repo / "dvc.yaml").is_file():
+        print(f"{repo}: no dvc.yaml here; pass the project checkout with --repo", file=sys.stderr)
+        return 2
 
     events: list[tuple[float, str]] = []
     t0 = time.monotonic()
