@@ -55,3 +55,40 @@ def test_evaluate_writes_the_json_contract(parity_kit, parity_rows, tmp_path, ca
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert main(["predict", str(tmp_path), "--model", str(tmp_path / "nope.pdparams")]) == 2
     assert "model not found" in capsys.readouterr().err
+
+
+ONNX_ONLY = """
+import sys
+from textrec.cli import main
+rc = main(["predict", sys.argv[1], "--model", sys.argv[2]])
+assert rc == 0, rc
+assert "paddle" not in sys.modules, "an ONNX prediction imported paddle"
+"""
+
+
+def test_onnx_prediction_does_not_import_paddle(parity_kit, tmp_path) -> None:
+    """Serving-style use of an .onnx model must not pay paddle's ~3 s import (the runtime settings are for
+    eager .pdparams models only). The model: softmax over 37 classes of [N, 3, 32, W] -> [N, W, 37]."""
+    import subprocess
+    import sys
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("ReduceMean", ["x", "axes"], ["m"], keepdims=0),  # [N, W]
+             helper.make_node("Unsqueeze", ["m", "last"], ["u"]),  # [N, W, 1]
+             helper.make_node("Mul", ["u", "w"], ["z"]),  # [N, W, 37]
+             helper.make_node("Softmax", ["z"], ["probs"], axis=-1)]
+    inits = [helper.make_tensor("axes", TensorProto.INT64, [2], [1, 2]),
+             helper.make_tensor("last", TensorProto.INT64, [1], [2]),
+             helper.make_tensor("w", TensorProto.FLOAT, [37], [float(i) for i in range(37)])]
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                           ["N", 3, 32, "W"])],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", "W", 37])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    onnx.save(model, tmp_path / "tiny.onnx")
+    image = parity_kit / "images/iiit5k_790_1.png"
+    proc = subprocess.run([sys.executable, "-c", ONNX_ONLY, str(image), str(tmp_path / "tiny.onnx")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith(str(image) + "\t")

@@ -6,14 +6,17 @@ import argparse
 import sys
 
 
-def _runtime(threads: int | None) -> None:
+def _runtime(model: str, threads: int | None) -> None:
     """Paddle's CPU settings for this process before its first computation (as the DVC stages do): an eager
-    ``.pdparams`` model otherwise runs on one thread and, on AMD CPUs, on MKL's slow SSE path."""
+    ``.pdparams`` model otherwise runs on one thread and, on AMD CPUs, on MKL's slow SSE path. The other
+    engines take ``threads`` themselves, and an ONNX model must not pay for importing paddle."""
     import os
+    from pathlib import Path
 
     from textrec.runtime import configure_runtime
 
-    configure_runtime("cpu", threads=threads or os.cpu_count())
+    if Path(model).suffix == ".pdparams":
+        configure_runtime("cpu", threads=threads or os.cpu_count())
 
 
 def _charset(dict_path: str | None):
@@ -26,7 +29,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from textrec.inference.engines import load_engine
     from textrec.inference.predict import list_images, predict_paths
 
-    _runtime(args.threads)
+    _runtime(args.model, args.threads)
     charset = _charset(args.dict)
     engine = load_engine(args.model, charset.num_classes, args.backbone, args.threads)
     results = predict_paths(engine, list_images(args.path), charset, args.batch_size)
@@ -46,7 +49,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from textrec.evaluation.evaluate import evaluate_tree, results_table, write_results
     from textrec.inference.engines import load_engine
 
-    _runtime(args.threads)
+    _runtime(args.model, args.threads)
     charset = _charset(args.dict)
     engine = load_engine(args.model, charset.num_classes, args.backbone, args.threads)
     results = evaluate_tree(engine, args.data, charset, args.batch_size)
