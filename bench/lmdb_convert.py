@@ -82,6 +82,8 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(Path(args.one[0]), Path(args.one[1]), args.processes, args.chunk_size)))
         return
+    from textrec.machine import machine_info
+
     with tempfile.TemporaryDirectory(prefix="bench_lmdb_") as tmp:
         root = Path(tmp)
         all_lines = generate(root / "src", max(args.sizes)).read_text(encoding="utf-8").splitlines(keepends=True)
@@ -98,8 +100,8 @@ def main() -> None:
     report = {"images": best["images"], "images_per_second": best["images_per_second"],
               "peak_rss_mb": best["peak_rss_mb"], "processes": args.processes, "chunk_size": args.chunk_size,
               "input": "generated JPEG word crops, 32 px high, 60-200 px wide", "runs": runs,
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                          "python": platform.python_version()}}
+              "machine": {**machine_info(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                          "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()]}}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

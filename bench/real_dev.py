@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from textrec.config import BACKBONES
 from textrec.machine import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ def evaluate(engine, charset, root: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, type=Path, help=".pdparams, inference directory or .onnx")
-    ap.add_argument("--backbone", default=None)
+    ap.add_argument("--backbone", default=None, choices=BACKBONES)
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "real-dev")
     ap.add_argument("--synthetic", type=Path, default=None, help="the synthetic benchmark tree (data/lmdb/bench)")
     ap.add_argument("--processes", type=int, default=2)

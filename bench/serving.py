@@ -108,12 +108,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("reports/bench/serving.json"))
     args = ap.parse_args()
 
+    from servers import start_scoring_server  # bench/servers.py, beside this script
+
     from textrec.config import load_params
-    from textrec.tracking.servers import start_scoring_server
     from textrec.tracking.store import resolve_store
 
     params = load_params(args.params)
-    images_path = args.images or Path(params.paths.lmdb) / "bench" / params.eval.benchmarks[0]
+    images_path = args.images or params.paths.bench_lmdb(params.eval.benchmarks[0])
     images = load_images(images_path, args.max_images)
     if args.url:
         if urlsplit(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):

@@ -8,14 +8,16 @@ Configurations (``textrec.runtime``, ``textrec.training.step``), each run in a f
 reads its CPU setting once:
   baseline  plain eager step, paddle defaults (what PaddleOCR's trainer does)
   runtime   + textrec.runtime.configure_runtime: MKL's AVX2 path on AMD CPUs, glibc keeps freed tensor memory
-  fast      + compiled depthwise-conv and hardswish kernels (MobileNetV3); one process, BatchNorm over the
-            whole batch as in PaddleOCR
+  fast      + compiled kernels (MobileNetV3: depthwise conv, BatchNorm + activation, squeeze-excite;
+            nothing to swap in ResNet34_vd); one process, BatchNorm over the whole batch as in PaddleOCR
   static    fast + paddle.jit.to_static of forward and loss
   threads2  fast with 2 paddle threads
   dp2       fast in 2 data-parallel processes (gloo), half the batch each: BatchNorm sees 32 of 64 images
 Steady state: ``--warmup`` untimed steps, then ``--steps`` timed steps, ``--repeats`` times; reported
-img/s = batch / median step time. The machine's load is recorded because other jobs share the cores.
-Writes reports/bench/train_throughput.json: {"machine": {...}, "results": [{backbone, batch_size, device,
+img/s = batch / median step time. The machine's load is recorded because other jobs share the cores; the
+CPU seconds per step of rank 0 are recorded too, since they depend much less on that load than wall time.
+Writes reports/bench/train_throughput.json: {"machine": {cpu, vendor, family_model_stepping, cores, flags,
+python, load...} (``textrec.machine.machine_info``), "results": [{backbone, batch_size, device,
 images_per_second, config, ...}]}.
 """
 
@@ -24,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -32,6 +33,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from textrec.config import BACKBONES
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {  # name -> (configure_runtime's settings, fast_kernels, static, threads, processes)
@@ -57,7 +60,7 @@ def make_batch(batch: int, data: str | None, seed: int) -> tuple[tuple[np.ndarra
         if len(ds) < batch:
             raise SystemExit(f"{data}: {len(ds)} usable samples, fewer than one batch of {batch}")
         start = time.perf_counter()
-        arrays = collate_batch([ds[i] for i in range(batch)])  # LMDB read + decode + resize + normalise
+        arrays = collate_batch([ds[i] for i in range(batch)])[:3]  # LMDB read + decode + resize + normalise
         rate = batch / (time.perf_counter() - start)
         ds.close()
         return arrays, rate
@@ -170,7 +173,7 @@ def measure(backbone: str, batch: int, config: str, args: argparse.Namespace) ->
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--backbones", nargs="+", default=["mobilenet_v3", "resnet34_vd"])
+    p.add_argument("--backbones", nargs="+", choices=BACKBONES, default=list(BACKBONES))
     p.add_argument("--batch-sizes", nargs="+", type=int, default=[64])
     p.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=["baseline", "fast", "dp2"])
     p.add_argument("--steps", type=int, default=8, help="timed steps per repeat (MobileNetV3)")
@@ -191,10 +194,9 @@ def main() -> None:
     if args.worker:
         worker_main(args)
         return
-    from textrec.machine import cpu_model
+    from textrec.machine import machine_info
 
-    machine = {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-               "load_average_at_start": load(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    machine = {**machine_info(), "load_average_at_start": load(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                "paddleocr_reference_images_per_second": PADDLEOCR_REFERENCE}
     results = []
     if args.append and args.out.exists():

@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger
 
 from pipelines.dvc_tasks import apply_profile, dvc_repro, dvc_repro_download
 from pipelines.registry_tasks import promote_task, register_task, track_task
+from textrec.config import BACKBONES, PROFILES
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -56,8 +57,8 @@ def crnn_pipeline(profile: str | None = None, backbones: list[str] | None = None
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="run the crnn-pipeline flow once, locally")
-    ap.add_argument("--profile", choices=["demo", "tiny", "paper"])
-    ap.add_argument("--backbone", action="append", dest="backbones")
+    ap.add_argument("--profile", choices=PROFILES)
+    ap.add_argument("--backbone", action="append", dest="backbones", choices=BACKBONES)
     ap.add_argument("--promote", action="store_true")
     args = ap.parse_args()
     crnn_pipeline(profile=args.profile, backbones=args.backbones, promote=args.promote)

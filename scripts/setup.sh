@@ -8,5 +8,7 @@ PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # uv itself is pinned in requirements.lock; bootstrap it with pip once, then let it install the lock.
 .venv/bin/python -m uv --version >/dev/null 2>&1 || .venv/bin/python -m pip install -q "uv==0.13.9"
+# The lock pins the core and the pipeline, fonts and dev extras (tests/test_packaging.py checks it), so after it
+# the package itself goes in without resolving anything: everything `.[pipeline,fonts,dev]` asks is there.
 .venv/bin/python -m uv pip install -q --python .venv/bin/python --require-hashes -r requirements.lock
 .venv/bin/python -m uv pip install -q --python .venv/bin/python --no-deps -e .

@@ -1,7 +1,8 @@
 """DVC stage `evaluate@<backbone>-<bench>`: accuracy of the trained model on one benchmark LMDB.
 
 Writes <reports>/eval/<backbone>/<bench>.json: count, accuracy, normalised edit distance, mean confidence,
-skipped records, and the worst examples (keys into the benchmark LMDB) for the report's gallery.
+empty predictions (images read as "": only blanks emitted), skipped records, and the worst examples (keys
+into the benchmark LMDB) for the report's gallery.
 """
 
 from __future__ import annotations
@@ -9,30 +10,31 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
 
-from textrec.config import load_params
+from textrec.config import BACKBONES
 from textrec.evaluation.evaluate import evaluate_lmdb
 from textrec.inference.engines import load_engine
+from textrec.preflight import load_stage_params, require_writable
+from textrec.progress import on_terminal
 from textrec.runtime import configure_runtime
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--backbone", required=True)
+    ap.add_argument("--backbone", required=True, choices=BACKBONES)
     ap.add_argument("--bench", required=True)
     ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
 
+    params = load_stage_params("evaluate", args.params)
+    out = params.paths.eval_report(args.backbone, args.bench)
+    require_writable("evaluate", out.parent)
     configure_runtime("cpu", threads=os.cpu_count())  # the stage has the machine to itself (dvc runs one)
-    params = load_params(args.params)
     charset = params.charset.build()
-    model = Path(params.paths.models) / args.backbone / "best.pdparams"
-    engine = load_engine(model, charset.num_classes, args.backbone)
-    result = evaluate_lmdb(engine, Path(params.paths.lmdb) / "bench" / args.bench, charset, args.bench,
-                           params.eval.batch_size)
-    out = Path(params.paths.reports) / "eval" / args.backbone / f"{args.bench}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    engine = load_engine(params.paths.checkpoint(args.backbone), charset.num_classes, args.backbone)
+    result = evaluate_lmdb(engine, params.paths.bench_lmdb(args.bench), charset, args.bench,
+                           params.eval.batch_size, params.model.image_shape, progress=on_terminal(args.no_progress))
     summary = result.summary() | {
         "backbone": args.backbone,
         "skipped_keys": result.skipped_keys,

@@ -12,11 +12,11 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
-from textrec.config import BACKBONES, load_params
+from textrec.config import BACKBONES
 from textrec.export.bundle import export_bundle, verify_bundle
 from textrec.export.images import sample_lmdbs
+from textrec.preflight import load_stage_params, require_writable
 from textrec.runtime import configure_runtime
 
 
@@ -26,17 +26,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args(argv)
 
+    params = load_stage_params("export", args.params)
+    out_dir, out = params.paths.export_dir(args.backbone), params.paths.export_report(args.backbone)
+    require_writable("export", out_dir, out.parent)
     configure_runtime("cpu", threads=os.cpu_count())  # the stage has the machine to itself (dvc runs one)
-    params = load_params(args.params)
     cfg, charset = params.export, params.charset.build()
-    out_dir = Path(params.paths.exported) / args.backbone
-    benches = [Path(params.paths.lmdb) / "bench" / b for b in params.eval.benchmarks]
-    sample = sample_lmdbs(benches, cfg.parity_images)
+    benches = [params.paths.bench_lmdb(b) for b in params.eval.benchmarks]
+    sample = sample_lmdbs(benches, cfg.parity_images, params.model.image_shape)
     if not sample.keys:
         raise SystemExit(f"export: no decodable image in {benches} for the parity check ({sample.summary()})")
 
-    bundle = export_bundle(Path(params.paths.models) / args.backbone / "best.pdparams", out_dir, charset,
-                           args.backbone, cfg.opset)
+    bundle = export_bundle(params.paths.checkpoint(args.backbone), out_dir, charset,
+                           args.backbone, cfg.opset, params.model.image_shape)
     reports = verify_bundle(bundle, sample.images, cfg.parity_atol, raise_on_failure=False)
     passed = all(r.passed for r in reports)
     metrics = {"backbone": args.backbone, "atol": cfg.parity_atol, "passed": passed,
@@ -46,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
                                              "missing_keys": sample.missing},
                "files": {p.name: p.stat().st_size for p in sorted(out_dir.iterdir()) if p.is_file()},
                "parity": [r.as_dict() for r in reports]}
-    out = Path(params.paths.reports) / "export" / f"{args.backbone}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(metrics, indent=2) + "\n")
     for r in reports:
         print(("ok    " if r.passed else "FAIL  ") + r.message())

@@ -3,6 +3,8 @@
 - data.source synthetic: render the embedded dataset (train, val, one LMDB per eval.benchmarks entry)
   and write each LMDB's manifest (the synthetic benchmarks are the ones listed in eval.benchmarks).
 - data.source real: convert the downloads under paths.raw as data.real.convert lists them.
+- data.source folder: convert your own label files / LMDBs under data.folder.root (train, val, a benchmark
+  per test set), then render the synthetic benchmarks among eval.benchmarks (what a fine-tuned model forgets).
 Outputs: <paths.lmdb>/{train,val,bench/<name>}, <paths.manifests>/**.parquet, <paths.reports>/prepare.json.
 """
 
@@ -15,23 +17,50 @@ import shutil
 import sys
 from pathlib import Path
 
-from textrec.config import Params, load_params
-from textrec.data.convert import convert_spec, manifest_from_lmdb, output_paths
-from textrec.data.lmdb_io import find_lmdbs
+from textrec.config import Params
+from textrec.data.convert import convert_spec, inspect_pool, manifest_from_lmdb, output_paths
+from textrec.preflight import load_stage_params, require_writable
+from textrec.progress import on_terminal
 
 
-def prepare_synthetic(params: Params) -> dict:
+def prepare_synthetic(params: Params, benchmarks: list[str] | None = None, progress: bool = False) -> dict:
+    """Render train, val and eval.benchmarks; with ``benchmarks``, only those (no train/val)."""
     from textrec.data.synth.suite import write_all
 
     cfg = params.data.synth
     lmdb = Path(params.paths.lmdb)
-    summary = write_all(cfg, lmdb, params.eval.benchmarks)
+    summary = write_all(cfg, lmdb, params.eval.benchmarks if benchmarks is None else benchmarks,
+                        train_val=benchmarks is None, progress=progress)
     charset = params.charset.build()
-    for path in find_lmdbs(lmdb):
-        rel = path.relative_to(lmdb).as_posix()
-        manifest, _ = output_paths(params.paths.manifests, rel)
-        manifest.parent.mkdir(parents=True, exist_ok=True)
-        manifest_from_lmdb(path, charset, processes=cfg.processes).to_parquet(manifest, index=False)
+    rendered = [lmdb / s["path"] for s in summary["splits"].values()]
+    with inspect_pool(cfg.processes) as pool:  # one pool for every LMDB: spawned workers start once
+        for path in rendered:
+            rel = path.relative_to(lmdb).as_posix()
+            manifest, _ = output_paths(params.paths.manifests, rel)
+            manifest.parent.mkdir(parents=True, exist_ok=True)
+            manifest_from_lmdb(path, charset, cfg.processes, pool=pool, progress=progress).to_parquet(
+                manifest, index=False)
+    return summary
+
+
+def prepare_folder(params: Params, progress: bool) -> dict:
+    from textrec.data.sources import convert_folder
+
+    folder, real = params.data.folder, params.data.real
+    results = convert_folder(folder, params.paths.lmdb, params.paths.manifests, params.charset.build(),
+                             processes=real.processes, chunk_size=real.chunk_size, progress=progress)
+    summary = {}
+    for rel, r in results.items():
+        summary[rel] = {"samples": r.samples, "written": r.written, "rejected": r.counts,
+                        "rejections": r.rejections.as_posix()}
+        print(f"{rel}: wrote {r.written} of {r.samples}; rejected {r.counts or 'none'} "
+              f"(listed in {r.rejections})")
+        if r.written == 0:
+            raise ValueError(f"{rel}: no usable row in {r.samples}; see {r.rejections}")
+    own = {t.name for t in folder.test}
+    synthetic = [b for b in params.eval.benchmarks if b not in own]
+    if synthetic:  # the same renders as the synthetic profiles' suite (bench_seed): comparable numbers
+        summary["synthetic"] = prepare_synthetic(params, synthetic, progress)
     return summary
 
 
@@ -41,13 +70,16 @@ def prepare_real(params: Params, progress: bool) -> dict:
         raise ValueError("data.real.convert is empty: list which downloads become which LMDBs")
     charset = params.charset.build()
     summary = {}
-    for spec in real.convert:
-        for r in convert_spec(spec, paths.raw, paths.lmdb, paths.manifests, charset, real, progress=progress):
-            rel = r.dst.relative_to(paths.lmdb).as_posix()
-            summary[rel] = {"samples": r.samples, "written": r.written, "rejected": r.counts,
-                            "seconds": round(r.seconds, 3), "images_per_second": round(r.images_per_second, 1)}
-            print(f"{rel}: wrote {r.written} of {r.samples} ({r.images_per_second:.0f} img/s); "
-                  f"rejected {r.counts or 'none'}")
+    with inspect_pool(real.processes) as pool:  # one pool for every spec: spawned workers start once
+        for spec in real.convert:
+            for r in convert_spec(spec, paths.raw, paths.lmdb, paths.manifests, charset, real, progress,
+                                  pool):
+                rel = r.dst.relative_to(paths.lmdb).as_posix()
+                summary[rel] = {"samples": r.samples, "written": r.written, "rejected": r.counts,
+                                "seconds": round(r.seconds, 3),
+                                "images_per_second": round(r.images_per_second, 1)}
+                print(f"{rel}: wrote {r.written} of {r.samples} ({r.images_per_second:.0f} img/s); "
+                      f"rejected {r.counts or 'none'}")
     return summary
 
 
@@ -57,18 +89,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    params = load_params(args.params)
+    params = load_stage_params("prepare", args.params)
     for d in (params.paths.lmdb, params.paths.manifests):  # outputs are rebuilt whole, never mixed
         shutil.rmtree(d, ignore_errors=True)
+    require_writable("prepare", params.paths.lmdb, params.paths.manifests, params.paths.reports)
+    progress = on_terminal(args.no_progress)  # bars on a terminal only, never into a captured log
     try:
         if params.data.source == "synthetic":
-            summary = prepare_synthetic(params)
+            summary = prepare_synthetic(params, progress=progress)
+        elif params.data.source == "folder":
+            summary = prepare_folder(params, progress)
         else:
-            summary = prepare_real(params, progress=not args.no_progress)
+            summary = prepare_real(params, progress)
     except (FileNotFoundError, ValueError) as e:
         print(f"prepare: error: {e}", file=sys.stderr)
         return 1
-    out = Path(params.paths.reports) / "prepare.json"
+    out = params.paths.prepare_report()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"source": params.data.source, **summary}, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -14,30 +14,36 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from textrec.config import BACKBONES, load_params, to_dict
-from textrec.export.bundle import INT8_NAME, ONNX_NAME
+from textrec.config import BACKBONES, to_dict
 from textrec.export.images import sample_lmdb, sample_lmdbs
 from textrec.export.int8_check import quantize_with_gates
+from textrec.preflight import load_stage_params, require_writable
+from textrec.progress import on_terminal
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backbone", required=True, choices=BACKBONES)
     ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
 
-    params = load_params(args.params)
+    params = load_stage_params("quantize", args.params)
+    paths = params.paths
+    fp32, int8, out = (paths.onnx_model(args.backbone), paths.onnx_model(args.backbone, "int8"),
+                       paths.quantize_report(args.backbone))
+    require_writable("quantize", int8.parent, out.parent)
     cfg, charset = params.quantize, params.charset.build()
-    model_dir, lmdb = Path(params.paths.exported) / args.backbone, Path(params.paths.lmdb)
-    benches = {b: lmdb / "bench" / b for b in params.eval.benchmarks}
-    calib = sample_lmdb(lmdb / "train", cfg.calibration_images)
+    benches = {b: paths.bench_lmdb(b) for b in params.eval.benchmarks}
+    shape = params.model.image_shape
+    calib = sample_lmdb(paths.split_lmdb("train"), cfg.calibration_images, image_shape=shape)
     if not calib.keys:
-        raise SystemExit(f"quantize: no decodable calibration image in {lmdb / 'train'} ({calib.summary()})")
-    timing = sample_lmdbs(list(benches.values()), 64 // len(benches) + 1)  # same real crops for every engine
-    chosen, attempts = quantize_with_gates(model_dir / ONNX_NAME, model_dir / INT8_NAME, calib.images, benches,
-                                           timing.images, charset, cfg, params.eval.batch_size)
+        raise SystemExit(f"quantize: no decodable calibration image in {paths.split_lmdb('train')} "
+                         f"({calib.summary()})")
+    timing = sample_lmdbs(list(benches.values()), 64 // len(benches) + 1, shape)  # same crops for every engine
+    chosen, attempts = quantize_with_gates(fp32, int8, calib.images, benches, timing.images, charset, cfg,
+                                           params.eval.batch_size, shape, progress=on_terminal(args.no_progress))
 
     shipped = chosen or min(attempts, key=lambda a: len(a.failures))
     metrics = {"backbone": args.backbone, "passed": chosen is not None, "plan": shipped.plan.name,
@@ -48,8 +54,6 @@ def main(argv: list[str] | None = None) -> int:
                "benchmarks": [b.as_dict() for b in shipped.benches],
                "speed": [t.as_dict() for t in shipped.timings],
                "op_counts": shipped.quantized.op_counts, "attempts": [a.as_dict() for a in attempts]}
-    out = Path(params.paths.reports) / "quantize" / f"{args.backbone}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(metrics, indent=2) + "\n")
     for a in attempts:
         print(f"plan {a.plan.name}: {'PASSED' if not a.failures else 'failed'}")
@@ -65,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"quantize@{args.backbone}: no plan passed the gates; failed gate(s):\n  " + "\n  ".join(failed),
               file=sys.stderr)
         return 1
-    print(f"quantize@{args.backbone}: shipped plan '{chosen.plan.name}' -> {model_dir / INT8_NAME}")
+    print(f"quantize@{args.backbone}: shipped plan '{chosen.plan.name}' -> {int8}")
     return 0
 
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from textrec.config import load_params
-from textrec.reporting.collect import collect
-from textrec.reporting.html import build_report
+from textrec.preflight import load_stage_params, require_writable
 
 
 def main() -> None:
@@ -15,13 +12,17 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
 
-    params = load_params(args.params)
-    reports = Path(params.paths.reports)
-    results = collect(reports, params.model.backbones, params.eval.benchmarks)
-    table = build_report(results, params.eval.benchmarks, Path(params.paths.lmdb) / "bench",
-                         reports / "report.html", reports / "summary.md", params.profile)
-    table.to_csv(reports / "accuracy.csv", index=False)
-    print((reports / "summary.md").read_text())
+    params = load_stage_params("report", args.params)
+    paths = params.paths
+    require_writable("report", paths.reports)
+    from textrec.reporting.collect import accuracy_long, collect  # matplotlib and pandas: after the checks
+    from textrec.reporting.html import build_report
+
+    results = collect(paths, params.model.backbones, params.eval.benchmarks)
+    table = build_report(results, params.eval.benchmarks, paths.bench_lmdb(), paths.report_html(),
+                         paths.summary_md(), params.profile)
+    accuracy_long(table).to_csv(paths.accuracy_csv(), index=False)  # the accuracy plot's data (dvc.yaml)
+    print(paths.summary_md().read_text())
 
 
 if __name__ == "__main__":

@@ -10,6 +10,18 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 PARITY = SHARED / "reference" / "paddleocr-parity"
 
+# Time limits (s) of tests using these session fixtures: the first such test of a cold run also builds the
+# fixture (kit_run: export, quantize and evaluate two models, ~1-3 min on 2 shared cores). The default limit
+# is `timeout` in pyproject.toml; an explicit @pytest.mark.timeout wins.
+HEAVY_FIXTURES = {"kit_run": 900, "exported_mv3": 600}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        limits = [HEAVY_FIXTURES[f] for f in getattr(item, "fixturenames", ()) if f in HEAVY_FIXTURES]
+        if limits and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(max(limits)))
+
 
 @pytest.fixture(scope="session")
 def parity_kit() -> Path:

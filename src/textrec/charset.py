@@ -9,10 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 DEFAULT_DICT = "dict_0-9a-z.txt"
+# why a label cannot be trained on (part of textrec.data.reasons' vocabulary)
+LabelReason = Literal["empty", "too_long", "unknown_chars"]
 
 
 class CharsetError(ValueError):
@@ -25,7 +28,7 @@ class EncodeResult:
 
     ids: tuple[int, ...]
     text: str  # the normalised label: lower-cased (if configured) and restricted to the dictionary
-    reason: str | None = None  # None | "empty" | "too_long" | "unknown_chars"
+    reason: LabelReason | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Modules of textrec.commands that define sub-commands (each has ``register(subparsers)``).
-COMMAND_MODULES = ("recognize", "profile", "registry", "export")
+COMMAND_MODULES = ("recognize", "profile", "registry", "export", "bundle", "convert")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except ModuleNotFoundError as e:  # the core package (ONNX inference) without the extra a command needs
+        print(f"textrec {args.command}: error: {e.name} is not installed; this command needs the pipeline "
+              "extra: pip install 'textrec[pipeline]'", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError) as e:  # user errors: one clear line, no traceback
         print(f"textrec {args.command}: error: {e}", file=sys.stderr)
         return 2

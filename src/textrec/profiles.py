@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROFILES = ("demo", "tiny", "paper")
+from textrec.config import PROFILES
 
 
 def profile_path(name: str, params_path: Path) -> Path:

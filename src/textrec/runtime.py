@@ -8,7 +8,10 @@ ResNet34_vd evaluation of 200 images: 50 s plain, 17.5 s with these settings, 10
 * Paddle bundles MKL 2019.0.5, which on an AMD CPU takes its SSE code path (~37 GFLOP/s per core here
   against ~90 with AVX2). ``MKL_DEBUG_CPU_TYPE=5`` selects the AVX2 path (an MKL <= 2020.0 variable); MKL
   reads it when first used, so it must be set before the first GEMM. im2col + GEMM convolutions, the LSTM
-  and the head get faster; ResNet34_vd 2.6-3x.
+  and the head get faster; ResNet34_vd 2.6-3x. On Intel CPUs MKL picks its AVX-512 kernels by itself, and
+  they are the fast ones: on a 2-core Xeon (family 6 model 207) forcing AVX2 (this variable, or
+  ``MKL_ENABLE_INSTRUCTIONS=AVX2``) made MobileNetV3's 1x1 convolutions 1.7x and its LSTM 1.6x slower, so
+  nothing is set there. (AMX is not reachable: MKL 2019 predates it and eager Paddle does not use oneDNN.)
 * Paddle allocates every tensor with malloc, and glibc unmaps large freed blocks, so each step page-faults
   its activations in again (MobileNetV3 training at batch 256: 2.5 of 5.7 CPU seconds per step in the
   kernel); glibc is told to keep freed memory (``mallopt``).

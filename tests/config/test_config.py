@@ -1,12 +1,23 @@
-import pytest
+import dataclasses
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, get_args, get_origin, get_type_hints
 
-from textrec.config import ConfigError, flatten, load_params, parse_params, to_dict
+import pytest
+import yaml
+
+from textrec.config import ConfigError, Params, flatten, load_params, parse_params, to_dict
+from textrec.config._build import Range
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_are_paddleocr_recipe():
     r = parse_params({}).train.recipe("mobilenet_v3")
     assert (r.lr, r.batch_size, r.epochs, r.optimizer.beta1, r.optimizer.beta2, r.optimizer.weight_decay,
-            r.schedule.name, r.augment) == (5e-4, 256, 72, 0.9, 0.999, 0.0, "constant", False)
+            r.schedule.name, r.augment) == (5e-4, 256, 72, 0.9, 0.999, 0.0, "constant", ())
 
 
 def test_typed_and_frozen():
@@ -38,3 +49,97 @@ def test_load_and_flatten(tmp_path):
     assert flat["model.backbones"] == ["mobilenet_v3", "resnet34_vd"]
     with pytest.raises(ConfigError, match="not found"):
         load_params(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("path", ["params.yaml", *sorted(p.relative_to(REPO).as_posix()
+                                                         for p in (REPO / "profiles").glob("*.yaml"))])
+def test_shipped_params_and_profiles_load(path):
+    load_params(REPO / path)
+
+
+# What a user tried (issue 10): each ran for minutes or forever, or trained a broken model, and exited 0.
+@pytest.mark.parametrize(("key", "value", "allowed"), [
+    ("train.mobilenet_v3.lr", -1, "> 0"),
+    ("train.mobilenet_v3.max_steps", -5, ">= 0"),  # 0: evaluate the initial weights (init not scratch)
+    ("train.mobilenet_v3.batch_size", -8, ">= 1"),
+    ("train.resnet34_vd.batch_size", 0, ">= 1"),
+    ("train.mobilenet_v3.epochs", 0, ">= 1"),
+    ("data.validation.max_rejected_fraction", 7, "in [0, 1]"),
+    ("promotion.max_int8_drop", -1, "in [0, 1]"),
+    ("model.image_shape[2]", -100, ">= 4"),
+    ("quantize.calibration_images", 0, ">= 1"),
+    # and a few of the others
+    ("train.resnet34_vd.optimizer.beta2", 1.0, "in [0, 1)"),
+    ("train.mobilenet_v3.time_budget_minutes", float("inf"), "> 0"),
+    ("model.image_shape[1]", 64, "= 32"),
+    ("export.opset", 9, "in [13, 21]"),
+    ("data.synth.seed", -1, "in [0, 4294967295]"),
+])
+def test_out_of_range_params_fail_at_load_naming_key_and_range(tmp_path, key, value, allowed):
+    data = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    *parents, last = key.split(".")
+    node = data
+    for k in parents:
+        node = node[k]
+    m = re.fullmatch(r"(\w+)\[(\d)\]", last)
+    if m:  # a list item: model.image_shape[2]
+        node[m[1]][int(m[2])] = value
+    else:
+        node[last] = value
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(data))
+    message = f"{f}: params.{key}: {value!r} is out of range, must be {allowed}"
+    with pytest.raises(ConfigError, match=re.escape(message) + "$"):
+        load_params(f)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"data": {"synth": {"min_len": 5, "max_len": 3}}}, "params.data.synth: min_len 5 is above max_len 3"),
+    ({"data": {"synth": {"mix_lexicon": 0, "mix_random": 0, "mix_number": 0}}}, "params.data.synth: mix_"),
+    ({"data": {"validation": {"min_width": 50, "max_width": 40}}}, "params.data.validation: min_width"),
+    ({"train": {"mobilenet_v3": {"lr": float("nan")}}}, r"params.train.mobilenet_v3.lr: nan is out of range"),
+])
+def test_inconsistent_params_fail_at_load(data, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_params(data)
+
+
+def test_range_bounds_are_inclusive_unless_open():
+    assert 0 in Range(0, 1) and 1 in Range(0, 1) and 0 not in Range(0, lo_open=True)
+    assert 1 not in Range(0, 1, hi_open=True) and 0.999 in Range(0, 1, hi_open=True)
+    assert 5 in Range() and float("inf") not in Range()
+
+
+def _numbers_without_range(tp, path: str) -> list[str]:
+    """Dotted paths of int/float params (anywhere in the config tree) whose type declares no Range."""
+    if get_origin(tp) is Annotated:
+        return [] if any(isinstance(m, Range) for m in get_args(tp)[1:]) else [path]
+    if dataclasses.is_dataclass(tp):
+        hints = get_type_hints(tp, include_extras=True)
+        return [p for f in dataclasses.fields(tp)
+                for p in _numbers_without_range(hints[f.name], f"{path}.{f.name}")]
+    if get_origin(tp) in (typing.Union, types.UnionType, tuple, dict):
+        return [p for i, a in enumerate(get_args(tp)) if a not in (type(None), Ellipsis)
+                for p in _numbers_without_range(a, f"{path}[{i}]" if get_origin(tp) is tuple else path)]
+    return [path] if tp in (int, float) else []
+
+
+def test_every_numeric_param_declares_its_range():
+    # a new numeric field needs e.g. ``PosInt`` / ``Fraction`` (textrec.config._build) or its own Range
+    assert _numbers_without_range(Params, "params") == []
+
+
+def test_profile_switch_refuses_an_out_of_range_profile(tmp_path, capsys):
+    from textrec.cli import main
+
+    (tmp_path / "profiles").mkdir()
+    tiny = (REPO / "profiles" / "tiny.yaml").read_text(encoding="utf-8")
+    bad = tiny.replace("calibration_images: 32", "calibration_images: 0")
+    assert bad != tiny
+    (tmp_path / "profiles" / "tiny.yaml").write_text(bad, encoding="utf-8")
+    (tmp_path / "params.yaml").write_text("profile: demo\n", encoding="utf-8")
+    assert main(["profile", "tiny", "--params", str(tmp_path / "params.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("textrec profile: error: ")
+    assert err[0].endswith("params.quantize.calibration_images: 0 is out of range, must be >= 1")
+    assert (tmp_path / "params.yaml").read_text(encoding="utf-8") == "profile: demo\n"  # left as it was

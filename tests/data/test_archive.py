@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from textrec.data.archive import ArchiveError, check_archive, safe_extract
+from textrec.data.archive import ArchiveError, CorruptArchiveError, check_archive, safe_extract
 
 
 def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
@@ -110,3 +110,34 @@ def test_zip_symlink_entry_is_refused(tmp_path: Path) -> None:
         zf.writestr(info, "../../etc/passwd")
     with pytest.raises(ArchiveError, match="symlinks in zip files are not supported"):
         safe_extract(z, tmp_path / "out")
+
+
+def test_truncated_tar_gz_is_a_corrupt_archive_error(tmp_path: Path) -> None:
+    t = _tar(tmp_path / "ok.tar.gz", [(_info(f"d/{i}.bin"), bytes(range(256)) * 200 + bytes([i])) for i in range(4)])
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(t.read_bytes()[: t.stat().st_size // 2])
+    with pytest.raises(CorruptArchiveError, match=r"cut.tar.gz: truncated or corrupt \(EOFError"):
+        safe_extract(cut, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.tar.gz", "ok.tar.gz"]  # no temp dirs left
+
+
+def test_zip_with_bad_member_data_is_a_corrupt_archive_error(tmp_path: Path) -> None:
+    z = tmp_path / "bad.zip"
+    with zipfile.ZipFile(z, "w") as zf:  # stored, not deflated: the damage reaches the CRC check
+        zf.writestr("a.txt", b"x" * 5000)
+    data = bytearray(z.read_bytes())
+    data[100:110] = b"\0" * 10
+    z.write_bytes(bytes(data))
+    check_archive(z)  # the listing is intact...
+    with pytest.raises(CorruptArchiveError, match="Bad CRC-32"):  # ...the bytes are not
+        safe_extract(z, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_truncated_zip_is_a_corrupt_archive_error(tmp_path: Path) -> None:
+    z = tmp_path / "cut.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("a.txt", b"x" * 5000)
+    z.write_bytes(z.read_bytes()[:-30])  # the central directory is at the end
+    with pytest.raises(CorruptArchiveError, match="not a zip or tar archive"):
+        check_archive(z)

@@ -6,6 +6,9 @@ import hashlib
 import io
 import logging
 import os
+import subprocess
+import sys
+import tarfile
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -13,7 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
+from tests.pipeline.project import REPO, copy_project, dvc
 from textrec.config.data import DatasetSource, RealDataConfig
 from textrec.data.archive import ArchiveError
 from textrec.data.download import (
@@ -174,14 +179,24 @@ def test_http_404_fails_without_retry(server: FileServer, tmp_path: Path) -> Non
     assert len(server.requests) == 1
 
 
-def test_wrong_checksum_fails_clearly_and_leaves_nothing(server: FileServer, tmp_path: Path) -> None:
+def test_wrong_checksum_fails_in_one_line_and_moves_the_file_aside(server: FileServer, tmp_path: Path) -> None:
     server.files["/data.bin"] = PAYLOAD
     with pytest.raises(ChecksumError) as err:
         _dl(server.url("/data.bin"), tmp_path / "data.bin", sha256="ab" * 32)
     msg = str(err.value)
-    assert "expected " + "ab" * 32 in msg and "got      " + sha(PAYLOAD) in msg
-    assert "deleted" in msg and "params.yaml" in msg
-    assert list(tmp_path.iterdir()) == []
+    assert "\n" not in msg and f"expected {'ab' * 32}, got {sha(PAYLOAD)}" in msg
+    [aside] = tmp_path.iterdir()  # neither data.bin nor data.bin.part: nothing a re-run would reuse
+    assert aside.name.startswith("data.bin.corrupt-") and aside.read_bytes() == PAYLOAD
+    assert str(aside) in msg and "Re-run" in msg and "params.yaml" in msg
+    _dl(server.url("/data.bin"), tmp_path / "again.bin", sha256=sha(PAYLOAD))
+    assert server.requests[-1]["range"] is None
+
+
+def test_wrong_size_moves_the_file_aside(server: FileServer, tmp_path: Path) -> None:
+    server.files["/data.bin"] = PAYLOAD
+    with pytest.raises(ChecksumError, match=f"expected 999 bytes, got {len(PAYLOAD)}; moved the download to"):
+        _dl(server.url("/data.bin"), tmp_path / "data.bin", expected_size=999)
+    assert [p.name.partition("-")[0] for p in tmp_path.iterdir()] == ["data.bin.corrupt"]
 
 
 def test_missing_checksum_needs_explicit_opt_in(server: FileServer, tmp_path: Path,
@@ -251,3 +266,102 @@ def test_mirror_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     src = DatasetSource(name="x", url="http://example.invalid/a.zip", sha256="00" * 32)
     with pytest.raises(DownloadError, match="no such file in the mirror"):
         fetch_source(src, tmp_path / "raw", RealDataConfig(mirror=str(tmp_path)), progress=False)
+
+
+# ---- archives kept outside the DVC output; bad archives end in one error line and are moved aside ---------
+
+def _tar_gz_bytes(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_part_file_in_archive_dir_is_resumed(server: FileServer, tmp_path: Path) -> None:
+    archive = _zip_bytes({"set/a.bin": PAYLOAD})
+    server.files["/a.zip"] = archive
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "a.zip.part").write_bytes(archive[:5000])  # an earlier run's partial download
+    src = DatasetSource(name="a", url=server.url("/a.zip"), sha256=sha(archive), kind="image_archive")
+    r = fetch_source(src, tmp_path / "raw", RealDataConfig(), archive_dir=cache, progress=False)
+    assert server.requests == [{"path": "/a.zip", "range": "bytes=5000-"}]
+    assert (r.path / "set/a.bin").read_bytes() == PAYLOAD
+    assert not cache.exists() and not (tmp_path / "raw" / ".archives").exists()  # extracted, then removed
+
+
+def _run_stage(tmp_path: Path, datasets: list[dict], *args: str) -> subprocess.CompletedProcess:
+    """stages/download.py as DVC runs it (a subprocess: a traceback would show), paths relative to tmp_path."""
+    params = {"paths": {"raw": "raw", "downloads": "cache"},
+              "data": {"source": "real", "real": {"retries": 0, "timeout_seconds": 10, "datasets": datasets}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    return subprocess.run([sys.executable, str(REPO / "stages" / "download.py"), "--no-progress", *args],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+
+def _one_error_line(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize("checksum", ["none", "of_the_good_file", "of_the_truncated_file"])
+def test_truncated_archive_ends_in_one_error_line_and_is_moved_aside(server: FileServer, tmp_path: Path,
+                                                                     checksum: str) -> None:
+    good = _tar_gz_bytes({"set/a.bin": PAYLOAD, "set/b.bin": PAYLOAD[::-1]})
+    truncated = good[: len(good) // 2]
+    server.files["/set.tar.gz"] = truncated  # served whole: the file upstream (or on the mirror) is cut short
+    sha256 = {"none": None, "of_the_good_file": sha(good), "of_the_truncated_file": sha(truncated)}[checksum]
+    datasets = [{"name": "set", "url": server.url("/set.tar.gz"), "sha256": sha256, "kind": "image_archive"}]
+    args = ("--allow-missing-checksum",) if sha256 is None else ()
+    line = _one_error_line(_run_stage(tmp_path, datasets, *args))
+    [aside] = (tmp_path / "cache").iterdir()
+    assert aside.name.startswith("set.tar.gz.corrupt-") and aside.read_bytes() == truncated
+    assert line.startswith("error: set: ") and str(Path("cache") / aside.name) in line
+    expected = {"none": "re-run with --allow-missing-checksum to download it again",
+                "of_the_good_file": "sha256 mismatch", "of_the_truncated_file": "the file itself is bad"}
+    assert expected[checksum] in line
+    assert not (tmp_path / "raw" / "set").exists()
+    # the bad copy is never reused: the next run downloads from byte 0 and fails the same way
+    _one_error_line(_run_stage(tmp_path, datasets, *args))
+    assert [r["range"] for r in server.requests] == [None, None]
+    assert len(list((tmp_path / "cache").iterdir())) == 2
+
+
+def test_refused_member_is_an_error_line_not_a_traceback(server: FileServer, tmp_path: Path) -> None:
+    archive = _zip_bytes({"ok.txt": b"fine", "../evil": b"pwned"})
+    server.files["/evil.zip"] = archive
+    datasets = [{"name": "evil", "url": server.url("/evil.zip"), "sha256": sha(archive), "kind": "image_archive"}]
+    line = _one_error_line(_run_stage(tmp_path, datasets))
+    assert "refusing member '../evil': '..' in path" in line and "nothing was extracted" in line
+    [aside] = (tmp_path / "cache").iterdir()
+    assert aside.name.startswith("evil.zip.refused-") and str(Path("cache") / aside.name) in line
+    assert not (tmp_path / "raw" / "evil").exists() and not (tmp_path / "evil").exists()
+
+
+def test_dvc_repro_resumes_an_interrupted_download(server: FileServer, tmp_path: Path) -> None:
+    """DVC deletes <paths.raw> before running the stage; the .part file in paths.downloads survives it."""
+    archive = _zip_bytes({"mini/a.bin": PAYLOAD, "mini/b.bin": PAYLOAD[::-1]})
+    server.files["/mini.zip"] = archive
+    server.drop_after = 200_000  # the first response stops there
+    project = copy_project(tmp_path / "project", "tiny")
+    pfile = project / "params.yaml"
+    params = yaml.safe_load(pfile.read_text())
+    params["data"]["source"] = "real"
+    params["data"]["real"].update(retries=0, timeout_seconds=10, datasets=[
+        {"name": "mini", "url": server.url("/mini.zip"), "sha256": sha(archive), "kind": "image_archive"}])
+    pfile.write_text(yaml.safe_dump(params, sort_keys=False))
+    first = dvc(["repro", "download"], project, check=False, timeout=300)
+    assert first.returncode != 0 and "giving up after 0 retries" in first.stdout + first.stderr
+    part = project / params["paths"]["downloads"] / "mini.zip.part"
+    assert part.stat().st_size == 200_000
+    dvc(["repro", "download"], project, timeout=300)
+    assert [r["range"] for r in server.requests] == [None, "bytes=200000-"]
+    assert (project / "data" / "raw" / "mini" / "mini" / "a.bin").read_bytes() == PAYLOAD
+    assert not part.exists()
+    assert "up to date" in dvc(["status", "download"], project).stdout

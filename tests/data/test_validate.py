@@ -19,8 +19,17 @@ import yaml
 from textrec.charset import Charset
 from textrec.config.data import ValidationConfig
 from textrec.data.convert import convert_samples, manifest_from_lmdb, samples_from_label_file
-from textrec.data.lmdb_io import LmdbWriter
-from textrec.data.validate import DataValidationError, check, label_regex, validate_manifests, write_summary
+from textrec.data.lmdb_io import LmdbWriter, image_key, label_key
+from textrec.data.manifest import reconcile
+from textrec.data.validate import (
+    MATCHES_MANIFEST,
+    DataValidationError,
+    check,
+    label_regex,
+    lmdb_manifests,
+    validate_manifests,
+    write_summary,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CHARSET = Charset.from_file()
@@ -107,7 +116,57 @@ def test_lmdb_manifest_validates(tmp_path: Path) -> None:
     [ok] = validate_manifests({"synth": m}, ValidationConfig(max_rejected_fraction=0.1), CHARSET, None)
     [strict] = validate_manifests({"synth": m}, ValidationConfig(max_rejected_fraction=0.01), CHARSET, None)
     assert ok.success and not strict.success and strict.failures[0].examples == [
-        {"source": "synth#21", "status": "undecodable"}]
+        {"key": "image-000000021", "source": "synth#21", "status": "undecodable"}]
+
+
+def overwrite(lmdb: Path, records: dict[bytes, bytes]) -> None:
+    """Change records of a finished LMDB in place, as a bad disk, a stray script or a bad copy would."""
+    import lmdb as lmdb_lib
+
+    env = lmdb_lib.open(str(lmdb), map_size=1 << 30)
+    with env.begin(write=True) as txn:
+        for k, v in records.items():
+            txn.put(k, v)
+    env.close()
+
+
+def converted(tmp_path: Path, n: int = 30, bad: int = 2) -> tuple[Path, Path]:
+    """A real-data conversion: ``n`` images written, ``bad`` inputs rejected -> (lmdb root, manifests dir)."""
+    convert_samples(samples_from_label_file(write_folder(tmp_path / "src", n, bad), "tsv"),
+                    tmp_path / "lmdb" / "train", tmp_path / "manifests" / "train.parquet", tmp_path / "r.json",
+                    CHARSET, processes=0)
+    return tmp_path / "lmdb", tmp_path / "manifests"
+
+
+def test_reconcile_reads_the_records_and_names_what_changed(tmp_path: Path) -> None:
+    lmdb, manifests = converted(tmp_path)
+    manifest = pd.read_parquet(manifests / "train.parquet")
+    rows, changed = reconcile(manifest, manifest_from_lmdb(lmdb / "train", CHARSET))
+    assert changed.empty and len(rows) == 32 and (rows["status"] == "ok").sum() == 30
+    assert rows.loc[rows["key"] == "image-000000003", "source"].item() == "images/2.png"  # named by its input (keys are 1-based)
+    overwrite(lmdb / "train", {image_key(3): b"garbage", label_key(7): b"other"})
+    rows, changed = reconcile(manifest, manifest_from_lmdb(lmdb / "train", CHARSET))
+    assert list(changed["key"]) == ["image-000000003", "image-000000007"]
+    assert rows.loc[rows["key"] == "image-000000003", "status"].item() == "undecodable"
+    assert changed.iloc[1][["manifest_label_norm", "lmdb_label_norm"]].tolist() == ["word6", "other"]
+
+
+def test_gate_reads_lmdb_records_not_the_manifest(tmp_path: Path) -> None:
+    lmdb, manifests = converted(tmp_path, bad=0)
+    frames, failures = lmdb_manifests(lmdb, manifests, CHARSET, processes=0)
+    [r] = validate_manifests(frames, ValidationConfig(), CHARSET, None, failures)
+    assert r.success and r.rows == 30
+    overwrite(lmdb / "train", {image_key(i): b"\xff\xd8 not a jpeg" for i in (4, 9)})
+    frames, failures = lmdb_manifests(lmdb, manifests, CHARSET, processes=0)
+    [r] = validate_manifests(frames, ValidationConfig(max_rejected_fraction=0.05), CHARSET, None, failures)
+    assert not r.success and r.ok_rows == 28
+    assert {f.expectation for f in r.failures} == {MATCHES_MANIFEST, "expect_column_values_to_be_in_set"}
+    with pytest.raises(DataValidationError) as err:
+        check([r])
+    msg = str(err.value)
+    assert "2 of 30 records differ from" in msg and "dvc repro prepare" in msg
+    assert '"key": "image-000000004", "source": "images/3.png", "status": "undecodable"' in msg
+    assert '"image-000000009"' in msg
 
 
 # ---- the three stages, end to end on a tiny mirrored archive ----------------------------------------------
@@ -128,7 +187,7 @@ def test_stages_download_convert_validate(tmp_path: Path, capsys: pytest.Capture
     (tmp_path / "mirror").mkdir()
     (tmp_path / "mirror" / "mini.zip").write_bytes(buf.getvalue())
     params = {
-        "paths": {k: str(tmp_path / k) for k in ("raw", "lmdb", "manifests", "reports")},
+        "paths": {k: str(tmp_path / k) for k in ("raw", "downloads", "lmdb", "manifests", "reports")},
         "data": {"source": "real",
                  "real": {"mirror": str(tmp_path / "mirror"), "processes": 0,
                           "datasets": [{"name": "mini", "url": "https://example.invalid/data/mini.zip",
@@ -159,3 +218,21 @@ def test_stages_download_convert_validate(tmp_path: Path, capsys: pytest.Capture
     err = capsys.readouterr().err
     assert "expect_column_values_to_be_in_set on 'status'" in err and "images/12.png" in err
     assert json.loads((tmp_path / "reports" / "validation.json").read_text())["failed"] == ["bench/MINI"]
+
+
+def test_stage_fails_on_records_corrupted_after_prepare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's fault: records of <paths.lmdb>/train corrupted in place; the manifest alone says PASS."""
+    lmdb, manifests = converted(tmp_path, n=40, bad=0)
+    pfile = tmp_path / "params.yaml"
+    pfile.write_text(yaml.safe_dump({"paths": {"lmdb": str(lmdb), "manifests": str(manifests),
+                                               "reports": str(tmp_path / "reports")},
+                                     "data": {"real": {"processes": 2}}}))  # the stage's spawned pool
+    assert load_stage("validate").main(["--params", str(pfile)]) == 0
+    overwrite(lmdb / "train", {image_key(5): b"corrupt", image_key(6): b"", label_key(8): b"tampered"})
+    capsys.readouterr()
+    assert load_stage("validate").main(["--params", str(pfile)]) == 1
+    out, err = capsys.readouterr()
+    assert "FAIL train: 38/40 rows kept" in out
+    assert all(f"image-00000000{i}" in err for i in (5, 6, 8)) and MATCHES_MANIFEST in err
+    summary = json.loads((tmp_path / "reports" / "validation.json").read_text())
+    assert summary["failed"] == ["train"]

@@ -9,6 +9,7 @@ import pytest
 
 from textrec.charset import Charset
 from textrec.data.lmdb_io import LmdbWriter
+from textrec.data.reasons import REASONS
 from textrec.evaluation.evaluate import evaluate_tree, results_table, summarize, write_results
 
 CS = Charset.from_file()
@@ -47,7 +48,8 @@ def test_tree_evaluation_counts_accuracy_and_skips(tmp_path):
     assert set(by) == {"A", "sub/B"}
     assert by["A"].count == 4 and by["A"].accuracy == 0.75
     assert by["sub/B"].count == 1 and by["sub/B"].accuracy == 1.0
-    assert dict(by["sub/B"].skipped) == {"undecodable": 1, "empty_label": 1}
+    assert dict(by["sub/B"].skipped) == {"undecodable": 1, "empty": 1}
+    assert set(by["sub/B"].skipped) <= set(REASONS)  # one vocabulary with the manifests and training
     assert by["sub/B"].skipped_keys["undecodable"] == ["image-000000002"]
     s = summarize(results)
     assert s["weighted_accuracy"] == pytest.approx(4 / 5)
@@ -68,3 +70,15 @@ def test_tree_evaluation_counts_accuracy_and_skips(tmp_path):
 def test_missing_lmdb_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no LMDB"):
         evaluate_tree(_prob_fn, tmp_path, CS)
+
+
+def test_only_blanks_read_as_an_empty_prediction_and_are_counted(tmp_path, capsys):
+    a_id = CS.encode("a").ids[0]
+    # grey level 0 -> class 0, the blank, at every frame: the model "reads" nothing
+    _write(tmp_path / "C", [(_img(0), "a"), (_img(0), "b"), (_img(5 * a_id), "a")])
+    (res,) = evaluate_tree(_prob_fn, tmp_path, CS, batch_size=2)
+    assert [s.prediction for s in res.samples] == ["", "", "a"]
+    assert res.empty_predictions == 2 and res.summary()["empty_predictions"] == 2
+    assert capsys.readouterr().err == ""  # no bar unless asked
+    evaluate_tree(_prob_fn, tmp_path, CS, batch_size=2, progress=True)
+    assert "C" in capsys.readouterr().err  # a bar named after the dataset

@@ -9,7 +9,7 @@ from textrec.charset import Charset
 from textrec.config.pipeline import QuantizeConfig, QuantPlan
 from textrec.evaluation.ctc import ctc_greedy_decode
 from textrec.export.images import sample_lmdb
-from textrec.export.int8_check import BenchComparison, compare_accuracy, gate_failures
+from textrec.export.int8_check import BenchComparison, compare_results, evaluate_benches, gate_failures
 from textrec.export.quantize import op_counts, quantize_model
 from textrec.export.speed import Timing
 from textrec.inference.engines import OnnxEngine
@@ -61,7 +61,8 @@ def test_quantize_rejects_impossible_plans(exported_mv3, tmp_path):
 
 def test_accuracy_gate_on_real_evaluation(exported_mv3, kit_lmdb):
     fp32, int8 = OnnxEngine(exported_mv3 / "model.onnx", 1), OnnxEngine(exported_mv3 / "model_int8.onnx", 1)
-    benches = compare_accuracy(fp32, int8, {"kit": kit_lmdb}, CS, batch_size=8)
+    benches = compare_results(evaluate_benches(fp32, {"kit": kit_lmdb}, CS, batch_size=8),
+                              evaluate_benches(int8, {"kit": kit_lmdb}, CS, batch_size=8))
     assert benches[0].count == 24 and 0.5 <= benches[0].same_prediction <= 1.0
     assert gate_failures(benches, [], QuantizeConfig(require_faster=False, max_accuracy_drop=1.0)) == []
     failures = gate_failures(benches, [], QuantizeConfig(require_faster=False, max_accuracy_drop=-0.01))

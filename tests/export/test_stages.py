@@ -1,5 +1,6 @@
 """The export and quantize DVC stages end to end on a tiny project (kit checkpoint + kit images)."""
 
+import dataclasses
 import importlib.util
 import json
 import shutil
@@ -7,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from textrec.config import load_params
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,7 +21,7 @@ def _stage(name: str):
     return module.main
 
 
-def test_export_then_quantize_stage(tmp_path, mv3_checkpoint, kit_lmdb, capsys):
+def test_export_then_quantize_stage(tmp_path, mv3_checkpoint, kit_lmdb, capsys, monkeypatch):
     (tmp_path / "models" / "mobilenet_v3").mkdir(parents=True)
     shutil.copy(mv3_checkpoint, tmp_path / "models" / "mobilenet_v3" / "best.pdparams")
     for sub in ("train", "bench/KIT"):
@@ -26,7 +29,7 @@ def test_export_then_quantize_stage(tmp_path, mv3_checkpoint, kit_lmdb, capsys):
     params = {"paths": {k: str(tmp_path / k) for k in ("lmdb", "models", "exported", "reports")},
               "eval": {"benchmarks": ["KIT"], "batch_size": 8},
               "export": {"parity_images": 12},
-              "quantize": {"calibration_images": 24, "timing_rounds": 1, "max_accuracy_drop": -0.01}}
+              "quantize": {"calibration_images": 24, "timing_rounds": 1}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
 
     assert _stage("export")(["--backbone", "mobilenet_v3", "--params", str(tmp_path / "params.yaml")]) == 0
@@ -35,7 +38,15 @@ def test_export_then_quantize_stage(tmp_path, mv3_checkpoint, kit_lmdb, capsys):
     assert {"inference.json", "inference.pdiparams", "model.onnx"} <= set(exp["files"])
 
     # a negative allowed drop cannot be met by any plan: metrics are written, the stage fails naming the gate
-    assert _stage("quantize")(["--backbone", "mobilenet_v3", "--params", str(tmp_path / "params.yaml")]) == 1
+    # (params.yaml refuses a negative drop, so it is set on the loaded params)
+    quantize = _stage("quantize")
+
+    def negative_drop(stage, path):
+        p = load_params(path)
+        return dataclasses.replace(p, quantize=dataclasses.replace(p.quantize, max_accuracy_drop=-0.01))
+
+    monkeypatch.setitem(quantize.__globals__, "load_stage_params", negative_drop)
+    assert quantize(["--backbone", "mobilenet_v3", "--params", str(tmp_path / "params.yaml")]) == 1
     err = capsys.readouterr().err
     assert "plan 'static_u8_dynamic_lstm': accuracy[KIT]" in err and "plan 'dynamic_lstm': accuracy[KIT]" in err
     q = json.loads((tmp_path / "reports" / "quantize" / "mobilenet_v3.json").read_text())

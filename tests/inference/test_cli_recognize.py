@@ -3,6 +3,8 @@
 import json
 import shutil
 
+import pytest
+
 from tests.conftest import read_predictions
 from textrec.cli import main
 from textrec.data.lmdb_io import LmdbWriter
@@ -35,6 +37,34 @@ def test_predict_reports_corrupt_image_and_keeps_the_rest(parity_kit, tmp_path, 
     assert "b.png\tERROR: cannot decode image" in err and "1 of 2 image(s)" in err
 
 
+def test_predict_reports_dangling_links_and_loops_by_name(parity_kit, tmp_path, capsys):
+    """Entries that look like images but cannot be read are reported, never skipped silently."""
+    shutil.copy(parity_kit / "images/iiit5k_790_1.png", tmp_path / "a.png")
+    (tmp_path / "b.png").symlink_to(tmp_path / "gone.png")  # dangling
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.jpg").symlink_to("d.jpg")
+    (tmp_path / "sub" / "d.jpg").symlink_to("c.jpg")  # a loop
+    rc = main(["predict", str(tmp_path), "--model", str(parity_kit / "mv3/best_accuracy.pdparams"),
+               "--backbone", "mobilenet_v3"])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert set(_lines(out)) == {"a.png"}
+    assert f"b.png\tERROR: dangling symbolic link to {tmp_path / 'gone.png'}" in err
+    assert "c.jpg\tERROR: symbolic link loop" in err and "d.jpg\tERROR: symbolic link loop" in err
+    assert "3 of 4 image(s) could not be read" in err
+
+
+@pytest.mark.parametrize("content", [{}, {"notes.txt": b"x", "sub/README": b"y"}])
+def test_predict_on_a_folder_without_images_fails(parity_kit, tmp_path, capsys, content):
+    for rel, data in content.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    rc = main(["predict", str(tmp_path), "--model", str(parity_kit / "mv3/best_accuracy.pdparams")])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    assert f"textrec predict: error: no image files in {tmp_path}" in err
+
+
 def test_evaluate_writes_the_json_contract(parity_kit, parity_rows, tmp_path, capsys):
     with LmdbWriter(tmp_path / "data" / "kit") as w:
         for path, label in parity_rows:
@@ -53,6 +83,7 @@ def test_evaluate_writes_the_json_contract(parity_kit, parity_rows, tmp_path, ca
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "a.png").write_bytes(b"not read: the model is checked first")
     assert main(["predict", str(tmp_path), "--model", str(tmp_path / "nope.pdparams")]) == 2
     assert "model not found" in capsys.readouterr().err
 

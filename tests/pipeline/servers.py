@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from textrec.tracking.servers import ServerProcess, free_port, group_members, start_server
+from bench.servers import ServerProcess, free_port, group_members, start_server
 
 PREFECT_BIN = Path(sys.executable).parent / "prefect"
 

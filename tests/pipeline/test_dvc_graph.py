@@ -1,5 +1,6 @@
 """The stage graph of every profile expands, and every data dependency is produced by some stage."""
 
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ def _stages(project):
     return set(out)
 
 
-@pytest.mark.parametrize("profile", ["tiny", "paper", "demo"])
+@pytest.mark.parametrize("profile", ["tiny", "paper", "demo", "reproduce", "finetune"])
 def test_dag_expands_and_every_dependency_is_produced(tmp_path, profile):
     project = copy_project(tmp_path, profile)
     names = _stages(project)
@@ -43,3 +44,51 @@ def test_dag_expands_and_every_dependency_is_produced(tmp_path, profile):
     dag = dvc(["dag", "--md", "report"], project).stdout
     for bb in bbs:
         assert f"quantize@{bb}" in dag and f"train@{bb}" in dag
+
+
+def test_reproduce_fetches_paddleocrs_releases_and_dtrbs_benchmarks_only(tmp_path):
+    """`reproduce`: both release checkpoints (the URLs of PaddleOCR's CRNN doc), 0 steps, and from the DTRB
+    archive `paper` downloads only its evaluation and validation LMDBs; the seven benchmarks of the table."""
+    from textrec.config import load_params
+    from textrec.models.pretrained import PADDLEOCR_RELEASES, PUBLISHED_BENCHMARKS
+    from textrec.profiles import PROFILES, profile_path
+
+    repo = Path(__file__).resolve().parents[2]
+    assert "reproduce" in PROFILES
+    rep, paper = (load_params(profile_path(n, repo / "params.yaml")) for n in ("reproduce", "paper"))
+    assert {bb: r.url for bb, r in PADDLEOCR_RELEASES.items()} == {
+        "mobilenet_v3": "https://paddleocr.bj.bcebos.com/dygraph_v2.0/en/rec_mv3_none_bilstm_ctc_v2.0_train.tar",
+        "resnet34_vd": "https://paddleocr.bj.bcebos.com/dygraph_v2.0/en/rec_r34_vd_none_bilstm_ctc_v2.0_train.tar"}
+    assert {bb: r.published_accuracy for bb, r in PADDLEOCR_RELEASES.items()} == {
+        "mobilenet_v3": 0.7795, "resnet34_vd": 0.8104}
+    assert rep.model.backbones == ("mobilenet_v3", "resnet34_vd")
+    for bb in rep.model.backbones:
+        recipe = rep.train.recipe(bb)
+        assert (recipe.init, recipe.max_steps, recipe.processes) == ("paddleocr", 0, 1)
+    assert rep.data.source == "real"
+    assert [(d.name, d.url) for d in rep.data.real.datasets] == [(d.name, d.url) for d in paper.data.real.datasets]
+    assert rep.eval.benchmarks == paper.eval.benchmarks == PUBLISHED_BENCHMARKS
+    # the same benchmark LMDBs as `paper`, and nothing from the archive's training/ part
+    bench = {c.dst: c.src for c in rep.data.real.convert if c.dst.startswith("bench/")}
+    assert bench == {c.dst: c.src for c in paper.data.real.convert if c.dst.startswith("bench/")}
+    assert set(bench) == {f"bench/{b}" for b in rep.eval.benchmarks}
+    assert all("/training" not in c.src for c in rep.data.real.convert)
+    assert {c.dst for c in rep.data.real.convert} >= {"train", "val"}
+    # every params key a stage tracks is in the profile (dvc repro refuses to run a stage otherwise)
+    import yaml
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    project = copy_project(tmp_path, "reproduce")
+    values = yaml.safe_load((project / "params.yaml").read_text())
+    repo = Repo(str(project))
+    try:
+        for st in repo.index.stages:
+            for dep in st.deps:
+                for key in dep.params if isinstance(dep, ParamsDependency) else ():
+                    node = values
+                    for part in key.split("."):
+                        assert isinstance(node, dict) and part in node, f"{st.addressing}: params key {key}"
+                        node = node[part]
+    finally:
+        repo.close()

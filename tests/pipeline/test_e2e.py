@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.servers import http, post_json, start_tracking_server
 from tests.pipeline.project import REPO, copy_project, dvc
 from tests.pipeline.project import run as run_in
 from tests.pipeline.servers import PREFECT_BIN, prefect_env, start_prefect_server, start_worker, stop_group
-from textrec.tracking.servers import http, post_json, start_tracking_server
 
-pytestmark = pytest.mark.servers
+# ~5 min typical; the fixture alone allows 1300 s for the deployment run plus two server starts
+pytestmark = [pytest.mark.servers, pytest.mark.timeout(1800)]
 MODEL = "crnn-text-recognizer"
 
 
@@ -86,6 +87,32 @@ def test_deployment_run_completes_and_writes_every_output(tiny_run):
     assert "mobilenet_v3 fp32" in html and "resnet34_vd int8" in html and "data:image/png;base64" in html
     # the stage output streamed into the Prefect run log
     assert "Running stage 'train@mobilenet_v3'" in tiny_run.run_output
+
+
+def test_deployment_runs_in_the_deployed_checkout_one_at_a_time(tiny_run):
+    status, raw = http("GET", f"{tiny_run.prefect_url}/deployments/name/crnn-pipeline/nightly")
+    assert status == 200
+    dep = json.loads(raw)
+    (step,) = dep["pull_steps"]  # prefect.yaml's pull step, templated with the directory deployed from
+    directory = step["prefect.deployments.steps.set_working_directory"]["directory"]
+    assert Path(directory).resolve() == tiny_run.project.resolve()
+    assert dep["global_concurrency_limit"]["limit"] == 1
+    assert dep["concurrency_options"]["collision_strategy"] == "ENQUEUE"
+
+
+def test_training_runs_were_live_and_tracking_added_to_them(tiny_run):
+    """The train stages created the MLflow runs as they trained; `textrec track` added to the same runs."""
+    api = tiny_run.mlflow_url + "/api/2.0/mlflow"
+    status, raw = http("GET", f"{api}/experiments/get-by-name?experiment_name=textrec")
+    assert status == 200
+    status, body = post_json(f"{api}/runs/search", {"experiment_ids": [json.loads(raw)["experiment"]["experiment_id"]]})
+    assert status == 200 and len(body["runs"]) == 2
+    for run in body["runs"]:
+        tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+        bb = tags["backbone"]
+        summary = json.loads((tiny_run.project / "reports" / "train" / bb / "train.json").read_text())
+        assert tags["live_training"] == "true" and tags["train_run_id"] == run["info"]["run_id"]
+        assert summary["tracking_run_id"] == run["info"]["run_id"] and "pipeline_run_id" in tags
 
 
 def test_mlflow_server_has_both_backbones_and_the_registered_model(tiny_run):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from textrec.config import PathsConfig
 from textrec.data.lmdb_io import LmdbWriter
 from textrec.reporting.collect import accuracy_table, collect
 from textrec.reporting.html import build_report
@@ -51,7 +52,7 @@ def _stage_files(tmp: Path) -> tuple[Path, Path]:
 
 def test_accuracy_table_has_both_averages(tmp_path) -> None:
     reports, _ = _stage_files(tmp_path)
-    table = accuracy_table(collect(reports, ("mobilenet_v3", "resnet34_vd"), BENCHES), BENCHES)
+    table = accuracy_table(collect(PathsConfig(reports=str(reports)), ("mobilenet_v3", "resnet34_vd"), BENCHES), BENCHES)
     rows = table.set_index("benchmark")
     assert rows.loc["average (mean)", "mobilenet_v3 fp32"] == pytest.approx(0.3)
     assert rows.loc["average (weighted)", "mobilenet_v3 fp32"] == pytest.approx((10 * 0.5 + 30 * 0.1) / 40)
@@ -64,12 +65,12 @@ def test_a_missing_evaluation_says_which_stage_to_run(tmp_path) -> None:
     reports, _ = _stage_files(tmp_path)
     (reports / "eval" / "resnet34_vd" / "b2.json").unlink()
     with pytest.raises(FileNotFoundError, match=r"dvc repro evaluate@resnet34_vd-b2"):
-        collect(reports, ("mobilenet_v3", "resnet34_vd"), BENCHES)
+        collect(PathsConfig(reports=str(reports)), ("mobilenet_v3", "resnet34_vd"), BENCHES)
 
 
 def test_report_shows_table_curves_latency_and_gallery(tmp_path) -> None:
     reports, bench_root = _stage_files(tmp_path)
-    results = collect(reports, ("mobilenet_v3", "resnet34_vd"), BENCHES)
+    results = collect(PathsConfig(reports=str(reports)), ("mobilenet_v3", "resnet34_vd"), BENCHES)
     build_report(results, BENCHES, bench_root, reports / "report.html", reports / "summary.md", "demo")
     page = (reports / "report.html").read_text()
     for heading in ("Accuracy per benchmark", "Training curves", "Latency (CPU)", "Failure gallery"):
@@ -85,3 +86,85 @@ def test_report_shows_table_curves_latency_and_gallery(tmp_path) -> None:
     assert "# textrec summary (demo)" in summary and "quantize.timing_threads" in summary
     latency = summary.split("## Latency", 1)[1]
     assert re.search(r"mobilenet_v3\s*\|\s*onnx_int8\s*\|\s*1\s*\|\s*1\s*\|\s*1\.81", latency), latency
+    assert "published" not in page  # synthetic benchmarks: PaddleOCR's means are not comparable
+
+
+def test_paddleocrs_published_means_stand_beside_ours_on_the_seven_benchmarks(tmp_path) -> None:
+    from textrec.models.pretrained import PUBLISHED_BENCHMARKS
+
+    reports = tmp_path / "reports"
+    for bb, acc in (("mobilenet_v3", 0.78), ("resnet34_vd", 0.80)):
+        for i, bench in enumerate(PUBLISHED_BENCHMARKS):
+            d = reports / "eval" / bb
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"{bench}.json").write_text(json.dumps({"count": 100 + i, "accuracy": acc}))
+        (reports / "train" / bb).mkdir(parents=True)
+        (reports / "train" / bb / "train.json").write_text(json.dumps({"steps": 0, "init": {"source": "paddleocr"}}))
+    results = collect(PathsConfig(reports=str(reports)), ("mobilenet_v3", "resnet34_vd"), PUBLISHED_BENCHMARKS)
+    build_report(results, PUBLISHED_BENCHMARKS, tmp_path / "bench", reports / "report.html",
+                 reports / "summary.md", "reproduce")
+    page = (reports / "report.html").read_text()
+    assert "<h2>Against PaddleOCR's published accuracy</h2>" in page
+    assert ("<tr><td>mobilenet_v3</td><td>paddleocr</td><td>0</td><td>78.00%</td><td>–</td><td>77.95%</td>"
+            "<td>0.05%</td></tr>") in page
+    summary = (reports / "summary.md").read_text().split("## Against PaddleOCR's published accuracy", 1)[1]
+    assert re.search(r"resnet34_vd\s*\|\s*paddleocr\s*\|\s*0\s*\|\s*80\.00%\s*\|\s*–\s*\|\s*81\.04%\s*\|\s*-1\.04%",
+                     summary), summary
+
+
+def test_report_says_how_each_training_ended_and_flags_a_time_budget_stop(tmp_path) -> None:
+    reports, bench_root = _stage_files(tmp_path)
+    for bb, steps, reason in (("mobilenet_v3", 2100, "max_steps"), ("resnet34_vd", 12, "time_budget")):
+        (reports / "train" / bb).mkdir(parents=True, exist_ok=True)
+        (reports / "train" / bb / "train.json").write_text(json.dumps({
+            "steps": steps, "planned_steps": 2100 if bb == "mobilenet_v3" else 40, "stop_reason": reason,
+            "recipe_complete": reason != "time_budget", "images_seen": steps * 32, "best_accuracy": 0.5,
+            "images_per_second": 81.23, "cpu": "Test CPU"}))
+    results = collect(PathsConfig(reports=str(reports)), ("mobilenet_v3", "resnet34_vd"), BENCHES)
+    build_report(results, BENCHES, bench_root, reports / "report.html", reports / "summary.md", "demo")
+    assert "<h2>How training ended</h2>" in (reports / "report.html").read_text()
+    ended = (reports / "summary.md").read_text().split("## How training ended", 1)[1]
+    assert re.search(r"mobilenet_v3\s*\|\s*2,100 of 2,100\s*\|\s*67,200\s*\|\s*max_steps\s*\|\s*yes", ended), ended
+    assert re.search(r"resnet34_vd\s*\|\s*12 of 40\s*\|\s*384\s*\|\s*time_budget\s*\|\s*NO: stopped early", ended)
+    assert "Test CPU" in ended
+
+
+def test_report_counts_empty_predictions_and_says_what_they_mean(tmp_path) -> None:
+    reports, bench_root = _stage_files(tmp_path)
+    for bench, n in (("b1", 10), ("b2", 30)):  # the untrained ResNet34 reads nothing at all
+        p = reports / "eval" / "resnet34_vd" / f"{bench}.json"
+        p.write_text(json.dumps(json.loads(p.read_text()) | {"empty_predictions": n}))
+    results = collect(PathsConfig(reports=str(reports)), ("mobilenet_v3", "resnet34_vd"), BENCHES)
+    build_report(results, BENCHES, bench_root, reports / "report.html", reports / "summary.md", "demo")
+    page = (reports / "report.html").read_text()
+    assert "<h2>Empty predictions</h2>" in page and "emits the CTC blank at every frame" in page
+    assert "<td>30 of 30 (100.0%)</td>" in page
+    assert "<td>–</td>" in page  # mobilenet_v3's files predate the count: unknown, not 0
+    assert "## Empty predictions" in (reports / "summary.md").read_text()
+
+
+def test_accuracy_chart_reads_small_accuracies(monkeypatch) -> None:
+    import pandas as pd
+
+    from textrec.reporting import charts
+
+    monkeypatch.setattr(charts, "_png", lambda fig: fig)  # keep the figure to look at
+    table = pd.DataFrame([{"benchmark": "b1", "count": 10, "mv3 fp32": 0.012, "mv3 int8": None},
+                          {"benchmark": "b2", "count": 10, "mv3 fp32": 0.0025, "mv3 int8": 0.02},
+                          {"benchmark": "average (mean)", "count": 20, "mv3 fp32": 0.007, "mv3 int8": 0.02}])
+    (ax,) = charts.accuracy_bars(table).axes
+    assert ax.get_ylim()[1] == pytest.approx(2.0 * 1.15)  # the axis follows the data, not 0-100%
+    labels = [t.get_text() for t in ax.texts]
+    assert labels == ["1.2", "0.25", "–", "2.0"]  # fp32 bars, then int8; a missing value is not 0
+
+
+def test_accuracy_csv_is_one_row_per_benchmark_and_model(tmp_path) -> None:
+    from textrec.reporting.collect import accuracy_long
+
+    reports, _ = _stage_files(tmp_path)
+    table = accuracy_table(collect(PathsConfig(reports=str(reports)), ("mobilenet_v3", "resnet34_vd"), BENCHES), BENCHES)
+    long = accuracy_long(table)
+    assert list(long.columns) == ["benchmark", "model", "accuracy", "count"]
+    assert set(long["model"]) == {"mobilenet_v3 fp32", "mobilenet_v3 int8", "resnet34_vd fp32"}  # no int8 for r34
+    row = long[(long["benchmark"] == "b1") & (long["model"] == "mobilenet_v3 int8")]
+    assert row["accuracy"].item() == pytest.approx(0.4) and row["count"].item() == 10

@@ -8,13 +8,13 @@ import dataclasses
 import numpy as np
 import pytest
 
+from bench.servers import http, post_json, start_scoring_server
 from tests.conftest import read_predictions
 from tests.tracking.conftest import sqlite_store
 from tests.tracking.kit_pipeline import clone_run
 from textrec.config import load_params
 from textrec.tracking.log import track_pipeline_run
 from textrec.tracking.registry import promote, register_best
-from textrec.tracking.servers import http, post_json, start_scoring_server
 
 MAX_PIXELS, MAX_BYTES = 2_000_000, 1_000_000  # the kit's largest image is 2836x456 = 1.29 Mpx
 
@@ -41,6 +41,7 @@ def production(kit_run, tmp_path):
 
 
 @pytest.mark.servers
+@pytest.mark.timeout(900)  # may build kit_run, then starts `mlflow models serve`
 def test_scoring_server(production, parity_kit, parity_rows, tmp_path):
     store, uri = production
     want = read_predictions(parity_kit / "predictions_mv3.tsv")
@@ -56,6 +57,14 @@ def test_scoring_server(production, parity_kit, parity_rows, tmp_path):
         "too many bytes": ({"inputs": {"image": [_png(rng.integers(0, 256, (600, 600, 3), dtype=np.uint8))]}},
                            f"bytes is larger than the limit {MAX_BYTES}"),
         "not base64": ({"dataframe_split": {"columns": ["image"], "data": [["%%%"]]}}, "valid base64"),
+        # a path is not an image: the server neither reads it nor tells whether it exists
+        "a server file": ({"inputs": {"image": ["/etc/passwd"]}},
+                          "image 0: string of 11 characters is not valid"),
+        "an image file": ({"inputs": {"image": [str(parity_rows[0][0])]}}, "is not valid base64"),
+        # a wrong field name: what is missing, without the images sent under the wrong name
+        "wrong field": ({"inputs": {"img": images[:3]}}, "no field 'image' in the request"),
+        "wrong column": ({"dataframe_split": {"columns": ["images"], "data": [[images[0]]]}},
+                         "no field 'image' in the request"),
     }
     with start_scoring_server(uri, store.tracking_uri, tmp_path / "serve.log") as srv:
         status, body = post_json(srv.url + "/invocations", {"inputs": {"image": images}})
@@ -74,6 +83,7 @@ def test_scoring_server(production, parity_kit, parity_rows, tmp_path):
             assert 400 <= status < 500, (case, status, text[:500])
             assert message in text, (case, text[:500])
             assert len(text) < 1000, (case, text[:500])  # a short message, not the upload echoed back
+            assert images[0][100:160] not in text, (case, text[:500])  # no part of any image sent
 
         # the server keeps answering after the bad requests
         status, body = post_json(srv.url + "/invocations",

@@ -189,6 +189,10 @@ def write_pipeline_run(root: Path, models: Path, backbones: tuple[str, ...] = tu
             shutil.copy(src / f, root / "exported" / bb / f)
         (root / "reports" / "train" / bb).mkdir(parents=True, exist_ok=True)
         shutil.copy(src / "train_log.csv", root / "reports" / "train" / bb / "train_log.csv")
+        init = {"source": str(CHECKPOINTS[bb]), "path": str(CHECKPOINTS[bb]), "head": "loaded",
+                "sha256": hashlib.sha256(CHECKPOINTS[bb].read_bytes()).hexdigest()}  # the models start from these
+        (root / "reports" / "train" / bb / "train.json").write_text(json.dumps({"steps": TRAIN_STEPS,
+                                                                                 "init": init}))
         engines = {p: OnnxEngine(src / f, threads=1) for p, f in (("fp32", "model.onnx"), ("int8", "model_int8.onnx"))}
         quant = {"backbone": bb, "benchmarks": [], "speed": [
             {"engine": f"onnx_{p}", "batch_size": 1, "ms_per_image": _latency_ms(e, x1)} for p, e in engines.items()]}

@@ -27,5 +27,10 @@ def test_track_register_promote_rollback_with_the_default_project_store(kit_run,
     assert "production moved back from version 2 to version 1" in capsys.readouterr().out
     assert main(["rollback"]) == 2
     assert "no earlier production version" in capsys.readouterr().err
+    assert main(["promote"]) == 1  # version 2 is still the challenger, but it was rolled back
+    out = capsys.readouterr().out
+    assert "version 2: refused (production before: 1)" in out and "rolled_back: FAIL" in out
+    assert main(["promote", "--allow-rolled-back"]) == 0
+    assert "version 2: promoted (production before: 1)" in capsys.readouterr().out
     assert main(["register", "--pipeline-run-id", "nope"]) == 2
     assert "pipeline run 'nope': no run with metric avg_acc_int8" in capsys.readouterr().err

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -8,24 +10,23 @@ import yaml
 from tests.tracking.kit_pipeline import BENCHES, clone_run
 from textrec.config import load_params
 from textrec.tracking.files import (
-    PipelineLayout,
+    METRICS,
     dvc_data_hash,
     eval_metrics,
     git_state,
     quantize_metrics,
     read_train_log,
+    train_tags,
     validation_passed,
 )
 
 
-def test_layout_fills_paths_from_params(kit_run):
-    params = load_params(kit_run / "params.yaml")
-    lay = PipelineLayout()
-    assert lay.path("train_log", params, kit_run, backbone="resnet34_vd") == \
-        kit_run / "reports/train/resnet34_vd/train_log.csv"
-    assert lay.path("eval_report", params, kit_run, backbone="mobilenet_v3", bench="kit_ic15") == \
-        kit_run / "reports/eval/mobilenet_v3/kit_ic15.json"
-    assert lay.path("onnx_int8", params, kit_run, backbone="mobilenet_v3").is_file()
+def test_the_files_are_where_params_paths_put_them(kit_run):
+    paths = load_params(kit_run / "params.yaml").paths
+    assert paths.train_log("resnet34_vd").as_posix() == "reports/train/resnet34_vd/train_log.csv"
+    assert paths.eval_report("mobilenet_v3", "kit_ic15").as_posix() == "reports/eval/mobilenet_v3/kit_ic15.json"
+    assert (kit_run / paths.onnx_model("mobilenet_v3", "int8")).is_file()
+    assert (kit_run / paths.eval_report("mobilenet_v3", "kit_ic15")).is_file()
 
 
 def test_train_log(kit_run, tmp_path):
@@ -43,21 +44,38 @@ def test_train_log(kit_run, tmp_path):
         read_train_log(bad)
     with pytest.raises(FileNotFoundError):
         read_train_log(tmp_path / "missing.csv")
+    bad.write_text("step,epoch,loss\n")  # a 0-step run (init weights evaluated as they are) logs no row
+    with pytest.raises(ValueError, match="no training steps logged"):
+        read_train_log(bad)
+    assert read_train_log(bad, allow_empty=True) == []
+
+
+def test_train_tags_name_the_init_and_its_sha256(tmp_path):
+    summary = tmp_path / "train.json"
+    assert train_tags(summary) is None  # optional file
+    summary.write_text(json.dumps({"steps": 0, "init": {"source": "paddleocr", "sha256": "a" * 64,
+                                                        "archive_sha256": "b" * 64}}))
+    assert train_tags(summary) == {"train_steps": "0", "init": "paddleocr", "init_sha256": "a" * 64,
+                                   "init_archive_sha256": "b" * 64}
+    summary.write_text(json.dumps({"steps": 5}))  # written before init existed: scratch
+    assert train_tags(summary) == {"train_steps": "5", "init": "scratch", "init_sha256": "none"}
 
 
 def test_eval_and_quantize_metrics_agree_with_the_files(kit_run):
     paths = {b: kit_run / "reports/eval/mobilenet_v3" / f"{b}.json" for b in BENCHES}
     m = eval_metrics(paths)
     reps = {b: json.loads(p.read_text()) for b, p in paths.items()}
-    assert m["acc/kit_synth"] == reps["kit_synth"]["accuracy"]
-    assert m["avg_acc"] == pytest.approx(sum(r["accuracy"] for r in reps.values()) / 3)
+    assert m["ned/kit_synth"] == reps["kit_synth"]["norm_edit_distance"]
+    assert m["empty/kit_synth"] == reps["kit_synth"]["empty_predictions"]
+    assert not any(k.startswith("acc") for k in m)  # accuracy is the quantize stage's acc_fp32/<bench>
     q = quantize_metrics(kit_run / "reports/quantize/mobilenet_v3.json", tuple(BENCHES))
     rep = json.loads((kit_run / "reports/quantize/mobilenet_v3.json").read_text())
     row = {r["name"]: r for r in rep["benchmarks"]}
     for b in BENCHES:
         assert q[f"acc_int8/{b}"] == row[b]["int8_accuracy"]
         assert q[f"int8_drop/{b}"] == pytest.approx(row[b]["fp32_accuracy"] - row[b]["int8_accuracy"])
-    assert q["latency_ms_int8"] == next(t["ms_per_image"] for t in rep["speed"] if t["engine"] == "onnx_int8") > 0
+    assert q["latency_ms_int8_b1"] == next(t["ms_per_image"] for t in rep["speed"] if t["engine"] == "onnx_int8") > 0
+    assert q["avg_acc_fp32"] == pytest.approx(sum(row[b]["fp32_accuracy"] for b in BENCHES) / 3)
     with pytest.raises(ValueError, match="benchmark 'IIIT5K' missing"):
         quantize_metrics(kit_run / "reports/quantize/mobilenet_v3.json", ("IIIT5K",))
 
@@ -96,3 +114,16 @@ def test_dvc_hash_git_state_and_validation(kit_run, tmp_path):
     (clone / "reports/validation.json").write_text('{"success": "yes"}')
     with pytest.raises(ValueError, match="boolean 'success'"):
         validation_passed(clone / "reports/validation.json")
+
+
+def test_every_logged_metric_is_one_documented_name(kit_run):
+    """One set of names: what a run carries matches the table in files.METRICS and the README, and each
+    documented name is logged (no duplicate spelling of a number, such as acc/<bench> beside acc_fp32/<bench>)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert [k for k in METRICS if f"`{k}`" not in readme] == []
+    names = set(eval_metrics({b: kit_run / "reports/eval/mobilenet_v3" / f"{b}.json" for b in BENCHES}))
+    names |= set(quantize_metrics(kit_run / "reports/quantize/mobilenet_v3.json", tuple(BENCHES)))
+    names |= {"validation_success"} | {k for k, _, _ in read_train_log(kit_run / "reports/train/mobilenet_v3/train_log.csv")}
+    patterns = {k: re.compile(re.sub(r"<\w+>", "[A-Za-z0-9_]+", re.escape(k))) for k in METRICS}
+    assert sorted(n for n in names if not any(p.fullmatch(n) for p in patterns.values())) == []
+    assert [k for k, p in patterns.items() if not any(p.fullmatch(n) for n in names)] == []

@@ -23,23 +23,37 @@ def _png(h: int, w: int) -> bytes:
     return cv2.imencode(".png", img)[1].tobytes()
 
 
-def test_bytes_base64_data_uri_and_path_give_the_same_bytes(tmp_path):
+def test_bytes_base64_data_uri_and_opted_in_path_give_the_same_bytes(tmp_path):
     png = _png(20, 60)
     f = tmp_path / "word.png"
     f.write_bytes(png)
     b64 = base64.b64encode(png).decode()
-    lim = ImageLimits()
+    lim = ImageLimits(allow_paths=True)
     for item in (png, bytearray(png), b64, f"data:image/png;base64,{b64}", str(f), b64[:40] + "\n" + b64[40:]):
         assert to_image_bytes(item, lim) == png
 
 
-def test_paths_refused_when_not_allowed(tmp_path):
+def test_paths_are_not_read_by_default(tmp_path):
+    """Issue 10: "/etc/passwd" was read and answered "cannot decode image (1294 bytes)", which told any
+    client that the file exists and its size. Now a path is just a string that is not base64, whether the
+    file exists or not."""
     f = tmp_path / "word.png"
     f.write_bytes(_png(20, 60))
-    with pytest.raises(ImageInputError, match="not valid base64"):
-        to_image_bytes(str(f), ImageLimits(allow_paths=False))
+    assert ImageLimits().allow_paths is False
+    with pytest.raises(ImageInputError, match="not valid base64") as e:
+        to_image_bytes(str(f), ImageLimits())
+    assert "file paths are not read" in str(e.value)
+    messages = set()
+    for path in ("/etc/passwd", "/etc/passwx", "/etc/hostname", "/etc/hostnamx"):
+        with pytest.raises(ImageInputError) as e:
+            to_image_bytes(path, ImageLimits())
+        messages.add(str(e.value).replace(str(len(path)), "N"))
+    assert len(messages) == 1 and "cannot decode" not in messages.pop()
+
+
+def test_paths_read_only_when_allowed(tmp_path):
     with pytest.raises(ImageInputError, match="neither a readable file nor valid base64"):
-        to_image_bytes(str(tmp_path / "missing.png"), ImageLimits())
+        to_image_bytes(str(tmp_path / "missing.png"), ImageLimits(allow_paths=True))
 
 
 @pytest.mark.parametrize("item, message", [
@@ -85,12 +99,22 @@ def test_input_containers():
         images_from_input(pd.DataFrame({"a": [1], "b": [2]}))
 
 
+def test_a_missing_image_field_is_named_without_echoing_the_request():
+    b64 = base64.b64encode(_png(20, 60)).decode()
+    with pytest.raises(ImageInputError, match="no field 'image' in the request") as e:
+        images_from_input(pd.DataFrame())  # what the served model gets when the signature dropped "img"
+    assert b64[:20] not in str(e.value)
+    with pytest.raises(ImageInputError, match="expected the key 'image'") as e:
+        images_from_input({"img": [b64], b64: [b64]})  # even a field name is cut short
+    assert b64 not in str(e.value) and len(str(e.value)) < 200
+
+
 def test_preprocess_items_matches_the_kit_inputs(parity_rows, parity_kit):
     """Serving preprocessing == PaddleOCR's eval preprocessing, bit for bit, whatever the input form."""
     want = np.load(parity_kit / "inputs_mv3.npy")  # [24, 3, 32, 100]
     items = [p.read_bytes() if i % 3 == 0 else base64.b64encode(p.read_bytes()).decode() if i % 3 == 1 else str(p)
              for i, (p, _) in enumerate(parity_rows)]
-    got = preprocess_items(items, ImageLimits())
+    got = preprocess_items(items, ImageLimits(allow_paths=True))
     assert got.shape == want.shape and np.array_equal(got, want)
 
 

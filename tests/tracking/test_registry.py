@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import read_predictions
+from textrec.tracking.files import serving_config
 from textrec.tracking.registry import promote, register_best, register_run, rollback
 from textrec.tracking.store import client, mlflow_session
 
@@ -32,13 +33,20 @@ def test_best_run_becomes_the_challenger_pyfunc(tracked, parity_kit, parity_rows
     assert str(c.get_model_version_by_alias("t-pyfunc", "challenger").version) == "1"
     mv = c.get_model_version("t-pyfunc", "1")
     assert mv.run_id == tracked.run.run_ids["mobilenet_v3"] and mv.tags["precision"] == "fp32"
+    # MLflow logs the model config as params of the registered run: `track` logged them on every run already
+    mv3_params, r34_params = (c.get_run(tracked.run.run_ids[bb]).data.params for bb in ("mobilenet_v3", "resnet34_vd"))
+    assert set(mv3_params) == set(r34_params)
+    assert all(mv3_params[k] == r34_params[k] == str(v) for k, v in serving_config(params).items())  # as MLflow logs
 
     with mlflow_session(tracked.store):
         model = mlflow.pyfunc.load_model("models:/t-pyfunc@challenger")
+        # file paths: only for a local caller that opts in when loading
+        local = mlflow.pyfunc.load_model("models:/t-pyfunc@challenger",
+                                         model_config={"allow_local_paths": True})
     # bytes, base64 and paths in one frame; predictions are the kit's (PaddleOCR's own decoder output)
     items = [p.read_bytes() if i % 3 == 0 else base64.b64encode(p.read_bytes()).decode() if i % 3 == 1 else str(p)
              for i, (p, _) in enumerate(parity_rows)]
-    out = model.predict(pd.DataFrame({"image": items}))
+    out = local.predict(pd.DataFrame({"image": items}))
     want = read_predictions(parity_kit / "predictions_mv3.tsv")
     assert list(out.columns) == ["text", "confidence"] and len(out) == 24
     assert out["text"].tolist() == [t for _, t, _ in want]
@@ -49,6 +57,10 @@ def test_best_run_becomes_the_challenger_pyfunc(tracked, parity_kit, parity_rows
     with pytest.raises(MlflowException, match="image 1: cannot decode") as e:
         model.predict(pd.DataFrame({"image": [items[0], b"not an image"]}))
     assert e.value.get_http_status_code() == 400
+    for path in (items[2], "/etc/passwd"):  # by default a path is a string that is not base64
+        with pytest.raises(MlflowException, match="image 1: string of .* is not valid base64") as e:
+            model.predict(pd.DataFrame({"image": [items[0], path]}))
+        assert e.value.get_http_status_code() == 400
 
 
 def test_promote_refuse_each_gate_and_rollback(tracked, kit_run, tmp_path):
@@ -73,7 +85,7 @@ def test_promote_refuse_each_gate_and_rollback(tracked, kit_run, tmp_path):
 
     # a second MobileNetV3 version (same run, so same accuracy) against tight limits, one gate at a time
     mv3b = register_best(params, tracked.store, tracked.run.pipeline_run_id)
-    latency = c.get_run(mv3b.run_id).data.metrics["latency_ms_int8"]
+    latency = c.get_run(mv3b.run_id).data.metrics["latency_ms_int8_b1"]
     for gate, cfg in [("int8_drop", dataclasses.replace(params.promotion, max_int8_drop=-0.01)),
                       ("latency", dataclasses.replace(params.promotion, max_latency_ms=latency / 2))]:
         d = promote(cfg, tracked.store)
@@ -90,6 +102,39 @@ def test_promote_refuse_each_gate_and_rollback(tracked, kit_run, tmp_path):
     assert c.get_model_version(name, mv3b.version).tags["rollback.to"] == mv3.version
     with pytest.raises(ValueError, match="no earlier production version"):
         rollback(params.promotion, tracked.store)
+
+
+def test_rolled_back_version_is_not_promoted_again_unless_asked(tracked):
+    name = "t-rollback"
+    params = _params(tracked, name, max_latency_ms=1e6)
+    c = client(tracked.store)
+    v1 = register_best(params, tracked.store, tracked.run.pipeline_run_id).version
+    assert promote(params.promotion, tracked.store).promoted
+    v2 = register_best(params, tracked.store, tracked.run.pipeline_run_id).version
+    assert promote(params.promotion, tracked.store).promoted
+    assert rollback(params.promotion, tracked.store, reason="garbled outputs") == (v2, v1)
+    t = c.get_model_version(name, v2).tags
+    assert (t["rolled_back"], t["rollback.to"], t["rollback.reason"]) == ("true", v1, "garbled outputs")
+
+    # v2 is still the challenger: a plain promote, or one naming v2, must not bring it back
+    assert str(c.get_model_version_by_alias(name, "challenger").version) == v2
+    for version in (None, v2):
+        d = promote(params.promotion, tracked.store, version)
+        assert (d.version, d.decision) == (v2, "refused")
+        assert [g.name for g in d.gates if not g.passed] == ["rolled_back"]
+        assert "garbled outputs" in str(d.gates[0]) and "--allow-rolled-back" in str(d.gates[0])
+        assert str(c.get_model_version_by_alias(name, "production").version) == v1
+    assert c.get_model_version(name, v2).tags["promotion.decision"] == "refused"
+
+    # asked explicitly: the other gates still apply, and the mark is cleared once it is production again
+    d = promote(params.promotion, tracked.store, allow_rolled_back=True)
+    assert d.promoted and d.previous_production == v1
+    assert d.gates[0].name == "rolled_back" and d.gates[0].passed
+    assert str(c.get_model_version_by_alias(name, "production").version) == v2
+    tags = c.get_model_version(name, v2).tags
+    assert "rolled_back" not in tags and tags["rollback.reason"] == "garbled outputs"  # history kept
+    assert rollback(params.promotion, tracked.store) == (v2, v1)
+    assert c.get_model_version(name, v2).tags["rollback.reason"] == "not given"
 
 
 def test_failed_validation_blocks_promotion(tracked, kit_run, tmp_path):

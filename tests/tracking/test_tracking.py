@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 import yaml
 
 from tests.tracking.conftest import sqlite_store
-from tests.tracking.kit_pipeline import BENCHES, clone_run
+from tests.tracking.kit_pipeline import BENCHES, CHECKPOINTS, clone_run
 from textrec.config import load_params
 from textrec.tracking.log import track_pipeline_run
 from textrec.tracking.store import client, mlflow_session
@@ -43,10 +44,12 @@ def test_metrics_match_the_files_under_the_same_names(tracked):
             assert m[f"acc_int8/{row['name']}"] == pytest.approx(row["int8_accuracy"])
         for bench in BENCHES:
             ev = json.loads((tracked.root / "reports/eval" / bb / f"{bench}.json").read_text())
-            assert m[f"acc/{bench}"] == pytest.approx(ev["accuracy"])
+            assert m[f"acc_fp32/{bench}"] == pytest.approx(ev["accuracy"])  # one name for one number
             assert m[f"count/{bench}"] == ev["count"] == 8
+            assert m[f"empty/{bench}"] == ev["empty_predictions"]
         assert m["avg_acc_fp32"] == pytest.approx(np.mean([r["fp32_accuracy"] for r in q["benchmarks"]]))
-        assert m["latency_ms_int8"] > 0 and m["validation_success"] == 1.0
+        assert m["latency_ms_int8_b1"] > 0 and m["validation_success"] == 1.0
+        assert not {"avg_acc", "latency_ms_int8", "latency_ms_fp32"} & set(m) and not any(k.startswith("acc/") for k in m)
     # the kit's trained MobileNetV3 reads some synthetic words; the untrained ResNet34 reads none
     mv3 = c.get_run(tracked.run.run_ids["mobilenet_v3"]).data.metrics
     r34 = c.get_run(tracked.run.run_ids["resnet34_vd"]).data.metrics
@@ -74,6 +77,10 @@ def test_artifacts_and_onnx_models(tracked):
     assert {a.path for a in c.list_artifacts(run_id, "eval")} == {f"eval/{b}.json" for b in BENCHES}
     tags = c.get_run(run_id).data.tags
     assert tags["missing_optional_files"] == "none"
+    # train.json: what the weights started from, with its sha256
+    assert (tags["init"], tags["train_steps"]) == (str(CHECKPOINTS["mobilenet_v3"]), "3")
+    assert tags["init_sha256"] == hashlib.sha256(CHECKPOINTS["mobilenet_v3"].read_bytes()).hexdigest()
+    assert "train" in top
     with mlflow_session(tracked.store):
         model = mlflow.pyfunc.load_model(tags["model_uri.int8"])
         dict_file = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="charset/dict.txt")

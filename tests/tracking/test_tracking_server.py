@@ -6,15 +6,16 @@ import json
 
 import pytest
 
+from bench.servers import http, post_json, start_tracking_server
 from tests.tracking.kit_pipeline import BENCHES, clone_run
 from textrec.config import TrackingConfig, load_params
 from textrec.tracking.log import track_pipeline_run
 from textrec.tracking.registry import register_best
-from textrec.tracking.servers import http, post_json, start_tracking_server
 from textrec.tracking.store import resolve_store
 
 
 @pytest.mark.servers
+@pytest.mark.timeout(900)  # may build kit_run, then starts `mlflow server` (up to 180 s)
 def test_pipeline_run_through_a_tracking_server(kit_run, tmp_path):
     root = clone_run(kit_run, tmp_path / "project").parent
     params = load_params(root / "params.yaml")

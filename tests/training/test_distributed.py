@@ -53,6 +53,7 @@ def _compare(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple[int, i
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # four training runs (two launched with 2 ranks)
 def test_two_cpu_ranks_match_one_process(tmp_path):
     results = {}
     for bn in ("frozen", "batch"):

@@ -14,7 +14,14 @@ paddle = pytest.importorskip("paddle")
 F = paddle.nn.functional
 
 from textrec.models.crnn import build_model  # noqa: E402
-from textrec.training.fast_kernels import is_plain_depthwise, load_kernels, plan_swaps, swapped  # noqa: E402
+from textrec.training.fast_kernels import (  # noqa: E402
+    ACT_CODES,
+    is_plain_batchnorm,
+    is_plain_depthwise,
+    load_kernels,
+    plan_swaps,
+    swapped,
+)
 from textrec.training.step import build_train_step  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="the custom kernels need g++")
@@ -26,6 +33,7 @@ pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="the custom 
     (2, 4, 7, 9, 3, (2, 2), 1),    # stride on W too, odd sizes
     (1, 3, 6, 8, 5, (1, 2), 0),    # no padding
     (2, 5, 3, 4, 3, (3, 1), 2),    # padding larger than half the kernel
+    (2, 3, 6, 37, 5, (1, 1), 2),   # width not a multiple of the vector length
 ])
 def test_depthwise_kernel_matches_paddle_conv(n, c, h, w, k, stride, pad) -> None:
     """Output, input gradient and weight gradient of the kernel equal paddle's depthwise conv2d."""
@@ -62,6 +70,56 @@ def test_hardswish_kernel_matches_paddle() -> None:
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize(("shape", "act"), [
+    ((4, 3, 16, 50), "hardswish"),  # MobileNetV3 shapes
+    ((5, 6, 2, 25), "relu"),
+    ((3, 4, 3, 7), None),           # odd plane size
+])
+def test_bn_act_kernel_matches_paddle(shape, act) -> None:
+    """Training-mode BatchNorm2D + activation: output, gradients of input, scale and bias, and the running
+    mean and variance (updated in place) equal paddle's BatchNorm2D followed by the activation."""
+    op = load_kernels().bn_act
+    rng = np.random.default_rng(3)
+    c = shape[1]
+    xn = (rng.standard_normal(shape) * 2 + 0.5).astype("float32")
+    params = [rng.standard_normal(c).astype("float32") for _ in range(2)] + [
+        rng.uniform(-1, 1, c).astype("float32"), rng.uniform(0.5, 2, c).astype("float32")]
+    upstream = paddle.to_tensor(rng.standard_normal(shape).astype("float32"))
+    activate = {None: lambda z: z, "relu": F.relu, "hardswish": F.hardswish}[act]
+    results = []
+    for fused in (False, True):
+        bn = paddle.nn.BatchNorm2D(c, momentum=0.9, epsilon=1e-5)
+        bn.train()
+        for tensor, value in zip((bn.weight, bn.bias, bn._mean, bn._variance), params, strict=True):
+            tensor.set_value(value)
+        x = paddle.to_tensor(xn, stop_gradient=False)
+        y = (op(x, bn.weight, bn.bias, bn._mean, bn._variance, 0.9, 1e-5, ACT_CODES[act])[0] if fused
+             else activate(bn(x)))
+        (y * upstream).sum().backward()
+        results.append((y.numpy(), x.grad.numpy(), bn.weight.grad.numpy(), bn.bias.grad.numpy(),
+                        bn._mean.numpy(), bn._variance.numpy()))
+    for want, got in zip(*results, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(results[1][4], params[2])  # the running mean moved
+
+
+def test_squeeze_excite_kernels_match_paddle() -> None:
+    """Plane mean = adaptive average pooling to 1x1; channel scale = broadcast multiply; values and gradients."""
+    k = load_kernels()
+    rng = np.random.default_rng(4)
+    xn = rng.standard_normal((3, 5, 4, 25)).astype("float32")
+    sn = rng.uniform(0, 1, (3, 5, 1, 1)).astype("float32")
+    results = []
+    for pool, scale in ((lambda x: F.adaptive_avg_pool2d(x, 1), lambda x, s: x * s), (k.plane_mean, k.channel_scale)):
+        x, s = paddle.to_tensor(xn, stop_gradient=False), paddle.to_tensor(sn, stop_gradient=False)
+        pooled, scaled = pool(x), scale(x, s)
+        (pooled.sum() * 3 + (scaled * scaled).sum()).backward()
+        results.append((pooled.numpy(), scaled.numpy(), x.grad.numpy(), s.grad.numpy()))
+    for want, got in zip(*results, strict=True):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_swap_is_confined_to_the_step() -> None:
     model = build_model("mobilenet_v3", 37)
     model.train()
@@ -69,9 +127,12 @@ def test_swap_is_confined_to_the_step() -> None:
     plan = plan_swaps(model)
     assert len(plan.depthwise) == 15  # one per MobileNetV3 block
     assert len(plan.hardswish) == 20  # stem, conv2, expand + depthwise ConvBN of the 9 hardswish blocks
+    assert len(plan.convbn) == 47  # stem, conv2 and the three ConvBN of each of the 15 blocks
+    assert len(plan.excite) == 8
     assert not plan_swaps(build_model("resnet34_vd", 37))
     assert not is_plain_depthwise(paddle.nn.Conv2D(4, 4, 3, groups=4, dilation=2))
-    layers = (*plan.depthwise, *plan.hardswish)
+    assert not is_plain_batchnorm(paddle.nn.BatchNorm2D(4, use_global_stats=True))
+    layers = plan.layers()
     with swapped(plan, load_kernels()):
         assert all("forward" in layer.__dict__ for layer in layers)
     assert not any("forward" in layer.__dict__ for layer in layers)
@@ -92,3 +153,7 @@ def test_bad_input_is_refused() -> None:
         k.hardswish(paddle.zeros([2, 3], "float64"))
     with pytest.raises(OSError, match=r"\[C, 1, KH, KW\]"):
         k.dwconv2d(paddle.zeros([1, 4, 5, 5]), paddle.zeros([3, 1, 3, 3]), 1, 1, 1, 1)
+    with pytest.raises(OSError, match="C elements"):
+        k.bn_act(paddle.zeros([2, 4, 3, 3]), *(paddle.ones([3]) for _ in range(4)), 0.9, 1e-5, 0)
+    with pytest.raises(OSError, match=r"\[N, C, 1, 1\]"):
+        k.channel_scale(paddle.zeros([2, 4, 3, 3]), paddle.zeros([2, 4, 3, 1]))

@@ -1,4 +1,5 @@
-"""SIGKILL in the middle of training, resume, and land on the very same weights as an uninterrupted run."""
+"""SIGKILL in the middle of training, resume, and land on the very same weights as an uninterrupted run,
+with augmentation on: its images are a function of (seed, epoch, index), in DataLoader workers too."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.training.wordimages import write_project
 from textrec.models.checkpoint import read_params
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = {"epochs": 100, "max_steps": 10, "batch_size": 4, "lr": 2e-3, "checkpoint_every_steps": 3,
-          "eval_every_steps": 5, "log_every_steps": 1, "device": "cpu", "seed": 7}
+          "eval_every_steps": 5, "log_every_steps": 1, "device": "cpu", "seed": 7,
+          "augment": [{"name": "perspective", "p": 0.5}, {"name": "crop", "p": 0.5}, {"name": "noise", "p": 0.5}]}
 
 
 def _stage(cwd: Path, log_name: str) -> subprocess.Popen:
@@ -43,6 +46,7 @@ def _losses(path: Path) -> dict[int, str]:
         return {int(r["step"]): r["loss"] for r in csv.DictReader(f)}
 
 
+@pytest.mark.timeout(900)  # three training runs on the shared cores; waits of up to 240 + 2 x 300 s
 def test_sigkill_then_resume_gives_the_same_weights(tmp_path):
     straight, broken = tmp_path / "straight", tmp_path / "broken"
     write_project(straight, 16, 4, RECIPE)

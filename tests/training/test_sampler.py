@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from textrec.config.train import CurriculumConfig
-from textrec.training.sampler import curriculum_limit, epoch_order, plan_epoch, shard
+from textrec.training.sampler import curriculum_limit, epoch_order, plan_epoch, planned_steps, shard
 
 
 def test_order_depends_only_on_seed_and_epoch():
@@ -47,3 +47,12 @@ def test_shards_partition_the_global_batch():
     assert sum(parts, []) == batch.tolist()
     with pytest.raises(ValueError, match="divisible"):
         shard(batch, 0, 5)
+
+
+def test_planned_steps_are_whole_batches_per_epoch_capped_by_max_steps():
+    plan = plan_epoch(np.full(103, 3), batch_size=10, seed=0, epoch=0)
+    assert planned_steps(103, 10, epochs=1, max_steps=None) == len(plan.batches) == 10  # last 3 dropped
+    assert planned_steps(103, 10, epochs=4, max_steps=None) == 40
+    assert planned_steps(103, 10, epochs=4, max_steps=25) == 25
+    assert planned_steps(103, 10, epochs=4, max_steps=0) == 0
+    assert planned_steps(9, 10, epochs=4, max_steps=None) == 0

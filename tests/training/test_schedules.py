@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -39,8 +40,30 @@ def test_onecycle_rises_to_peak_then_falls():
 
 
 def test_schedule_is_a_pure_function_of_the_step():
-    cfg = ScheduleConfig(name="cosine", warmup_steps=3)
-    a = [lr_at(s, 1e-3, 50, cfg) for s in range(50)]
-    assert a == [lr_at(s, 1e-3, 50, cfg) for s in range(50)] and all(math.isfinite(x) for x in a)
+    """What resuming relies on: the rate at a step is the formula's whatever was computed before (steps in
+    any order, another recipe's schedule in between), so a run resumed at step k continues the sequence."""
+    base, total = 1e-3, 50
+    cfg = ScheduleConfig(name="cosine", warmup_steps=3, min_lr_ratio=0.1)
+    expected = [base * (s + 1) / 3 for s in range(3)] + [
+        0.1 * base + 0.9 * base * 0.5 * (1 + math.cos(math.pi * (s - 3) / (total - 3))) for s in range(3, total)]
+    order = list(range(total))
+    random.Random(0).shuffle(order)
+    got = {}
+    for s in order:
+        lr_at(total - 1 - s, 5.0, 80, ScheduleConfig(name="onecycle", warmup_steps=7))
+        got[s] = lr_at(s, base, total, cfg)
+    assert [got[s] for s in range(total)] == pytest.approx(expected, rel=1e-12)
+    resumed_at = 17  # a new process: nothing computed before
+    assert [lr_at(s, base, total, cfg) for s in range(resumed_at, total)] == pytest.approx(expected[resumed_at:],
+                                                                                           rel=1e-12)
     with pytest.raises(ValueError):
-        lr_at(-1, 1e-3, 50, cfg)
+        lr_at(-1, base, total, cfg)
+
+
+def test_frame_weight_falls_linearly_to_zero():
+    from textrec.config.train import FrameLossConfig
+    from textrec.training.schedules import frame_weight_at
+
+    cfg = FrameLossConfig(weight=4.0, until_step=100)
+    assert [frame_weight_at(s, cfg) for s in (0, 50, 99, 100, 500)] == [4.0, 2.0, pytest.approx(0.04), 0.0, 0.0]
+    assert frame_weight_at(0, FrameLossConfig()) == 0.0

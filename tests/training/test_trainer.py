@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.pipeline.project import REPO
 from tests.training.wordimages import random_words, write_word_lmdb
 from textrec.config.train import RecipeConfig
 from textrec.models.checkpoint import read_params
@@ -107,3 +108,55 @@ def test_overfit_32_words(tmp_path):
                              checkpoint_every_steps=0, log_every_steps=20, device="cpu"),
                 "mobilenet_v3", data, data, tmp_path / "out", progress=False)
     assert res.best_accuracy is not None and res.best_accuracy >= 0.9, res
+
+
+def _corrupt(lmdb, indices):
+    """Overwrite the images of records ``indices`` (1-based) in place with bytes no decoder accepts."""
+    import lmdb as lmdb_lib
+
+    from textrec.data.lmdb_io import image_key
+
+    env = lmdb_lib.open(str(lmdb), map_size=1 << 30)
+    with env.begin(write=True) as txn:
+        for i in indices:
+            txn.put(image_key(i), b"\x89PNG\r\n\x1a\n cut short")
+    env.close()
+
+
+def test_too_many_rejected_records_stop_training_before_the_first_step(tmp_path):
+    from textrec.data.report import TooManyRejectedError
+
+    lmdb = write_word_lmdb(tmp_path / "train", random_words(12, np.random.default_rng(5)), seed=4)
+    _corrupt(lmdb, (3, 9))  # 2 of 12 > the gate's default 1 %
+    out = tmp_path / "out"
+    with pytest.raises(TooManyRejectedError) as err:
+        train(RecipeConfig(**BASE, max_steps=2, lr=1e-3), "mobilenet_v3", lmdb, None, out, progress=False)
+    msg = str(err.value)
+    assert "2 of 12 records rejected (16.67%), above data.validation.max_rejected_fraction 1.00%" in msg
+    assert f"{lmdb.resolve()}::image-000000003 (undecodable)" in msg and "image-000000009 (undecodable)" in msg
+    assert not out.exists()  # nothing written: no step ran
+    res = train(RecipeConfig(**BASE, max_steps=1, lr=1e-3), "mobilenet_v3", lmdb, None, out, progress=False,
+                max_rejected_fraction=0.2)
+    assert res.steps == 1 and len(res.train_report.rejections) == 2
+
+
+def test_train_stage_applies_the_gate_threshold_from_params(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    import yaml
+
+    from tests.training.wordimages import write_project
+
+    pfile = write_project(tmp_path, 16, 4, {**BASE, "max_steps": 1})
+    _corrupt(tmp_path / "data" / "lmdb" / "train", (2,))  # 1 of 16: 6.25 %
+    params = yaml.safe_load(pfile.read_text())
+    pfile.write_text(yaml.safe_dump({**params, "data": {"validation": {"max_rejected_fraction": 0.05}}}))
+    monkeypatch.chdir(tmp_path)
+    spec = importlib.util.spec_from_file_location("stage_train", REPO / "stages" / "train.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    assert stage.main(["--backbone", "mobilenet_v3", "--params", str(pfile), "--no-progress"]) == 1
+    [line] = [x for x in capsys.readouterr().err.splitlines() if "error" in x]
+    assert line.startswith("train: error: data/lmdb/train: 1 of 16 records rejected (6.25%)")
+    assert "image-000000002 (undecodable)" in line and "max_rejected_fraction 5.00%" in line
+    assert not (tmp_path / "models" / "mobilenet_v3" / "latest.pdparams").exists()

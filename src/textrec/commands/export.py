@@ -59,10 +59,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
+    from textrec.config import BACKBONES
+
     sp = sub.add_parser("export", help="export a checkpoint to a Paddle inference model and ONNX (+ INT8)")
     sp.add_argument("--model", required=True, help=".pdparams checkpoint (ours or PaddleOCR's)")
     sp.add_argument("--out", required=True, help="output directory")
-    sp.add_argument("--backbone", choices=["mobilenet_v3", "resnet34_vd"],
+    sp.add_argument("--backbone", choices=BACKBONES,
                     help="detected from the checkpoint when omitted")
     sp.add_argument("--dict", help="dictionary file (default: built-in 0-9a-z)")
     sp.add_argument("--check", help="LMDB of real images for the ONNX/Paddle parity check (default: --calib)")

@@ -15,7 +15,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    sp = sub.add_parser("profile", help="switch params.yaml to a profile: demo, tiny or paper")
-    sp.add_argument("name", choices=["demo", "tiny", "paper"])
+    from textrec.config import PROFILES
+
+    sp = sub.add_parser("profile", help=f"switch params.yaml to a profile: {', '.join(PROFILES)}")
+    sp.add_argument("name", choices=PROFILES)
     sp.add_argument("--params", default="params.yaml")
     sp.set_defaults(func=cmd_profile)

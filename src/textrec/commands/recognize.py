@@ -3,40 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 
-def _runtime(model: str, threads: int | None) -> None:
-    """Paddle's CPU settings for this process before its first computation (as the DVC stages do): an eager
-    ``.pdparams`` model otherwise runs on one thread and, on AMD CPUs, on MKL's slow SSE path. The other
-    engines take ``threads`` themselves, and an ONNX model must not pay for importing paddle."""
-    import os
-    from pathlib import Path
+def _recognizer(args: argparse.Namespace):
+    """The model of ``--model`` (default: the bundled one) as the Python API loads it, with the runtime
+    settings of the stages for an eager ``.pdparams`` model (an ONNX model does not import paddle)."""
+    from textrec.inference.recognizer import Recognizer
 
-    from textrec.runtime import configure_runtime
-
-    if Path(model).suffix == ".pdparams":
-        configure_runtime("cpu", threads=threads or os.cpu_count())
-
-
-def _charset(dict_path: str | None):
-    from textrec.charset import Charset
-
-    return Charset.from_file(dict_path)
+    return Recognizer(args.model, dictionary=args.dict, backbone=args.backbone, threads=args.threads,
+                      batch_size=args.batch_size)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from textrec.inference.engines import load_engine
-    from textrec.inference.predict import list_images, predict_paths
+    from textrec.inference.predict import list_images
+    from textrec.progress import on_terminal
 
-    _runtime(args.model, args.threads)
-    charset = _charset(args.dict)
-    engine = load_engine(args.model, charset.num_classes, args.backbone, args.threads)
-    results = predict_paths(engine, list_images(args.path), charset, args.batch_size)
+    paths = list_images(args.path)  # a folder without images fails here (exit 2), before the model loads
+    results = _recognizer(args).predict_files(paths, progress=len(paths) > 1 and on_terminal(args.no_progress))
     failed = 0
     for r in results:
-        if r.error:
-            failed += 1
+        failed += r.error is not None
+        if args.json:  # one object a line, errors in order with the rest
+            row = {"path": str(r.path), "error": r.error} if r.error else {
+                "path": str(r.path), "text": r.text, "confidence": r.confidence}
+            print(json.dumps(row))
+        elif r.error:
             print(f"{r.path}\tERROR: {r.error}", file=sys.stderr)
         else:
             print(f"{r.path}\t{r.text}\t{r.confidence:.6f}")
@@ -47,12 +40,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from textrec.evaluation.evaluate import evaluate_tree, results_table, write_results
-    from textrec.inference.engines import load_engine
+    from textrec.progress import on_terminal
 
-    _runtime(args.model, args.threads)
-    charset = _charset(args.dict)
-    engine = load_engine(args.model, charset.num_classes, args.backbone, args.threads)
-    results = evaluate_tree(engine, args.data, charset, args.batch_size)
+    rec = _recognizer(args)
+    results = evaluate_tree(rec.engine, args.data, rec.charset, args.batch_size,
+                            progress=on_terminal(args.no_progress))
     print(results_table(results).to_markdown(index=False, floatfmt=".4f"))
     for r in results:
         if r.skipped:
@@ -63,18 +55,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _model_args(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--model", required=True,
-                    help=".pdparams checkpoint (ours or PaddleOCR's), exported inference dir, or .onnx")
-    sp.add_argument("--backbone", choices=["mobilenet_v3", "resnet34_vd"],
+    from textrec.config import BACKBONES
+
+    sp.add_argument("--model", default=None,
+                    help=".pdparams checkpoint (ours or PaddleOCR's), exported inference dir, or .onnx "
+                         "(default: the bundled MobileNetV3 model)")
+    sp.add_argument("--backbone", choices=BACKBONES,
                     help="for .pdparams; detected from the checkpoint when omitted")
     sp.add_argument("--dict", help="dictionary file (default: built-in 0-9a-z)")
     sp.add_argument("--batch-size", type=int, default=32)
     sp.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar (there is none off a terminal)")
 
 
 def register(sub) -> None:
     sp = sub.add_parser("predict", help="recognise the text in an image or a folder of images")
     sp.add_argument("path")
+    sp.add_argument("--json", action="store_true",
+                    help='one JSON object per image: {"path", "text", "confidence"} or {"path", "error"}')
     _model_args(sp)
     sp.set_defaults(func=cmd_predict)
 

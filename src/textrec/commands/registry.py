@@ -16,13 +16,11 @@ def _setup(args: argparse.Namespace):
 
 
 def cmd_track(args: argparse.Namespace) -> int:
-    from textrec.tracking.files import PipelineLayout
     from textrec.tracking.log import track_pipeline_run
 
     params, store = _setup(args)
-    layout = PipelineLayout(**{n: getattr(args, n) for n in PipelineLayout.names() if getattr(args, n)})
     tracked = track_pipeline_run(params, args.root, tuple(args.backbone or ()) or None, args.pipeline_run_id,
-                                 layout, store)
+                                 store=store)
     print(f"pipeline run {tracked.pipeline_run_id} -> {store.tracking_uri} experiment {store.experiment!r}")
     for bb, run_id in tracked.run_ids.items():
         print(f"  {bb}: run {run_id}")
@@ -43,7 +41,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
     from textrec.tracking.registry import promote
 
     params, store = _setup(args)
-    d = promote(params.promotion, store, args.version)
+    d = promote(params.promotion, store, args.version, allow_rolled_back=args.allow_rolled_back)
     print(f"{d.model_name} version {d.version}: {d.decision} (production before: {d.previous_production})")
     for g in d.gates:
         print(f"  {g}")
@@ -54,8 +52,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from textrec.tracking.registry import rollback
 
     params, store = _setup(args)
-    old, new = rollback(params.promotion, store)
+    old, new = rollback(params.promotion, store, args.reason)
     print(f"{params.promotion.model_name}: production moved back from version {old} to version {new}")
+    print(f"  version {old} is tagged rolled_back: `textrec promote` refuses it without --allow-rolled-back")
     return 0
 
 
@@ -65,16 +64,14 @@ def _common(sp: argparse.ArgumentParser) -> None:
 
 
 def register(sub) -> None:
-    from textrec.tracking.files import PipelineLayout
+    from textrec.config import BACKBONES
 
-    sp = sub.add_parser("track", help="log a finished pipeline run to MLflow (one run per backbone)")
+    sp = sub.add_parser("track", help="log a finished pipeline run to MLflow (one run per backbone; the "
+                        "files are where params.yaml's paths put them)")
     _common(sp)
-    sp.add_argument("--backbone", action="append", help="only this backbone (repeatable; default: all)")
+    sp.add_argument("--backbone", action="append", choices=BACKBONES,
+                    help="only this backbone (repeatable; default: all)")
     sp.add_argument("--pipeline-run-id", help="id grouping the backbones' runs (default: a new one)")
-    defaults = PipelineLayout()
-    for name in PipelineLayout.names():
-        sp.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="TEMPLATE",
-                        help=f"path template (default: {getattr(defaults, name)})".replace("%", "%%"))
     sp.set_defaults(func=cmd_track)
 
     sp = sub.add_parser("register", help="register the best run of a pipeline run as the challenger")
@@ -86,8 +83,12 @@ def register(sub) -> None:
                         "(exit 1 when refused)")
     _common(sp)
     sp.add_argument("--version", help="promote this version instead of the challenger")
+    sp.add_argument("--allow-rolled-back", action="store_true",
+                    help="promote a version that was rolled back from production (refused otherwise)")
     sp.set_defaults(func=cmd_promote)
 
-    sp = sub.add_parser("rollback", help="move alias production back to the previous production version")
+    sp = sub.add_parser("rollback", help="move alias production back to the previous production version "
+                        "(tagged rolled_back: promote refuses it from then on)")
     _common(sp)
+    sp.add_argument("--reason", help="why (kept in the version's tag rollback.reason)")
     sp.set_defaults(func=cmd_rollback)

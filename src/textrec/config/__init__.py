@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from textrec.config._build import ConfigError, build, flatten, to_dict
-from textrec.config.data import DataConfig, DatasetSource, RealDataConfig, SynthConfig, ValidationConfig
+from textrec.config.data import (
+    DataConfig,
+    DatasetSource,
+    FolderDataConfig,
+    OwnSet,
+    RealDataConfig,
+    SynthConfig,
+    ValidationConfig,
+)
 from textrec.config.model import BACKBONES, BackboneName, CharsetConfig, ModelConfig
 from textrec.config.pipeline import (
     EvalConfig,
@@ -29,7 +37,9 @@ from textrec.config.train import (
     TrainConfig,
 )
 
-Profile = Literal["demo", "tiny", "paper", "custom"]
+ProfileName = Literal["demo", "tiny", "paper", "reproduce", "pretrain", "finetune"]  # profiles/<name>.yaml
+PROFILES: tuple[ProfileName, ...] = get_args(ProfileName)
+Profile = Literal[ProfileName, "custom"]  # params.yaml's `profile`: custom when not switched from one
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,16 @@ class Params:
     quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    def __post_init__(self) -> None:
+        if self.data.source != "folder":
+            return
+        own = [t.name for t in self.data.folder.test]
+        if missing := [n for n in own if n not in self.eval.benchmarks]:
+            raise ValueError(f"data.folder.test sets {missing} are not in eval.benchmarks: list them there")
+        if other := [b for b in self.eval.benchmarks if b not in own and not b.startswith("synth_")]:
+            raise ValueError(f"eval.benchmarks {other} are neither data.folder.test sets nor synthetic "
+                             "benchmarks (synth_*)")
 
 
 def parse_params(data: dict[str, Any]) -> Params:
@@ -66,8 +86,9 @@ def load_params(path: str | Path = "params.yaml") -> Params:
 
 
 __all__ = [
-    "BACKBONES", "BackboneName", "CharsetConfig", "ConfigError", "CurriculumConfig", "DataConfig",
-    "DatasetSource", "EvalConfig", "ExportConfig", "ModelConfig", "OptimizerConfig", "Params", "PathsConfig",
+    "BACKBONES", "PROFILES", "BackboneName", "CharsetConfig", "ConfigError", "CurriculumConfig", "DataConfig",
+    "DatasetSource", "EvalConfig", "ExportConfig", "FolderDataConfig", "ModelConfig", "OptimizerConfig", "OwnSet",
+    "Params", "PathsConfig",
     "PromotionConfig", "QuantizeConfig", "RealDataConfig", "RecipeConfig", "ScheduleConfig", "SynthConfig",
     "TrackingConfig", "TrainConfig", "ValidationConfig", "build", "flatten", "load_params", "parse_params",
     "to_dict",

@@ -1,21 +1,63 @@
 """Strict construction of frozen dataclasses from plain YAML mappings.
 
-Unknown keys, missing keys and wrongly typed values raise ConfigError naming the full dotted path, so a
-typo in params.yaml fails at load time instead of silently falling back to a default.
+Unknown keys, missing keys, wrongly typed values and numbers out of their declared range raise ConfigError
+naming the full dotted path, so a typo in params.yaml fails at load time instead of silently falling back to
+a default, and a negative learning rate fails before any training. Ranges are declared on the field's type:
+
+    batch_size: PosInt = 256                 # Annotated[int, Range(1)]
+    max_steps: PosInt | None = None
+    image_shape: tuple[Annotated[int, Range(3, 3)], ...]
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
-from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 T = TypeVar("T")
 
 
 class ConfigError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed values of a number, read by the builder from ``Annotated[int, Range(...)]``: ``Range(1)`` is
+    >= 1, ``Range(0, 1)`` is [0, 1], ``Range(0, lo_open=True)`` is > 0; None is unbounded. NaN and
+    infinities are always out of range (None is the way to say "no limit")."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False  # lo itself is excluded
+    hi_open: bool = False
+
+    def __contains__(self, v: float) -> bool:
+        return (math.isfinite(v)
+                and (self.lo is None or v > self.lo or (v == self.lo and not self.lo_open))
+                and (self.hi is None or v < self.hi or (v == self.hi and not self.hi_open)))
+
+    def __str__(self) -> str:
+        if self.lo is not None and self.lo == self.hi:
+            return f"= {self.lo}"
+        if self.hi is None:
+            return f"{'>' if self.lo_open else '>='} {self.lo}"
+        if self.lo is None:
+            return f"{'<' if self.hi_open else '<='} {self.hi}"
+        return f"in {'(' if self.lo_open else '['}{self.lo}, {self.hi}{')' if self.hi_open else ']'}"
+
+
+# The ranges most params need; a field with another range spells out its own Annotated[..., Range(...)].
+PosInt = Annotated[int, Range(1)]  # sizes, batch sizes, epochs, step counts, threads
+NonNegInt = Annotated[int, Range(0)]  # 0 disables or means none (warm-up steps, workers, retries)
+PosFloat = Annotated[float, Range(0, lo_open=True)]  # learning rates, timeouts, tolerances that 0 would break
+NonNegFloat = Annotated[float, Range(0)]
+Fraction = Annotated[float, Range(0, 1)]  # shares, ratios and accuracy differences (accuracy is in [0, 1])
+Seed = Annotated[int, Range(0, 2**32 - 1)]  # what numpy and paddle accept
 
 
 def build(cls: type[T], data: Any, path: str = "") -> T:
@@ -28,7 +70,7 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__}")
-        hints = get_type_hints(tp)
+        hints = get_type_hints(tp, include_extras=True)  # keep Annotated[..., Range]
         fields = {f.name: f for f in dataclasses.fields(tp)}
         unknown = sorted(set(value) - set(fields))
         if unknown:
@@ -43,6 +85,13 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
             return tp(**kwargs)
         except ValueError as exc:  # a section's own consistency check (__post_init__)
             raise ConfigError(f"{path}: {exc}") from exc
+    if origin is Annotated:
+        base, *meta = get_args(tp)
+        coerced = _coerce(base, value, path)
+        for m in meta:
+            if isinstance(m, Range) and coerced is not None and coerced not in m:
+                raise ConfigError(f"{path}: {value!r} is out of range, must be {m}")
+        return coerced
     if origin is Literal:
         if value not in get_args(tp):
             raise ConfigError(f"{path}: {value!r} is not one of {list(get_args(tp))}")

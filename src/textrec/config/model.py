@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from textrec.config._build import PosInt, Range
 
 BackboneName = Literal["mobilenet_v3", "resnet34_vd"]
 BACKBONES: tuple[BackboneName, ...] = ("mobilenet_v3", "resnet34_vd")
+# model.image_shape: BGR images; both backbones reduce 32 rows to a feature height of 1; W/4 time steps
+Channels = Annotated[int, Range(3, 3)]
+Height = Annotated[int, Range(32, 32)]
+Width = Annotated[int, Range(4)]  # at least one time step
 
 
 @dataclass(frozen=True)
@@ -14,7 +20,7 @@ class CharsetConfig:
     dict_path: str | None = None  # None: the built-in 0-9a-z dictionary shipped in the package
     lowercase: bool | None = None  # None: lower-case labels iff the dictionary has no upper-case letters
     drop_unknown: bool = True  # DTRB: drop characters outside the dictionary
-    max_text_length: int = 25
+    max_text_length: PosInt = 25
 
     def build(self):  # -> Charset (imported lazily to keep config import-light)
         from textrec.charset import Charset
@@ -26,4 +32,4 @@ class CharsetConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     backbones: tuple[BackboneName, ...] = BACKBONES
-    image_shape: tuple[int, int, int] = (3, 32, 100)  # C, H, W fed to the network
+    image_shape: tuple[Channels, Height, Width] = (3, 32, 100)  # C, H, W fed to the network

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Literal
+
+from textrec.config._build import Fraction, NonNegInt, PosFloat, PosInt, Range
+
+# the files of an exported model directory (export/bundle.py writes them, the engines read them)
+INFERENCE_PREFIX = "inference"  # Paddle inference model: inference.json + inference.pdiparams
+ONNX_NAME = "model.onnx"
+INT8_NAME = "model_int8.onnx"
 
 
 @dataclass(frozen=True)
@@ -11,25 +19,98 @@ class PathsConfig:
     """Every file and directory that one stage writes and another reads. Written once, here."""
 
     raw: str = "data/raw"  # downloads (real datasets)
+    # archives being downloaded (.part) or kept: outside every DVC output, which DVC deletes before a stage
+    # runs, so an interrupted download resumes on the next `dvc repro`; git- and dvc-ignored
+    downloads: str = ".cache/downloads"
     lmdb: str = "data/lmdb"  # {train,val}/ and bench/<name>/ LMDBs
     manifests: str = "data/manifests"
     models: str = "models"  # models/<backbone>/{best,latest}.pdparams
     exported: str = "exported"  # exported/<backbone>/{inference.json,model.onnx,model_int8.onnx}
     reports: str = "reports"
 
+    # Every stage output by name: the stages write these, the report and tracking read them, and dvc.yaml
+    # spells the same paths with ${paths.*} (tests/pipeline/test_stage_outs.py keeps the two equal).
+    def split_lmdb(self, split: Literal["train", "val"]) -> Path:
+        return Path(self.lmdb) / split
+
+    def bench_lmdb(self, bench: str = "") -> Path:
+        """One benchmark's LMDB; without a name, the directory of all of them."""
+        return Path(self.lmdb) / "bench" / bench
+
+    def prepare_report(self) -> Path:
+        return Path(self.reports) / "prepare.json"
+
+    def validation_report(self) -> Path:
+        return Path(self.reports) / "validation.json"
+
+    def data_docs(self) -> Path:
+        return Path(self.reports) / "data_docs"
+
+    def model_dir(self, backbone: str) -> Path:
+        return Path(self.models) / backbone
+
+    def checkpoint(self, backbone: str, which: Literal["best", "latest"] = "best") -> Path:
+        return self.model_dir(backbone) / f"{which}.pdparams"
+
+    def train_reports(self, backbone: str) -> Path:
+        return Path(self.reports) / "train" / backbone
+
+    def train_log(self, backbone: str) -> Path:
+        return self.train_reports(backbone) / "train_log.csv"
+
+    def train_summary(self, backbone: str) -> Path:
+        return self.train_reports(backbone) / "train.json"
+
+    def rejections(self, backbone: str, split: Literal["train", "val"]) -> Path:
+        return self.train_reports(backbone) / f"data_{split}.json"
+
+    def eval_report(self, backbone: str, bench: str) -> Path:
+        return Path(self.reports) / "eval" / backbone / f"{bench}.json"
+
+    def export_dir(self, backbone: str) -> Path:
+        return Path(self.exported) / backbone
+
+    def inference_model(self, backbone: str) -> tuple[Path, Path]:
+        """(program, weights) of the Paddle inference model."""
+        d = self.export_dir(backbone)
+        return d / f"{INFERENCE_PREFIX}.json", d / f"{INFERENCE_PREFIX}.pdiparams"
+
+    def onnx_model(self, backbone: str, precision: Literal["fp32", "int8"] = "fp32") -> Path:
+        return self.export_dir(backbone) / (ONNX_NAME if precision == "fp32" else INT8_NAME)
+
+    def export_report(self, backbone: str) -> Path:
+        return Path(self.reports) / "export" / f"{backbone}.json"
+
+    def quantize_report(self, backbone: str) -> Path:
+        return Path(self.reports) / "quantize" / f"{backbone}.json"
+
+    def plots_dir(self, backbone: str) -> Path:
+        """Optional extra figures of one backbone (tracking logs every file in it)."""
+        return Path(self.reports) / "plots" / backbone
+
+    def report_html(self) -> Path:
+        return Path(self.reports) / "report.html"
+
+    def summary_md(self) -> Path:
+        return Path(self.reports) / "summary.md"
+
+    def accuracy_csv(self) -> Path:
+        return Path(self.reports) / "accuracy.csv"
+
 
 @dataclass(frozen=True)
 class EvalConfig:
     benchmarks: tuple[str, ...] = ("IIIT5K", "SVT", "IC03", "IC13", "IC15", "SVTP", "CUTE80")
-    batch_size: int = 64
-    gallery_size: int = 8  # worst examples kept per benchmark for the report
+    batch_size: PosInt = 64
+    gallery_size: NonNegInt = 8  # worst examples kept per benchmark for the report
 
 
 @dataclass(frozen=True)
 class ExportConfig:
-    opset: int = 17
-    parity_atol: float = 1e-4  # ONNX vs Paddle on real images; the stage fails above this
-    parity_images: int = 32  # real images per benchmark LMDB for the parity check (spread over each file)
+    # paddle2onnx exports opsets 7..21; the per-channel INT8 plans (quantize.plans) need 13 or above
+    opset: Annotated[int, Range(13, 21)] = 17
+    parity_atol: PosFloat = 1e-4  # ONNX vs Paddle on real images; the stage fails above this
+    parity_images: PosInt = 32  # real images per benchmark LMDB for the parity check (spread over each file)
 
 
 # ops kept in int8 between convs too (residual Add, SE Mul, pools, reshapes): fewer Q/DQ round trips
@@ -60,28 +141,28 @@ class QuantizeConfig:
     MobileNetV3, but cost a fine-tuned MobileNetV3 0.3-0.8 accuracy points on real crops; dynamic LSTM alone
     kept accuracy within 0.05 points at ~0.8-0.9x. So: fastest first, the accurate one as fallback."""
 
-    calibration_images: int = 256  # from the training LMDB
-    calibration_batch_size: int = 32
+    calibration_images: PosInt = 256  # from the training LMDB
+    calibration_batch_size: PosInt = 32
     plans: tuple[QuantPlan, ...] = (QuantPlan("static_u8_dynamic_lstm"),
                                     QuantPlan("dynamic_lstm", static_op_types=()))
-    max_accuracy_drop: float = 0.005  # per benchmark, as a fraction (0.5 point)
+    max_accuracy_drop: Fraction = 0.005  # per benchmark, as a fraction (0.5 point)
     require_faster: bool = True  # INT8 ms/image below fp32 at batch 1 and batch 64
-    timing_rounds: int = 7  # interleaved rounds; the median counts
-    timing_threads: int = 1  # 1 thread: the INT8/fp32 ratio is far less noisy on shared cores than at 2
+    timing_rounds: PosInt = 7  # interleaved rounds; the median counts
+    timing_threads: PosInt = 1  # 1 thread: the INT8/fp32 ratio is far less noisy on shared cores than at 2
 
 
 @dataclass(frozen=True)
 class PromotionConfig:
     model_name: str = "crnn-text-recognizer"
     serve_precision: Literal["fp32", "int8"] = "int8"  # which exported ONNX the registered model runs
-    accuracy_tolerance: float = 0.005  # challenger may be this much below production (average accuracy)
-    max_int8_drop: float = 0.005  # largest per-benchmark fp32 - int8 accuracy drop
-    max_latency_ms: float = 50.0  # batch-1 latency budget of the served precision
+    accuracy_tolerance: Fraction = 0.005  # challenger may be this much below production (average accuracy)
+    max_int8_drop: Fraction = 0.005  # largest per-benchmark fp32 - int8 accuracy drop
+    max_latency_ms: PosFloat = 50.0  # batch-1 latency budget of the served precision
     # limits of the served model; a request above them gets HTTP 400
-    max_image_bytes: int = 10_000_000
-    max_image_pixels: int = 16_000_000
-    max_images_per_request: int = 256
-    allow_file_paths: bool = True  # accept server-side paths as input (the server listens on 127.0.0.1)
+    max_image_bytes: PosInt = 10_000_000
+    max_image_pixels: PosInt = 16_000_000
+    max_images_per_request: PosInt = 256
+    # (no key for file paths: the registered model never reads them; see tracking/recognizer.py)
 
 
 @dataclass(frozen=True)
@@ -89,3 +170,6 @@ class TrackingConfig:
     experiment: str = "textrec"
     tracking_uri: str = "sqlite:///mlflow.db"  # relative to the project root; MLFLOW_TRACKING_URI wins
     artifact_root: str = "mlartifacts"  # artifacts of the local store, relative to the project root
+    # the train stage logs its curves to an MLflow run as it trains (`textrec track` then adds the rest to that
+    # run); false, or a store that cannot be reached, and training runs without it (and says so)
+    live: bool = True

@@ -3,21 +3,38 @@
 Every member is checked before anything is written: absolute paths, ``..`` components, links leading
 outside the target, device files and FIFOs are refused with an ``ArchiveError`` naming the member. The
 archive is extracted into a temporary sibling directory that is renamed onto the target only on success.
+An archive that cannot be read to the end (truncated, bad CRC, not an archive) raises ``CorruptArchiveError``.
 """
 
 from __future__ import annotations
 
+import lzma
 import os
 import posixpath
 import shutil
 import stat
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
 
 class ArchiveError(ValueError):
     """An archive that is unreadable, of an unknown type, or that would write outside its target."""
+
+
+class CorruptArchiveError(ArchiveError):
+    """An archive that cannot be read to the end: truncated, damaged, or not a zip/tar file at all."""
+
+
+# What the zip/tar/gzip/bz2/xz readers raise on damaged bytes. A plain OSError counts only without an errno
+# (gzip's BadGzipFile, bz2's "Invalid data stream"): one with an errno (disk full, permission) is not the
+# archive's fault.
+_DAMAGED = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError)
+
+
+def _is_damage(e: BaseException) -> bool:
+    return isinstance(e, _DAMAGED) or (isinstance(e, OSError) and e.errno is None)
 
 
 def _check_name(name: str, archive: Path) -> str:
@@ -66,14 +83,19 @@ def _check_zip(zf: zipfile.ZipFile, archive: Path) -> None:
 def check_archive(archive: str | Path) -> None:
     """Raise ``ArchiveError`` if any member of ``archive`` is unsafe (nothing is written)."""
     archive = Path(archive)
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            _check_zip(zf, archive)
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            _check_tar(tf, archive)
-    else:
-        raise ArchiveError(f"{archive}: not a zip or tar archive")
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                _check_zip(zf, archive)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                _check_tar(tf, archive)
+        else:  # a zip cut short loses its central directory and lands here too
+            raise CorruptArchiveError(f"{archive.name}: not a zip or tar archive (truncated or not an archive)")
+    except (*_DAMAGED, OSError) as e:
+        if not _is_damage(e):
+            raise
+        raise CorruptArchiveError(f"{archive.name}: truncated or corrupt ({type(e).__name__}: {e})") from e
 
 
 def safe_extract(archive: str | Path, dest: str | Path) -> Path:
@@ -91,8 +113,10 @@ def safe_extract(archive: str | Path, dest: str | Path) -> Path:
         else:
             with tarfile.open(archive) as tf:
                 tf.extractall(tmp, filter="data")  # second line of defence after _check_tar
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if _is_damage(e):  # e.g. a bad CRC or data cut short inside a member: the listing was readable
+            raise CorruptArchiveError(f"{archive.name}: truncated or corrupt ({type(e).__name__}: {e})") from e
         raise
     if dest.exists():
         old = dest.with_name(f".{dest.name}.old-{os.getpid()}")

@@ -5,6 +5,11 @@ LMDB (re-validated, labels normalised). The main process reads bytes and writes;
 every image and encodes every label (``manifest.inspect_sample``). Work is sent in chunks with a bounded
 number in flight, and results come back in input order, so memory stays flat for millions of images.
 Images that decode are stored with their original bytes (never re-encoded); labels are stored normalised.
+
+The workers are spawned, never forked: the caller may already run threads (paddle, OpenCV, ONNX Runtime, a
+Prefect worker, a ThreadPoolExecutor), and a forked child inherits their locks without the threads that would
+release them; it can then block forever (issue 10). Spawning costs ~0.6 s per pool, so callers converting
+several LMDBs share one ``inspect_pool``. (Scripts need the usual ``if __name__ == "__main__"`` guard.)
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import multiprocessing as mp
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.pool import Pool
 from pathlib import Path
 
 from textrec.charset import Charset
@@ -22,6 +29,7 @@ from textrec.config.data import ConvertSpec, RealDataConfig
 from textrec.data.labels import LabelFormat, iter_label_file
 from textrec.data.lmdb_io import LmdbWriter, find_lmdbs, image_key, iter_records, num_samples
 from textrec.data.manifest import COLUMNS, STATUS_OK, Inspection, ManifestWriter, Rejections, inspect_sample
+from textrec.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,12 @@ class ConvertResult:
         return self.samples / self.seconds if self.seconds > 0 else 0.0
 
 
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # the pool is the parallelism; nested cv2 threads only contend
+
+
 def _inspect_chunk(task: tuple[list[tuple[bytes | None, str | None, str]], Charset]) -> list[Inspection]:
     payload, charset = task
     return [inspect_sample(data, label, charset, missing) for data, label, missing in payload]
@@ -68,9 +82,22 @@ def _chunks(samples: Iterable[Sample], size: int) -> Iterator[list[Sample]]:
         yield chunk
 
 
-def inspect_stream(samples: Iterable[Sample], charset: Charset, processes: int = 2,
-                   chunk_size: int = 256) -> Iterator[tuple[Sample, Inspection]]:
-    """Inspect samples in a worker pool; yields (sample, inspection) in input order, bounded memory."""
+@contextmanager
+def inspect_pool(processes: int) -> Iterator[Pool | None]:
+    """Spawned workers to share across several conversions (None when ``processes <= 0``: inspect in
+    this process). spawn, not fork: see the module docstring."""
+    if processes <= 0:
+        yield None
+        return
+    with mp.get_context("spawn").Pool(processes, initializer=_init_worker) as pool:
+        yield pool
+
+
+def inspect_stream(samples: Iterable[Sample], charset: Charset, processes: int = 2, chunk_size: int = 256,
+                   pool: Pool | None = None) -> Iterator[tuple[Sample, Inspection]]:
+    """Inspect samples in a worker pool (``pool`` if given, else one of ``processes`` workers made for this
+    call; no pool and ``processes <= 0``: in this process); yields (sample, inspection) in input order,
+    bounded memory."""
     def task(chunk: list[Sample]):
         return [(s.data, s.label, s.missing) for s in chunk if s.error is None], charset
 
@@ -79,22 +106,24 @@ def inspect_stream(samples: Iterable[Sample], charset: Charset, processes: int =
         for s in chunk:
             yield s, (Inspection("unparseable_line") if s.error is not None else next(it))
 
-    if processes <= 0:
+    if pool is None and processes > 0:
+        with inspect_pool(processes) as own:
+            yield from inspect_stream(samples, charset, processes, chunk_size, own)
+        return
+    if pool is None:
         for chunk in _chunks(samples, chunk_size):
             yield from merge(chunk, _inspect_chunk(task(chunk)))
         return
-    max_inflight = 4 * processes
-    # fork: workers inherit the imported modules; they never touch LMDB environments.
-    with mp.get_context("fork").Pool(processes) as pool:
-        pending: deque = deque()
-        for chunk in _chunks(samples, chunk_size):
-            pending.append((chunk, pool.apply_async(_inspect_chunk, (task(chunk),))))
-            if len(pending) >= max_inflight:
-                done, res = pending.popleft()
-                yield from merge(done, res.get())
-        while pending:
+    max_inflight = 4 * max(processes, 1)
+    pending: deque = deque()
+    for chunk in _chunks(samples, chunk_size):
+        pending.append((chunk, pool.apply_async(_inspect_chunk, (task(chunk),))))
+        if len(pending) >= max_inflight:
             done, res = pending.popleft()
             yield from merge(done, res.get())
+    while pending:
+        done, res = pending.popleft()
+        yield from merge(done, res.get())
 
 
 def samples_from_label_file(label_file: str | Path, fmt: LabelFormat,
@@ -120,17 +149,16 @@ def samples_from_lmdb(path: str | Path) -> Iterator[Sample]:
 
 def convert_samples(samples: Iterable[Sample], dst: str | Path, manifest: str | Path, rejections: str | Path,
                     charset: Charset, *, processes: int = 2, chunk_size: int = 256, total: int | None = None,
-                    description: str = "", progress: bool = False) -> ConvertResult:
-    """Write the samples that pass into an LMDB at ``dst`` (atomically) with a manifest and rejection report."""
-    from tqdm import tqdm
-
+                    description: str = "", progress: bool = False, pool: Pool | None = None) -> ConvertResult:
+    """Write the samples that pass into an LMDB at ``dst`` (atomically) with a manifest and rejection report;
+    ``pool``: an ``inspect_pool`` to use (else one of ``processes`` workers is made for this call)."""
     dst, manifest, rejections = Path(dst), Path(manifest), Path(rejections)
     start = time.perf_counter()
     rej, n = Rejections(), 0
     writer, mwriter = LmdbWriter(dst), ManifestWriter(manifest)
-    stream = inspect_stream(samples, charset, processes, chunk_size)
+    stream = inspect_stream(samples, charset, processes, chunk_size, pool)
     try:
-        for sample, insp in tqdm(stream, total=total, desc=dst.name, unit="img", disable=not progress):
+        for sample, insp in track(stream, progress, total=total, desc=f"convert {dst.name}", unit="img"):
             n += 1
             key = None
             if insp.status == STATUS_OK:
@@ -145,7 +173,7 @@ def convert_samples(samples: Iterable[Sample], dst: str | Path, manifest: str | 
         mwriter.abort()
         raise
     finally:
-        stream.close()  # stops the worker pool now, also on errors
+        stream.close()  # stops this call's worker pool now, also on errors
     seconds = time.perf_counter() - start
     rej.write(rejections, n, source=description, output=str(dst), seconds=round(seconds, 3))
     if rej.total:
@@ -160,10 +188,16 @@ def output_paths(manifests_dir: str | Path, rel: str) -> tuple[Path, Path]:
 
 
 def convert_spec(spec: ConvertSpec, raw_dir: str | Path, lmdb_dir: str | Path, manifests_dir: str | Path,
-                 charset: Charset, cfg: RealDataConfig, progress: bool = False) -> list[ConvertResult]:
-    """Build ``<lmdb_dir>/<spec.dst>`` (one LMDB, or one per LMDB in a source tree) from ``<raw_dir>/<spec.src>``."""
+                 charset: Charset, cfg: RealDataConfig, progress: bool = False,
+                 pool: Pool | None = None) -> list[ConvertResult]:
+    """Build ``<lmdb_dir>/<spec.dst>`` (one LMDB, or one per LMDB in a source tree) from
+    ``<raw_dir>/<spec.src>``, in ``pool`` if given (an ``inspect_pool(cfg.processes)``), else in one pool for
+    the whole tree."""
+    if pool is None and cfg.processes > 0:
+        with inspect_pool(cfg.processes) as own:
+            return convert_spec(spec, raw_dir, lmdb_dir, manifests_dir, charset, cfg, progress, own)
     src = Path(raw_dir) / spec.src
-    kw = {"processes": cfg.processes, "chunk_size": cfg.chunk_size, "progress": progress}
+    kw = {"processes": cfg.processes, "chunk_size": cfg.chunk_size, "progress": progress, "pool": pool}
     if spec.format != "lmdb":
         if not src.is_file():
             raise FileNotFoundError(f"{src}: label file not found (data.real.convert src={spec.src!r})")
@@ -183,12 +217,16 @@ def convert_spec(spec: ConvertSpec, raw_dir: str | Path, lmdb_dir: str | Path, m
     return results
 
 
-def manifest_from_lmdb(path: str | Path, charset: Charset, processes: int = 0, chunk_size: int = 256):
-    """Manifest (pandas DataFrame, ``manifest.COLUMNS``) of an existing LMDB, e.g. a synthetic one."""
+def manifest_from_lmdb(path: str | Path, charset: Charset, processes: int = 0, chunk_size: int = 256,
+                       pool: Pool | None = None, progress: bool = False):
+    """Manifest (pandas DataFrame, ``manifest.COLUMNS``) of an existing LMDB, e.g. a synthetic one; ``pool``
+    as in ``convert_samples``; ``progress``: a bar counts the records."""
     import pandas as pd
 
     rows: dict[str, list] = {c: [] for c in COLUMNS}
-    for sample, insp in inspect_stream(samples_from_lmdb(path), charset, processes, chunk_size):
+    stream = inspect_stream(samples_from_lmdb(path), charset, processes, chunk_size, pool)
+    total = num_samples(path) if progress else None
+    for sample, insp in track(stream, progress, total=total, desc=f"inspect {Path(path).name}", unit="img"):
         i = int(sample.source.rpartition("#")[2])
         key = image_key(i).decode() if sample.data is not None else None  # every record is in this LMDB
         values = (key, sample.source, sample.label,

@@ -2,7 +2,7 @@
 
     ds = LmdbTextDataset("data/lmdb/train", charset)     # index pass: finds every bad record up front
     print(ds.report.summary())                          # counts per reason + keys (DatasetReport)
-    image, label, length = ds[0]                        # [3, 32, 100] float32, [25] int64, int64
+    image, label, length, char_pos = ds[0]              # [3, 32, 100] float32, [25] int64, int64, [25] float32
     loader = paddle.io.DataLoader(ds, batch_sampler=..., collate_fn=collate_batch, num_workers=2)
 
 The index pass reads every label (cheap) and, with ``check_images=True``, decodes every image once, so a
@@ -24,14 +24,19 @@ them (read-only, lock-free, no open transaction: the close only unmaps the child
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from textrec.charset import Charset
-from textrec.data.lmdb_io import find_lmdbs, image_key, label_key, open_readonly
+from textrec.data.lmdb_io import char_x_key, decode_char_x, find_lmdbs, image_key, label_key, open_readonly
 from textrec.data.report import DatasetReport, Rejection
-from textrec.preprocess import IMAGE_SHAPE, ImageDecodeError, decode_image, preprocess_bytes
+from textrec.preprocess import IMAGE_SHAPE, ImageDecodeError, decode_image, normalize_resize, resized_width
+
+
+# decoded uint8 image [H, W, 3] and character centres (or None) -> the same, transformed
+Augment = Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray | None]]
 
 
 class BadRecordError(ValueError):
@@ -136,7 +141,7 @@ class LmdbTextDataset:
             try:
                 decode_image(bytes(img))
             except ImageDecodeError as e:
-                return "bad_image", f"{e} (label {label!r})", 0
+                return "undecodable", f"{e} (label {label!r})", 0
         return None, "", len(enc.ids)
 
     # ---- per-process environments ----------------------------------------------------------------------------
@@ -158,6 +163,21 @@ class LmdbTextDataset:
         state["_held"], state["_pid"] = set(), None  # environments never travel by pickle (spawn workers)
         return state
 
+    def content_digests(self) -> dict[str, str]:
+        """Per LMDB (relative to the root, "." for the root itself): sha256 over every key and value in key
+        order. The same records give the same digest wherever and whenever they were written (~1 s/GB)."""
+        import hashlib
+
+        root, out = self.root.resolve(), {}
+        for s, path in enumerate(self.paths):
+            h = hashlib.sha256()
+            with self._env(s).begin() as txn:
+                for key, value in txn.cursor():
+                    h.update(len(key).to_bytes(4, "little") + bytes(key))
+                    h.update(len(value).to_bytes(8, "little") + bytes(value))
+            out["." if path == root else str(path.relative_to(root))] = h.hexdigest()
+        return out
+
     # ---- access -------------------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._record)
@@ -167,37 +187,60 @@ class LmdbTextDataset:
 
     def raw(self, i: int) -> tuple[bytes, str]:
         """Encoded image bytes and raw label of accepted record ``i``."""
+        img, lab, _ = self._read(i)
+        return img, lab
+
+    def _read(self, i: int) -> tuple[bytes, str, np.ndarray | None]:
+        """Image bytes, raw label and the character centres (fractions of the width) if the record has them."""
         if not 0 <= i < len(self):
             raise IndexError(f"index {i} out of range for {len(self)} records")
         s, r = int(self._source[i]), int(self._record[i])
         with self._env(s).begin() as txn:
-            img, lab = txn.get(image_key(r)), txn.get(label_key(r))
+            img, lab, cx = txn.get(image_key(r)), txn.get(label_key(r)), txn.get(char_x_key(r))
             if img is None or lab is None:
                 raise BadRecordError(f"{self.key(i)}: key vanished after indexing (LMDB rewritten?)")
-            return bytes(img), bytes(lab).decode("utf-8")
+            return bytes(img), bytes(lab).decode("utf-8"), None if cx is None else decode_char_x(bytes(cx))
 
     def text(self, i: int) -> str:
         """Normalised ground-truth text of record ``i`` (what accuracy is measured against)."""
         return self.charset.encode(self.raw(i)[1]).text
 
-    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.int64]:
-        """-> image [3, 32, 100] float32, label ids [max_text_length] int64 (0-padded), length."""
-        img, label = self.raw(i)
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.int64, np.ndarray]:
+        """-> image [3, 32, 100] float32, label ids [max_text_length] int64 (0-padded), length, and the x of
+        each label character's centre as a fraction of the input width [max_text_length] float32 (NaN where
+        unknown: padding, records without centres, or centres that do not match the encoded label 1:1)."""
+        return self.sample(i)
+
+    def sample(self, i: int, augment: Augment | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.int64, np.ndarray]:
+        """``self[i]``, with ``augment`` (training: ``data.augment.EpochView``) applied to the decoded uint8
+        image [H, W, 3] and its character centres (fractions of its width, or None) before the resize."""
+        img, label, char_x = self._read(i)
         enc = self.charset.encode(label)
         if enc.reason is not None:
             raise BadRecordError(f"{self.key(i)}: label {label!r} now rejected ({enc.reason})")
         try:
-            x = preprocess_bytes(img, self.image_shape)
+            decoded = decode_image(img)
         except ImageDecodeError as e:
             raise BadRecordError(f"{self.key(i)}: {e}") from e
-        ids = np.zeros(self.charset.max_text_length, np.int64)
+        if augment is not None:
+            decoded, char_x = augment(decoded, char_x)
+        x = normalize_resize(decoded, self.image_shape)
+        n = self.charset.max_text_length
+        ids = np.zeros(n, np.int64)
         ids[: len(enc.ids)] = enc.ids
-        return x, ids, np.int64(len(enc.ids))
+        char_pos = np.full(n, np.nan, np.float32)
+        if char_x is not None and len(char_x) == len(enc.ids):  # a dropped character breaks the pairing
+            # fraction of the stored width -> fraction of the padded input (the image fills rw of its W px)
+            rw = resized_width(*decoded.shape[:2], self.image_shape)
+            char_pos[: len(char_x)] = char_x * (rw / self.image_shape[2])
+        return x, ids, np.int64(len(enc.ids)), char_pos
 
 
-def collate_batch(samples: list[tuple[np.ndarray, np.ndarray, np.int64]]) -> tuple[np.ndarray, ...]:
-    """-> images [B, 3, 32, 100] float32, labels [B, 25] int64, lengths [B] int64."""
+def collate_batch(samples: list[tuple[np.ndarray, np.ndarray, np.int64, np.ndarray]]) -> tuple[np.ndarray, ...]:
+    """-> images [B, 3, 32, 100] float32, labels [B, 25] int64, lengths [B] int64, char_pos [B, 25] float32."""
     images = np.stack([s[0] for s in samples])
     labels = np.stack([s[1] for s in samples])
     lengths = np.asarray([s[2] for s in samples], np.int64)
-    return images, labels, lengths
+    char_pos = np.stack([s[3] for s in samples])
+    return images, labels, lengths, char_pos

@@ -3,7 +3,12 @@
 A file is written to ``<name>.part`` and resumed with an HTTP ``Range`` request after a dropped connection
 (a server that ignores ``Range`` makes us restart from zero). Transient failures are retried with
 exponential back-off. The sha256 is computed while streaming; only a file whose checksum matches is moved
-into place with ``os.replace``. A mismatch deletes the partial file and raises ``ChecksumError``.
+into place with ``os.replace``. A file that fails its checksum or size, or an archive that cannot be read
+to the end, is moved aside to ``<name>.corrupt-<time>`` (never reused) and the error says what to do.
+
+Archives live in an archive folder of their own (``paths.downloads`` in the stage), outside the stage's
+DVC output: DVC deletes a stage's outputs before running it, so a ``.part`` file kept there would be gone
+on every ``dvc repro`` or Prefect retry, and the download would start again from byte 0.
 
 ``mirror`` (a local directory or ``file://`` URL holding the files under their file names) replaces every
 URL, for air-gapped machines.
@@ -28,7 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from textrec.config.data import DatasetSource, RealDataConfig
-from textrec.data.archive import safe_extract
+from textrec.data.archive import ArchiveError, CorruptArchiveError, safe_extract
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,18 @@ def resolve_url(source: DatasetSource, mirror: str | None) -> str:
         return source.url
     base = mirror if "://" in mirror else Path(mirror).resolve().as_uri()
     return base.rstrip("/") + "/" + urllib.parse.quote(file_name(source))
+
+
+def move_aside(path: Path, name: str | None = None, why: str = "corrupt") -> Path:
+    """Rename a bad download to ``<name>.<why>-<UTC time>`` next to it (``name``: default ``path.name``),
+    so no later run picks it up."""
+    base = f"{name or path.name}.{why}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    aside, n = path.with_name(base), 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{base}-{n}")
+    os.replace(path, aside)
+    return aside
 
 
 def sha256_file(path: str | Path) -> str:
@@ -165,15 +182,16 @@ def download_file(url: str, dst: str | Path, *, sha256: str | None, allow_missin
             sleep(delay)
     got = hasher.hexdigest()
     if expected_size is not None and offset != expected_size:
-        part.unlink()
-        raise ChecksumError(f"{url}: expected {expected_size} bytes, got {offset}. The partial download was "
-                            "deleted; re-run, or fix size_bytes in params.yaml if the file changed upstream.")
+        aside = move_aside(part, dst.name)
+        raise ChecksumError(f"{url}: expected {expected_size} bytes, got {offset}; moved the download to "
+                            f"{aside}. Re-run to download it again, or fix size_bytes in params.yaml "
+                            "(data.real.datasets) if the file changed upstream.")
     if sha256 is not None and got != sha256.lower():
-        part.unlink()
+        aside = move_aside(part, dst.name)
         raise ChecksumError(
-            f"{url}: sha256 mismatch\n  expected {sha256.lower()}\n  got      {got}\n"
-            "The partial download was deleted. Re-run to download again; if the file really changed upstream, "
-            "check it and update the sha256 in params.yaml (data.real.datasets).")
+            f"{url}: sha256 mismatch (expected {sha256.lower()}, got {got}); moved the download to {aside}. "
+            "Re-run to download it again; if the file really changed upstream, check it and update the sha256 "
+            "in params.yaml (data.real.datasets).")
     if sha256 is None:
         log.warning("%s: no sha256 configured; computed sha256: %s (add it to params.yaml)", url, got)
     os.replace(part, dst)
@@ -190,9 +208,14 @@ class FetchResult:
 
 
 def fetch_source(source: DatasetSource, raw_dir: str | Path, cfg: RealDataConfig, *,
-                 allow_missing_checksum: bool = False, progress: bool = True,
-                 sleep: Callable[[float], None] = time.sleep) -> FetchResult:
-    """Download ``source`` and place it in ``<raw_dir>/<name>/`` (extracting archives safely)."""
+                 archive_dir: str | Path | None = None, allow_missing_checksum: bool = False,
+                 progress: bool = True, sleep: Callable[[float], None] = time.sleep) -> FetchResult:
+    """Download ``source`` and place it in ``<raw_dir>/<name>/`` (extracting archives safely).
+
+    The download (``.part`` while incomplete, then the archive itself until extracted, or for good with
+    ``keep_archives``) lives in ``archive_dir``, default ``<raw_dir>/.archives``; keep it outside a DVC
+    output to resume across ``dvc repro`` runs. Bad archives are moved aside there, not reused.
+    """
     raw_dir = Path(raw_dir)
     target = raw_dir / source.name
     marker = target / MARKER
@@ -204,7 +227,7 @@ def fetch_source(source: DatasetSource, raw_dir: str | Path, cfg: RealDataConfig
         if source.sha256 is None or done.get("sha256") == source.sha256.lower():
             return FetchResult(source.name, target, done["sha256"], True, source.sha256 is None)
     name = file_name(source)
-    archive = raw_dir / ".archives" / name
+    archive = (Path(archive_dir) if archive_dir is not None else raw_dir / ".archives") / name
     if source.sha256 is not None and archive.exists() and sha256_file(archive) == source.sha256.lower():
         digest = source.sha256.lower()  # kept from an earlier run (keep_archives)
     else:
@@ -217,16 +240,35 @@ def fetch_source(source: DatasetSource, raw_dir: str | Path, cfg: RealDataConfig
         tmp = target.with_name(f".{target.name}.place-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        os.replace(archive, tmp / name)
+        shutil.move(archive, tmp / name)  # archive_dir may be on another file system
         (tmp / MARKER).write_text(json.dumps(info, indent=2), encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
         tmp.rename(target)
     else:
-        safe_extract(archive, target)
+        _extract(archive, target, source)
         (target / MARKER).write_text(json.dumps(info, indent=2), encoding="utf-8")
         if not cfg.keep_archives:
             archive.unlink()
     if not any(archive.parent.iterdir()):
         archive.parent.rmdir()
     return FetchResult(source.name, target, digest, False, source.sha256 is None)
+
+
+def _extract(archive: Path, target: Path, source: DatasetSource) -> None:
+    """``safe_extract``; a damaged or refused archive is moved aside and the error says what to do next."""
+    try:
+        safe_extract(archive, target)
+    except CorruptArchiveError as e:
+        aside = move_aside(archive)
+        if source.sha256 is not None:  # the bytes are exactly the configured ones: the source itself is bad
+            hint = (f"Its sha256 matches params.yaml, so the file itself is bad: check the url and sha256 of "
+                    f"{source.name!r} in data.real.datasets.")
+        else:
+            hint = ("It was probably cut short: re-run with --allow-missing-checksum to download it again, then "
+                    f"add the printed sha256 to {source.name!r} in data.real.datasets so a bad copy is caught.")
+        raise DownloadError(f"{e}; moved it to {aside}. {hint}") from None
+    except ArchiveError as e:
+        aside = move_aside(archive, why="refused")
+        raise ArchiveError(f"{e}; nothing was extracted and the archive was moved to {aside}. Do not use it: "
+                           f"check the url of {source.name!r} in data.real.datasets.") from None

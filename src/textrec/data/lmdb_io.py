@@ -1,7 +1,9 @@
 """LMDB files in the DTRB / PaddleOCR layout.
 
 Keys: ``num-samples`` -> b"N"; ``image-%09d`` -> encoded image bytes; ``label-%09d`` -> utf-8 label;
-indices are 1-based. A dataset root may hold one LMDB or a tree of them (each leaf directory that
+indices are 1-based. Synthetic records may also carry ``charx-%09d`` -> little-endian float32 [L]: the
+x of each label character's centre as a fraction of the image width (training-only supervision; readers
+that do not know the key, PaddleOCR's included, ignore it). A dataset root may hold one LMDB or a tree of them (each leaf directory that
 contains ``data.mdb`` is one dataset), as PaddleOCR reads them.
 
 Writers are atomic: they write into ``<dst>.partial-<pid>`` and rename onto ``dst`` only on success, so an
@@ -16,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
+
 MAP_SIZE = 1 << 40  # virtual maximum; the file only grows as data is written
 COMMIT_EVERY = 1000
 
@@ -26,6 +30,22 @@ def image_key(i: int) -> bytes:
 
 def label_key(i: int) -> bytes:
     return b"label-%09d" % i
+
+
+def char_x_key(i: int) -> bytes:
+    return b"charx-%09d" % i
+
+
+CHAR_X_DTYPE = np.dtype("<f4")
+
+
+def encode_char_x(char_x: tuple[float, ...] | np.ndarray) -> bytes:
+    return np.asarray(char_x, CHAR_X_DTYPE).tobytes()
+
+
+def decode_char_x(raw: bytes) -> np.ndarray:
+    """-> [L] float32 (a copy: LMDB buffers die with their transaction)."""
+    return np.frombuffer(raw, CHAR_X_DTYPE).astype(np.float32)
 
 
 class LmdbWriter:
@@ -44,11 +64,14 @@ class LmdbWriter:
         self._commit_every = commit_every
         self.count = 0
 
-    def add(self, image: bytes, label: str) -> int:
-        """Append one record; returns its 1-based index."""
+    def add(self, image: bytes, label: str, char_x: tuple[float, ...] | None = None) -> int:
+        """Append one record (``char_x``: per-character centres, see the module docstring); returns its
+        1-based index."""
         self.count += 1
         self._cache.append((image_key(self.count), image))
         self._cache.append((label_key(self.count), label.encode("utf-8")))
+        if char_x is not None:
+            self._cache.append((char_x_key(self.count), encode_char_x(char_x)))
         if len(self._cache) >= 2 * self._commit_every:
             self._flush()
         return self.count

@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from textrec.charset import Charset
+from textrec.data.reasons import REASONS
 
 STATUS_OK = "ok"
-# Rejection reasons, in report order.
-REASONS = ("unparseable_line", "missing_file", "missing_image", "missing_label", "undecodable",
-           "too_long", "unknown_chars", "empty")
 COLUMNS = ("key", "source", "label", "label_norm", "width", "height", "bytes", "sha1", "status")
 
 
@@ -111,6 +109,43 @@ def read_manifest(path: str | Path):  # -> pandas.DataFrame
     import pandas as pd
 
     return pd.read_parquet(path)
+
+
+# What a record's row says about its bytes; a record that differs here changed after its manifest was written.
+RECORD_FIELDS = ("sha1", "status", "label_norm")
+
+
+def reconcile(manifest, records):  # (DataFrame | None, DataFrame) -> (DataFrame, DataFrame)
+    """Hold a manifest against one LMDB's records as they are now (``records``: ``convert.manifest_from_lmdb``).
+
+    Returns ``(rows, changed)``. ``rows`` (``COLUMNS``) is what to validate: one row per record, inspected
+    from its current bytes and named by the manifest's ``source`` where the key matches, plus the inputs the
+    manifest rejected before writing the LMDB (no key). ``changed`` has one row per key whose record differs
+    from the manifest (sha1, status or label), is missing, or is not in it: ``key``, ``source`` and
+    ``manifest_<field>``/``lmdb_<field>`` for ``RECORD_FIELDS``. Without a manifest, ``rows`` is ``records``.
+    """
+    import pandas as pd
+
+    # every record has a key here, also one whose image is missing (its key is null in ``records``)
+    records = records.assign(key=[f"image-{int(s.rpartition('#')[2]):09d}" for s in records["source"]])
+    if manifest is None:
+        return records[list(COLUMNS)], pd.DataFrame(columns=["key", "source"])
+    keyed = manifest[manifest["key"].notna()]
+    m = records.merge(keyed[["key", "source", *RECORD_FIELDS]], on="key", how="outer", suffixes=("", "_m"),
+                      indicator=True)
+    same = m["_merge"] == "both"
+    for f in RECORD_FIELDS:
+        a, b = m[f], m[f"{f}_m"]
+        same &= (a == b).fillna(False).astype(bool) | (a.isna() & b.isna())
+    in_lmdb = m["_merge"] != "right_only"
+    m["source"] = m["source_m"].where(m["source_m"].notna(), m["source"])
+    rows = pd.concat([m.loc[in_lmdb, list(COLUMNS)], manifest.loc[manifest["key"].isna(), list(COLUMNS)]],
+                     ignore_index=True)
+    bad = m[~same]
+    changed = pd.DataFrame({"key": bad["key"], "source": bad["source"],
+                            **{f"manifest_{f}": bad[f"{f}_m"] for f in RECORD_FIELDS},
+                            **{f"lmdb_{f}": bad[f] for f in RECORD_FIELDS}})  # null: no such record
+    return rows, changed.sort_values("key", ignore_index=True)
 
 
 class Rejections:

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from textrec.charset import Charset
-from textrec.data.lmdb_io import find_lmdbs, iter_records
+from textrec.data.lmdb_io import find_lmdbs, iter_records, num_samples
+from textrec.data.reasons import Reason
 from textrec.evaluation.ctc import ctc_greedy_decode
 from textrec.evaluation.metrics import SampleResult, dtrb_normalize, score_sample
-from textrec.preprocess import ImageDecodeError, preprocess_bytes
-
-# [N, 3, 32, 100] float32 -> [N, T, num_classes] probabilities
-ProbFn = Callable[[np.ndarray], np.ndarray]
+from textrec.inference.engines import Engine
+from textrec.preprocess import IMAGE_SHAPE, ImageDecodeError, preprocess_bytes
+from textrec.progress import track
 
 
 @dataclass
 class DatasetResult:
     name: str
     samples: list[SampleResult] = field(default_factory=list)
-    skipped: Counter = field(default_factory=Counter)  # reason -> count (not scored)
+    skipped: Counter = field(default_factory=Counter)  # reason (textrec.data.reasons) -> count (not scored)
     skipped_keys: dict[str, list[str]] = field(default_factory=dict)
 
     @property
@@ -43,37 +43,46 @@ class DatasetResult:
     def mean_confidence(self) -> float:
         return float(np.mean([s.confidence for s in self.samples])) if self.count else 0.0
 
+    @property
+    def empty_predictions(self) -> int:
+        """Images read as the empty string: the model emitted only blanks at every frame (an untrained or
+        collapsed model does this for nearly every image)."""
+        return sum(s.prediction == "" for s in self.samples)
+
     def summary(self) -> dict:
         return {"name": self.name, "count": self.count, "accuracy": self.accuracy,
                 "norm_edit_distance": self.norm_edit_distance, "mean_confidence": self.mean_confidence,
-                "skipped": dict(self.skipped)}
+                "empty_predictions": self.empty_predictions, "skipped": dict(self.skipped)}
 
     def worst(self, n: int) -> list[SampleResult]:
         """Wrong predictions first, most confident mistakes first, then the least confident hits."""
         return sorted(self.samples, key=lambda s: (s.correct, -s.confidence if not s.correct else s.confidence))[:n]
 
 
-def _skip(res: DatasetResult, reason: str, key: str) -> None:
+def _skip(res: DatasetResult, reason: Reason, key: str) -> None:
     res.skipped[reason] += 1
     res.skipped_keys.setdefault(reason, []).append(key)
 
 
-def _batches(path: Path, charset: Charset, res: DatasetResult, batch_size: int
+def _batches(path: Path, charset: Charset, res: DatasetResult, batch_size: int,
+             image_shape: tuple[int, int, int], progress: bool = False, desc: str | None = None
              ) -> Iterator[tuple[list[str], list[str], np.ndarray]]:
     keys: list[str] = []
     labels: list[str] = []
     xs: list[np.ndarray] = []
-    for i, img, label in iter_records(path):
+    total = num_samples(path) if progress else None
+    for i, img, label in track(iter_records(path), progress, total=total, desc=desc or res.name,
+                                 unit="img"):
         key = f"image-{i:09d}"
         if img is None or label is None:
-            _skip(res, "missing_record", key)
+            _skip(res, "missing_image" if img is None else "missing_label", key)
             continue
         # DTRB filtering: a label with nothing left to read after normalisation cannot be scored.
         if not dtrb_normalize(charset.normalize(label)):
-            _skip(res, "empty_label", key)
+            _skip(res, "empty", key)
             continue
         try:
-            xs.append(preprocess_bytes(img))
+            xs.append(preprocess_bytes(img, image_shape))
         except ImageDecodeError:
             _skip(res, "undecodable", key)
             continue
@@ -86,18 +95,21 @@ def _batches(path: Path, charset: Charset, res: DatasetResult, batch_size: int
         yield keys, labels, np.stack(xs)
 
 
-def evaluate_lmdb(prob_fn: ProbFn, path: str | Path, charset: Charset, name: str | None = None,
-                  batch_size: int = 64) -> DatasetResult:
+def evaluate_lmdb(engine: Engine, path: str | Path, charset: Charset, name: str | None = None,
+                  batch_size: int = 64, image_shape: tuple[int, int, int] = IMAGE_SHAPE,
+                  progress: bool = False, desc: str | None = None) -> DatasetResult:
+    """Score every record of one LMDB; images are preprocessed to ``image_shape`` (``model.image_shape``);
+    ``progress``: a bar labelled ``desc`` (default: the dataset's name) counts the records."""
     path = Path(path)
     res = DatasetResult(name or path.name)
-    for keys, labels, x in _batches(path, charset, res, batch_size):
-        for key, label, pred in zip(keys, labels, ctc_greedy_decode(prob_fn(x), charset), strict=True):
+    for keys, labels, x in _batches(path, charset, res, batch_size, image_shape, progress, desc):
+        for key, label, pred in zip(keys, labels, ctc_greedy_decode(engine(x), charset), strict=True):
             res.samples.append(score_sample(key, label, pred.text, pred.confidence))
     return res
 
 
-def evaluate_tree(prob_fn: ProbFn, root: str | Path, charset: Charset, batch_size: int = 64
-                  ) -> list[DatasetResult]:
+def evaluate_tree(engine: Engine, root: str | Path, charset: Charset, batch_size: int = 64,
+                  image_shape: tuple[int, int, int] = IMAGE_SHAPE, progress: bool = False) -> list[DatasetResult]:
     """Evaluate every LMDB under ``root``; a dataset's name is its path relative to ``root``."""
     root = Path(root)
     paths = find_lmdbs(root)
@@ -106,7 +118,7 @@ def evaluate_tree(prob_fn: ProbFn, root: str | Path, charset: Charset, batch_siz
     results = []
     for p in paths:
         name = root.name if p == root else str(p.relative_to(root))
-        results.append(evaluate_lmdb(prob_fn, p, charset, name, batch_size))
+        results.append(evaluate_lmdb(engine, p, charset, name, batch_size, image_shape, progress))
     return results
 
 

@@ -13,10 +13,11 @@ import numpy as np
 
 from textrec.charset import Charset
 from textrec.config.model import BackboneName
+from textrec.config.pipeline import INT8_NAME, ONNX_NAME
 from textrec.export.parity import ParityError, ParityReport, compare
+from textrec.preprocess import IMAGE_SHAPE
 
-ONNX_NAME = "model.onnx"
-INT8_NAME = "model_int8.onnx"
+__all__ = ["INT8_NAME", "ONNX_NAME", "Bundle", "export_bundle", "verify_bundle"]
 
 
 @dataclass(frozen=True)
@@ -29,16 +30,18 @@ class Bundle:
 
 
 def export_bundle(checkpoint: str | Path, out_dir: str | Path, charset: Charset,
-                  backbone: BackboneName | None = None, opset: int = 17) -> Bundle:
+                  backbone: BackboneName | None = None, opset: int = 17,
+                  image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> Bundle:
     """Write ``out_dir/{inference.json, inference.pdiparams, model.onnx}`` from a ``.pdparams`` checkpoint."""
     from textrec.export.onnx_export import export_onnx
     from textrec.export.paddle_export import export_inference, load_checkpoint_model
 
     checkpoint, out = Path(checkpoint), Path(out_dir)
     model = load_checkpoint_model(checkpoint, charset.num_classes, backbone)
-    export_inference(model, out)
+    export_inference(model, out, image_shape)
+    c, h, _ = image_shape
     meta = {"textrec.backbone": model.backbone_name, "textrec.characters": "".join(charset.characters),
-            "textrec.blank_index": "0", "textrec.input": "x [N,3,32,W] float32 BGR (u/255-0.5)/0.5",
+            "textrec.blank_index": "0", "textrec.input": f"x [N,{c},{h},W] float32 BGR (u/255-0.5)/0.5",
             "textrec.output": "probs [N,W/4,num_classes] softmax"}
     onnx_path = export_onnx(out, out / ONNX_NAME, opset, meta)
     return Bundle(checkpoint, model.backbone_name, charset.num_classes, out, onnx_path)

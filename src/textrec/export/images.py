@@ -13,7 +13,7 @@ from textrec.preprocess import IMAGE_SHAPE, ImageDecodeError, preprocess_bytes
 
 @dataclass
 class ImageSample:
-    images: np.ndarray  # [N, 3, 32, 100] float32, output of textrec.preprocess
+    images: np.ndarray  # [N, C, H, W] float32 (model.image_shape), output of textrec.preprocess
     keys: list[str] = field(default_factory=list)  # "<lmdb name>/image-%09d" per row
     undecodable: list[str] = field(default_factory=list)  # keys that could not be decoded (not in images)
     missing: list[str] = field(default_factory=list)  # indices without an image record
@@ -22,7 +22,8 @@ class ImageSample:
         return {"images": len(self.keys), "undecodable": len(self.undecodable), "missing": len(self.missing)}
 
 
-def sample_lmdb(path: str | Path, limit: int, spread: bool = True) -> ImageSample:
+def sample_lmdb(path: str | Path, limit: int, spread: bool = True,
+                image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> ImageSample:
     """Up to ``limit`` images of one LMDB: evenly spread over the whole file (``spread``) or the first ones.
 
     Records that are missing or cannot be decoded are counted (and listed), not replaced.
@@ -35,7 +36,7 @@ def sample_lmdb(path: str | Path, limit: int, spread: bool = True) -> ImageSampl
         raise ValueError(f"{path}: the LMDB is empty")
     count = min(limit, n)
     idx = (np.linspace(1, n, count).round().astype(int) if spread else np.arange(1, count + 1)).tolist()
-    out = ImageSample(np.zeros((0, *IMAGE_SHAPE), np.float32))
+    out = ImageSample(np.zeros((0, *image_shape), np.float32))
     xs: list[np.ndarray] = []
     env = open_readonly(path)
     try:
@@ -47,7 +48,7 @@ def sample_lmdb(path: str | Path, limit: int, spread: bool = True) -> ImageSampl
                     out.missing.append(key)
                     continue
                 try:
-                    xs.append(preprocess_bytes(bytes(raw)))
+                    xs.append(preprocess_bytes(bytes(raw), image_shape))
                 except ImageDecodeError:
                     out.undecodable.append(key)
                     continue
@@ -59,11 +60,12 @@ def sample_lmdb(path: str | Path, limit: int, spread: bool = True) -> ImageSampl
     return out
 
 
-def sample_lmdbs(paths: list[Path], per_lmdb: int) -> ImageSample:
+def sample_lmdbs(paths: list[Path], per_lmdb: int, image_shape: tuple[int, int, int] = IMAGE_SHAPE
+                 ) -> ImageSample:
     """``sample_lmdb`` over several LMDBs, concatenated in the given order."""
     if not paths:
         raise ValueError("no LMDB given")
-    parts = [sample_lmdb(p, per_lmdb) for p in paths]
+    parts = [sample_lmdb(p, per_lmdb, image_shape=image_shape) for p in paths]
     images = np.concatenate([p.images for p in parts])
     return ImageSample(images, [k for p in parts for k in p.keys], [k for p in parts for k in p.undecodable],
                        [k for p in parts for k in p.missing])

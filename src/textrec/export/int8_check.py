@@ -20,7 +20,9 @@ from textrec.config.pipeline import QuantizeConfig, QuantPlan
 from textrec.evaluation.evaluate import DatasetResult, evaluate_lmdb
 from textrec.evaluation.metrics import drop_within
 from textrec.export.quantize import QuantizeResult, quantize_model
-from textrec.export.speed import ProbFn, Timing, time_engines
+from textrec.export.speed import Timing, time_engines
+from textrec.inference.engines import Engine
+from textrec.preprocess import IMAGE_SHAPE
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,13 @@ class PlanAttempt:
                 "speed": [t.as_dict() for t in self.timings]}
 
 
-def evaluate_benches(engine: ProbFn, benches: dict[str, Path], charset: Charset, batch_size: int = 64
-                     ) -> dict[str, DatasetResult]:
-    return {name: evaluate_lmdb(engine, path, charset, name, batch_size) for name, path in benches.items()}
+def evaluate_benches(engine: Engine, benches: dict[str, Path], charset: Charset, batch_size: int = 64,
+                     image_shape: tuple[int, int, int] = IMAGE_SHAPE, progress: bool = False,
+                     label: str = "") -> dict[str, DatasetResult]:
+    """Each benchmark evaluated; ``progress``: a bar per benchmark, labelled ``<label> <bench>``."""
+    return {name: evaluate_lmdb(engine, path, charset, name, batch_size, image_shape, progress,
+                                f"{label} {name}".strip())
+            for name, path in benches.items()}
 
 
 def compare_results(fp32: dict[str, DatasetResult], int8: dict[str, DatasetResult]) -> list[BenchComparison]:
@@ -71,12 +77,6 @@ def compare_results(fp32: dict[str, DatasetResult], int8: dict[str, DatasetResul
         out.append(BenchComparison(name, a.count, a.accuracy, b.accuracy, same / a.count if a.count else 1.0,
                                    dict(a.skipped)))
     return out
-
-
-def compare_accuracy(fp32: ProbFn, int8: ProbFn, benches: dict[str, Path], charset: Charset,
-                     batch_size: int = 64) -> list[BenchComparison]:
-    return compare_results(evaluate_benches(fp32, benches, charset, batch_size),
-                           evaluate_benches(int8, benches, charset, batch_size))
 
 
 def gate_failures(benches: list[BenchComparison], timings: list[Timing], cfg: QuantizeConfig,
@@ -101,28 +101,32 @@ def gate_failures(benches: list[BenchComparison], timings: list[Timing], cfg: Qu
 
 
 def quantize_with_gates(fp32_path: Path, out: Path, calibration: np.ndarray, benches: dict[str, Path],
-                        timing_images: np.ndarray, charset: Charset, cfg: QuantizeConfig, batch_size: int = 64
+                        timing_images: np.ndarray, charset: Charset, cfg: QuantizeConfig, batch_size: int = 64,
+                        image_shape: tuple[int, int, int] = IMAGE_SHAPE, progress: bool = False
                         ) -> tuple[PlanAttempt | None, list[PlanAttempt]]:
     """Try ``cfg.plans`` in order; the first passing model is moved to ``out`` and returned with all attempts.
 
     When none passes, ``out`` holds the attempt with the fewest failed gates (for inspection) and the chosen
-    attempt is None.
+    attempt is None. ``progress``: a bar for each benchmark evaluation and each timing, labelled with the plan.
     """
     from textrec.inference.engines import OnnxEngine
 
     if not cfg.plans:
         raise ValueError("quantize.plans is empty")
-    fp32_results = evaluate_benches(OnnxEngine(fp32_path), benches, charset, batch_size)  # all cores
+    # accuracy on all cores; timing on cfg.timing_threads
+    fp32_results = evaluate_benches(OnnxEngine(fp32_path), benches, charset, batch_size, image_shape, progress,
+                                    "fp32")
     fp32 = OnnxEngine(fp32_path, cfg.timing_threads)
     attempts: list[tuple[PlanAttempt, Path]] = []
     for i, plan in enumerate(cfg.plans):
         candidate = out.with_name(f".{out.stem}.plan{i}{out.suffix}")
         q = quantize_model(fp32_path, candidate, calibration, plan, cfg.calibration_batch_size)
         benchmarks = compare_results(fp32_results,
-                                     evaluate_benches(OnnxEngine(candidate), benches, charset, batch_size))
+                                     evaluate_benches(OnnxEngine(candidate), benches, charset, batch_size,
+                                                      image_shape, progress, f"int8 {plan.name}"))
         int8 = OnnxEngine(candidate, cfg.timing_threads)
         timings = time_engines({"onnx_fp32": fp32, "onnx_int8": int8}, timing_images, (1, 64),
-                               cfg.timing_rounds)
+                               cfg.timing_rounds, progress=progress, desc=f"timing {plan.name}")
         attempt = PlanAttempt(plan, q, benchmarks, timings, gate_failures(benchmarks, timings, cfg))
         attempts.append((attempt, candidate))
         if not attempt.failures:

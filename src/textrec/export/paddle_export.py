@@ -1,7 +1,7 @@
 """Checkpoint -> Paddle inference model (PIR ``inference.json`` + ``inference.pdiparams``).
 
-The saved program takes ``x`` [N, 3, 32, W] (batch and width dynamic) and returns softmax probabilities
-[N, W/4, num_classes], exactly as the eager model in eval mode.
+The saved program takes ``x`` [N, C, H, W] (``model.image_shape``'s C and H; batch and width dynamic) and
+returns softmax probabilities [N, W/4, num_classes], exactly as the eager model in eval mode.
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textrec.config.model import BackboneName
+from textrec.config.pipeline import INFERENCE_PREFIX
+from textrec.preprocess import IMAGE_SHAPE
 
 if TYPE_CHECKING:
     from textrec.models.crnn import CRNN
 
-INFERENCE_PREFIX = "inference"  # -> inference.json + inference.pdiparams
 INPUT_NAME = "x"
 
 
@@ -37,22 +38,18 @@ def load_checkpoint_model(params: str | Path, num_classes: int, backbone: Backbo
     return model
 
 
-def export_inference(model: CRNN, out_dir: str | Path) -> Path:
+def export_inference(model: CRNN, out_dir: str | Path,
+                     image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> Path:
     """Save ``model`` (switched to eval mode) as a Paddle inference model in ``out_dir``; returns the dir."""
     import paddle
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
-    spec = [paddle.static.InputSpec([None, 3, 32, None], "float32", name=INPUT_NAME)]
+    channels, height, _ = image_shape  # the width stays dynamic, like the batch
+    spec = [paddle.static.InputSpec([None, channels, height, None], "float32", name=INPUT_NAME)]
     paddle.jit.save(model, str(out / INFERENCE_PREFIX), input_spec=spec)
     for f in inference_files(out):
         if not f.is_file():
             raise RuntimeError(f"paddle.jit.save did not write {f}")
     return out
-
-
-def export_checkpoint(params: str | Path, out_dir: str | Path, num_classes: int,
-                      backbone: BackboneName | None = None) -> Path:
-    """``.pdparams`` checkpoint -> inference model in ``out_dir``."""
-    return export_inference(load_checkpoint_model(params, num_classes, backbone), out_dir)

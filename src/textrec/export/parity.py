@@ -8,12 +8,11 @@ with ``atol``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-ProbFn = Callable[[np.ndarray], np.ndarray]  # [N, 3, 32, W] -> [N, T, C]
+from textrec.inference.engines import Engine
 
 
 class ParityError(RuntimeError):
@@ -70,7 +69,7 @@ def parity_inputs(images: np.ndarray, batch_size: int = 64) -> dict[str, list[np
             f"batch{k}_width{wide.shape[3]}": [wide]}
 
 
-def compare(reference: ProbFn, candidate: ProbFn, images: np.ndarray, atol: float,
+def compare(reference: Engine, candidate: Engine, images: np.ndarray, atol: float,
             names: tuple[str, str] = ("paddle", "onnx")) -> ParityReport:
     """Run both engines on every ``parity_inputs`` case; output shapes must agree exactly."""
     cases = []
@@ -89,11 +88,3 @@ def compare(reference: ProbFn, candidate: ProbFn, images: np.ndarray, atol: floa
         cases.append(ParityCase(name, shape, diff, same / steps if steps else 1.0))
     return ParityReport(names[0], names[1], atol, tuple(cases))
 
-
-def check_parity(reference: ProbFn, candidate: ProbFn, images: np.ndarray, atol: float,
-                 names: tuple[str, str] = ("paddle", "onnx")) -> ParityReport:
-    """``compare`` and raise ``ParityError`` when the tolerance is exceeded."""
-    report = compare(reference, candidate, images, atol, names)
-    if not report.passed:
-        raise ParityError(report.message())
-    return report

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-ProbFn = Callable[[np.ndarray], np.ndarray]  # [N, 3, 32, W] -> [N, T, C]
+from textrec.inference.engines import Engine
+from textrec.progress import track
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def make_batches(images: np.ndarray, batch_size: int, images_per_round: int) -> 
     return [np.ascontiguousarray(images[idx[i * batch_size:(i + 1) * batch_size]]) for i in range(n_batches)]
 
 
-def _ms_per_image(fn: ProbFn, batches: list[np.ndarray]) -> tuple[float, float]:
+def _ms_per_image(fn: Engine, batches: list[np.ndarray]) -> tuple[float, float]:
     """(wall, process CPU) milliseconds per image for one pass over ``batches``."""
     n = sum(len(b) for b in batches)
     c0, t0 = time.process_time(), time.perf_counter()
@@ -51,9 +52,11 @@ def _ms_per_image(fn: ProbFn, batches: list[np.ndarray]) -> tuple[float, float]:
     return (time.perf_counter() - t0) * 1000.0 / n, (time.process_time() - c0) * 1000.0 / n
 
 
-def time_engines(engines: Mapping[str, ProbFn], images: np.ndarray, batch_sizes: tuple[int, ...] = (1, 64),
-                 rounds: int = 5, images_per_round: int = 64, warmup: int = 1) -> list[Timing]:
-    """Median ms/image of every engine at every batch size over ``rounds`` interleaved rounds."""
+def time_engines(engines: Mapping[str, Engine], images: np.ndarray, batch_sizes: tuple[int, ...] = (1, 64),
+                 rounds: int = 5, images_per_round: int = 64, warmup: int = 1, progress: bool = False,
+                 desc: str = "timing") -> list[Timing]:
+    """Median ms/image of every engine at every batch size over ``rounds`` interleaved rounds; ``progress``:
+    a bar counts the rounds (drawn between measurements, never inside one)."""
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
     plans = {bs: make_batches(images, bs, max(images_per_round, bs)) for bs in batch_sizes}
@@ -63,7 +66,7 @@ def time_engines(engines: Mapping[str, ProbFn], images: np.ndarray, batch_sizes:
                 fn(plans[bs][0])
     wall: dict[tuple[str, int], list[float]] = {(n, bs): [] for n in engines for bs in batch_sizes}
     cpu: dict[tuple[str, int], list[float]] = {k: [] for k in wall}
-    for _ in range(rounds):
+    for _ in track(range(rounds), progress, total=rounds, desc=desc, unit="round"):
         for bs in batch_sizes:
             for name, fn in engines.items():
                 w, c = _ms_per_image(fn, plans[bs])

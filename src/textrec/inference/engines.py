@@ -20,7 +20,9 @@ EngineKind = Literal["paddle", "paddle_inference", "onnx"]
 
 
 class Engine(Protocol):
-    kind: EngineKind
+    """The one engine interface, used by evaluation, export (parity, speed) and prediction: preprocessed
+    images [N, 3, 32, W] float32 -> softmax probabilities [N, W/4, num_classes]. The engines below satisfy
+    it, and so does any function of that signature (a test's stub, a wrapper)."""
 
     def __call__(self, x: np.ndarray) -> np.ndarray: ...
 

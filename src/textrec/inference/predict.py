@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import errno
+import os
+from collections.abc import Iterable, Sized
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from textrec.charset import Charset
 from textrec.evaluation.ctc import ctc_greedy_decode
 from textrec.inference.engines import Engine
 from textrec.preprocess import ImageDecodeError, preprocess_bytes
+from textrec.progress import track
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 
@@ -25,21 +28,40 @@ class ImageResult:
 
 
 def list_images(path: str | Path) -> list[Path]:
-    """An image file, or every image file under a folder (sorted, recursive)."""
+    """An image file, or every image file under a folder (sorted, recursive; by suffix, ``IMAGE_SUFFIXES``).
+
+    Symbolic links whose target is missing (or loops) are listed too, so that ``predict_paths`` reports them
+    by name rather than skipping them. A folder without any image file is an error (FileNotFoundError)."""
     p = Path(path)
     if p.is_dir():
-        return sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES
+                       and (f.is_file() or (f.is_symlink() and not f.exists())))
+        if not found:
+            raise FileNotFoundError(f"no image files in {p} (looked for {' '.join(sorted(IMAGE_SUFFIXES))})")
+        return found
     if not p.exists():
         raise FileNotFoundError(f"no such file or folder: {p}")
     return [p]
+
+
+def _read_error(p: Path, e: OSError) -> str:
+    if e.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if p.is_symlink() and not p.exists():
+        try:
+            return f"dangling symbolic link to {os.readlink(p)}"
+        except OSError:
+            return "dangling symbolic link"
+    return f"cannot read file: {e.strerror or e}"
 
 
 def predict_arrays(engine: Engine, x: np.ndarray, charset: Charset) -> list[tuple[str, float]]:
     return [(p.text, p.confidence) for p in ctc_greedy_decode(engine(x), charset)]
 
 
-def predict_paths(engine: Engine, paths: Iterable[Path], charset: Charset, batch_size: int = 32
-                  ) -> list[ImageResult]:
+def predict_paths(engine: Engine, paths: Iterable[Path], charset: Charset, batch_size: int = 32,
+                  progress: bool = False) -> list[ImageResult]:
+    """One result per path, in order; ``progress``: a bar counts the files read."""
     out: list[ImageResult] = []
     batch: list[tuple[Path, np.ndarray]] = []
 
@@ -49,12 +71,13 @@ def predict_paths(engine: Engine, paths: Iterable[Path], charset: Charset, batch
             out.extend(ImageResult(p, t, c) for (p, _), (t, c) in zip(batch, preds, strict=True))
             batch.clear()
 
-    for p in paths:
+    total = len(paths) if isinstance(paths, Sized) else None
+    for p in track(paths, progress, total=total, desc="predict", unit="img"):
         try:
             batch.append((p, preprocess_bytes(p.read_bytes())))
         except (ImageDecodeError, OSError) as e:
             flush()  # keep the output in input order
-            out.append(ImageResult(p, "", 0.0, error=str(e)))
+            out.append(ImageResult(p, "", 0.0, error=_read_error(p, e) if isinstance(e, OSError) else str(e)))
             continue
         if len(batch) == batch_size:
             flush()

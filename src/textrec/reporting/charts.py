@@ -25,18 +25,29 @@ def _figure(w: float, h: float):
     return plt.subplots(figsize=(w, h))
 
 
+def _percent_label(v: float) -> str:
+    """A bar's value: '–' when missing, two decimals below 1% (so 0.25% is not drawn as 0.3 or 0)."""
+    return "–" if pd.isna(v) else "0" if v == 0 else f"{v:.2f}" if v < 1 else f"{v:.1f}"
+
+
 def accuracy_bars(table: pd.DataFrame) -> bytes:
-    """One group of bars per benchmark, one bar per backbone x precision."""
+    """One group of bars per benchmark, one bar per backbone x precision, each with its value (%). The axis
+    ends a little above the highest bar (at most 100%), so accuracies of a few percent stay readable; a
+    missing value (no quantize result) has no bar and reads '–', never 0."""
     rows = table[~table["benchmark"].str.startswith("average")]
     cols = [c for c in table.columns if c.endswith(("fp32", "int8")) and table[c].notna().any()]
     fig, ax = _figure(max(6.0, 1.2 * len(rows)), 3.5)
     width = 0.8 / max(1, len(cols))
+    top = 0.0
     for i, c in enumerate(cols):
+        values = pd.to_numeric(rows[c], errors="coerce") * 100
+        top = max(top, float(values.max(skipna=True)) if values.notna().any() else 0.0)
         xs = [k + i * width for k in range(len(rows))]
-        ax.bar(xs, pd.to_numeric(rows[c], errors="coerce").fillna(0) * 100, width, label=c)
+        bars = ax.bar(xs, values.fillna(0), width, label=c)
+        ax.bar_label(bars, labels=[_percent_label(v) for v in values], fontsize=7, padding=1)
     ax.set_xticks([k + 0.4 - width / 2 for k in range(len(rows))], rows["benchmark"], rotation=20)
     ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, min(100.0, max(1.0, top * 1.15)))  # room for the labels; all-zero bars: a 0-1% axis
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return _png(fig)

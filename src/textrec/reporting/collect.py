@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from textrec.config import PathsConfig
+
 
 @dataclass
 class BackboneResults:
@@ -15,26 +17,27 @@ class BackboneResults:
     eval: dict[str, dict] = field(default_factory=dict)  # bench -> reports/eval/<bb>/<bench>.json
     quantize: dict | None = None  # reports/quantize/<bb>.json
     train_log: pd.DataFrame | None = None  # per-step CSV
+    train: dict | None = None  # reports/train/<bb>/train.json: steps, init
 
 
 def _read_json(p: Path) -> dict | None:
     return json.loads(p.read_text()) if p.exists() else None
 
 
-def collect(reports: Path, backbones: tuple[str, ...], benchmarks: tuple[str, ...],
-            train_log: str = "train/{backbone}/train_log.csv") -> list[BackboneResults]:
+def collect(paths: PathsConfig, backbones: tuple[str, ...], benchmarks: tuple[str, ...]) -> list[BackboneResults]:
     out = []
     for bb in backbones:
         r = BackboneResults(bb)
         for bench in benchmarks:
-            d = _read_json(reports / "eval" / bb / f"{bench}.json")
+            d = _read_json(paths.eval_report(bb, bench))
             if d is None:
-                raise FileNotFoundError(f"missing evaluation result {reports}/eval/{bb}/{bench}.json "
+                raise FileNotFoundError(f"missing evaluation result {paths.eval_report(bb, bench)} "
                                         f"(run `dvc repro evaluate@{bb}-{bench}`)")
             r.eval[bench] = d
-        r.quantize = _read_json(reports / "quantize" / f"{bb}.json")
-        log = reports / train_log.format(backbone=bb)
+        r.quantize = _read_json(paths.quantize_report(bb))
+        log = paths.train_log(bb)
         r.train_log = pd.read_csv(log) if log.exists() else None
+        r.train = _read_json(paths.train_summary(bb))
         out.append(r)
     return out
 
@@ -69,3 +72,70 @@ def accuracy_table(results: list[BackboneResults], benchmarks: tuple[str, ...]) 
         weighted[c] = float((col[ok] * counts[ok]).sum() / counts[ok].sum()) if ok.any() else None
         mean[c] = float(col[ok].mean()) if ok.any() else None
     return pd.concat([df, pd.DataFrame([weighted, mean])], ignore_index=True)
+
+
+def accuracy_long(table: pd.DataFrame) -> pd.DataFrame:
+    """``accuracy_table`` one row per benchmark and model (``<backbone> fp32|int8``): columns benchmark, model,
+    accuracy, count (``reports/accuracy.csv``, the data of DVC's accuracy plot); a model without a number for
+    a benchmark (no quantize report) has no row."""
+    models = [c for c in table.columns if c.endswith(("fp32", "int8"))]
+    long = table.melt(id_vars=["benchmark", "count"], value_vars=models, var_name="model", value_name="accuracy")
+    long = long.dropna(subset=["accuracy"])
+    return long[["benchmark", "model", "accuracy", "count"]].reset_index(drop=True)
+
+
+def empty_predictions_table(results: list[BackboneResults], benchmarks: tuple[str, ...]) -> pd.DataFrame | None:
+    """Per benchmark and backbone, how many images were read as the empty string ("n of count (x%)"), from
+    the eval JSON's ``empty_predictions``; None when no eval JSON has it (written before it existed)."""
+    if not any("empty_predictions" in r.eval[b] for r in results for b in benchmarks):
+        return None
+    rows = []
+    for bench in benchmarks:
+        row: dict[str, object] = {"benchmark": bench}
+        for r in results:
+            ev = r.eval[bench]
+            n, count = ev.get("empty_predictions"), ev.get("count", 0)
+            row[r.backbone] = "–" if n is None else f"{n:,} of {count:,}" + (
+                f" ({100 * n / count:.1f}%)" if count else "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def published_comparison(results: list[BackboneResults], table: pd.DataFrame,
+                         benchmarks: tuple[str, ...]) -> pd.DataFrame | None:
+    """Our mean accuracy beside PaddleOCR's published one, per backbone, when the benchmarks are the seven
+    its CRNN table averages over (None otherwise: a mean over other sets is not comparable)."""
+    from textrec.models.pretrained import PADDLEOCR_RELEASES, PUBLISHED_BENCHMARKS
+
+    if sorted(benchmarks) != sorted(PUBLISHED_BENCHMARKS):
+        return None
+    mean = table.set_index("benchmark").loc["average (mean)"]
+    rows = []
+    for r in results:
+        if r.backbone not in PADDLEOCR_RELEASES:
+            continue
+        published = PADDLEOCR_RELEASES[r.backbone].published_accuracy
+        train = r.train or {}
+        rows.append({"backbone": r.backbone, "init": (train.get("init") or {}).get("source", "scratch"),
+                     "steps": train.get("steps"), "ours fp32": mean[f"{r.backbone} fp32"],
+                     "ours int8": mean[f"{r.backbone} int8"], "PaddleOCR published": published,
+                     "fp32 - published": mean[f"{r.backbone} fp32"] - published})
+    return pd.DataFrame(rows) if rows else None
+
+
+def training_table(results: list[BackboneResults]) -> pd.DataFrame | None:
+    """How each training ended, from ``train.json``: steps against the recipe's, images seen, the stop reason,
+    whether the model is the recipe's (a time-budget stop says no), speed and CPU."""
+    rows = []
+    for r in results:
+        t = r.train
+        if not t:
+            continue
+        complete = t.get("recipe_complete", True)
+        rows.append({"backbone": r.backbone, "steps": f"{t['steps']:,} of {t.get('planned_steps', t['steps']):,}",
+                     "images seen": f"{t['images_seen']:,}" if "images_seen" in t else "",
+                     "stopped by": t.get("stop_reason") or "", "recipe complete": "yes" if complete else
+                     "NO: stopped early by the time budget; not the model the recipe specifies",
+                     "best val accuracy": t.get("best_accuracy"), "img/s": round(t.get("images_per_second", 0), 1),
+                     "CPU": t.get("cpu", "")})
+    return pd.DataFrame(rows) if rows else None

@@ -2,12 +2,13 @@
 
     files       read a finished pipeline run's files (no MLflow)
     store       tracking URI / artifact location: project SQLite by default, MLFLOW_TRACKING_URI wins
-    log         track_pipeline_run: one MLflow run per backbone, grouped by a pipeline_run_id tag
+    live        the train stage's run: its curve logged as it trains, continued on resume
+    log         track_pipeline_run: one MLflow run per backbone (the training's live run when there is one),
+                grouped by a pipeline_run_id tag
     registry    register_best / register_run (alias challenger), promote (gates), rollback
     gates       the promotion gates, pure functions
     images      request parsing for the served model: bytes / base64 / paths, size limits (no MLflow)
     recognizer  the registered pyfunc model (ONNX + preprocessing + CTC decoding)
-    servers     start/stop `mlflow server` and `mlflow models serve` on 127.0.0.1 in their own process group
 
 Importing this package imports none of its modules.
 """

@@ -1,16 +1,17 @@
 """Read one finished pipeline run from its files (no MLflow here): what will be logged for each backbone.
 
-The files are the contract between the DVC stages and tracking. Paths are templates relative to the
-project root, filled with ``params.paths`` (``{models}``, ``{reports}``, ``{exported}``, ``{lmdb}``, ...),
-``{backbone}`` and ``{bench}``. Assumed formats:
+The files are the contract between the DVC stages and tracking. Their paths are ``params.paths``'s
+(``PathsConfig.eval_report(backbone, bench)``, ...), relative to the project root. Assumed formats:
 
 * train log CSV: ``step,epoch,loss,lr,images_per_second[,val_accuracy]``, empty cell = not measured;
 * eval report JSON (``stages/evaluate.py``): ``{"name", "count", "accuracy", "norm_edit_distance",
-  "mean_confidence", ...}``;
+  "mean_confidence", "empty_predictions", ...}``;
 * quantize report JSON: ``{"benchmarks": [{"name": <bench>, "fp32_accuracy": a, "int8_accuracy": b, ...}],
   "speed": [{"engine": "onnx_fp32"|"onnx_int8", "batch_size": 1, "ms_per_image": ms, ...}, ...]}``
   (``stages/quantize.py``);
-* validation JSON: ``{"success": bool, ...}``; dvc.lock: DVC 3 lock file.
+* validation JSON: ``{"success": bool, ...}``; dvc.lock: DVC 3 lock file;
+* train summary JSON (``stages/train.py``, optional): ``{"steps": n, "init": {"source", "sha256", ...},
+  "tracking_run_id": <the live MLflow run> | null, ...}``.
 """
 
 from __future__ import annotations
@@ -20,33 +21,33 @@ import hashlib
 import json
 import math
 import subprocess
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from textrec.config import Params, flatten, to_dict
 
 PRECISIONS = ("fp32", "int8")
-
-
-@dataclass(frozen=True)
-class PipelineLayout:
-    train_log: str = "{reports}/train/{backbone}/train_log.csv"
-    eval_report: str = "{reports}/eval/{backbone}/{bench}.json"
-    onnx_fp32: str = "{exported}/{backbone}/model.onnx"
-    onnx_int8: str = "{exported}/{backbone}/model_int8.onnx"
-    quantize_report: str = "{reports}/quantize/{backbone}.json"
-    validation: str = "{reports}/validation.json"
-    report: str = "{reports}/report.html"  # optional: logged when present
-    plots: str = "{reports}/plots/{backbone}"  # optional directory: every file in it is logged
-    dvc_lock: str = "dvc.lock"
-
-    def path(self, name: str, params: Params, root: Path, **values: str) -> Path:
-        template = getattr(self, name)
-        return root / template.format(**to_dict(params.paths), **values)
-
-    @staticmethod
-    def names() -> list[str]:
-        return [f.name for f in fields(PipelineLayout)]
+TAG_TRAIN_RUN = "train_run_id"  # the run the train stage logged its curves to live
+# Every metric a backbone's run carries, and nothing else (the README's table; tests hold both to it).
+# fp32 = the exported ONNX model, int8 = the quantized one, both as the quantize stage measured them.
+METRICS = {
+    "acc_fp32/<bench>": "accuracy of the fp32 ONNX model, the one shipped (quantize stage; the evaluate stage "
+                        "scores the same weights with the same code)",
+    "acc_int8/<bench>": "accuracy of the INT8 ONNX model (quantize stage)",
+    "int8_drop/<bench>": "acc_fp32 - acc_int8",
+    "avg_acc_fp32": "plain mean of acc_fp32 over eval.benchmarks (the registry ranks runs by avg_acc_<served>)",
+    "avg_acc_int8": "plain mean of acc_int8",
+    "int8_drop_max": "largest int8_drop (promotion gate int8_drop)",
+    "ned/<bench>": "mean normalised edit distance (evaluate stage, trained checkpoint)",
+    "confidence/<bench>": "mean confidence (evaluate stage)",
+    "count/<bench>": "images scored (evaluate stage)",
+    "empty/<bench>": "images read as the empty string: the model emitted only blanks (evaluate stage)",
+    "latency_ms_<precision>_b<N>": "ms/image at batch N, N in 1 and 64 (quantize stage; _b1 is the promotion "
+                                   "gate latency)",
+    "validation_success": "1 if the data validation passed, else 0",
+    "train/<column>": "per step, from the training log: loss, lr, images_per_second, val_accuracy, epoch "
+                      "(logged live by the train stage)",
+}
 
 
 @dataclass
@@ -78,8 +79,9 @@ def _number(value: object, where: str) -> float:
     return float(value)
 
 
-def read_train_log(path: Path) -> list[tuple[str, float, int]]:
-    """CSV -> (metric name ``train/<column>``, value, step); empty cells are skipped, bad cells raise."""
+def read_train_log(path: Path, allow_empty: bool = False) -> list[tuple[str, float, int]]:
+    """CSV -> (metric name ``train/<column>``, value, step); empty cells are skipped, bad cells raise. A log
+    without rows raises unless ``allow_empty`` (a 0-step run that only evaluates its init weights)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: training log not found")
     out: list[tuple[str, float, int]] = []
@@ -98,27 +100,44 @@ def read_train_log(path: Path) -> list[tuple[str, float, int]]:
                         out.append((f"train/{name}", value, step))
             except (TypeError, ValueError) as e:
                 raise ValueError(f"{path} line {line}: bad value ({e})") from None
-    if not out:
+    if not out and not allow_empty:
         raise ValueError(f"{path}: no training steps logged")
     return out
 
 
+def train_tags(path: Path) -> dict[str, str] | None:
+    """Tags from the train stage's summary (None if it is absent): steps, and the init the weights started
+    from with its sha256 (``init_archive_sha256``: PaddleOCR's release archive), and the live run's id."""
+    if not path.is_file():
+        return None
+    summary = _json(path)
+    init = summary.get("init") or {"source": "scratch"}  # a summary written before init existed
+    tags = {"train_steps": str(summary.get("steps")), "init": str(init.get("source")),
+            "init_sha256": str(init.get("sha256") or "none")}
+    if init.get("archive_sha256"):
+        tags["init_archive_sha256"] = str(init["archive_sha256"])
+    if summary.get("tracking_run_id"):  # the run the training logged its curves to (tracking/live.py)
+        tags[TAG_TRAIN_RUN] = str(summary["tracking_run_id"])
+    return tags
+
+
 def eval_metrics(paths: dict[str, Path]) -> dict[str, float]:
-    """Per-benchmark metrics of the Paddle checkpoint (evaluate stage) + their unweighted mean."""
+    """What the evaluate stage measured of the trained checkpoint beyond accuracy, per benchmark:
+    ``ned/``, ``confidence/``, ``count/``, ``empty/<bench>``. Its accuracy is not logged a second time: the
+    accuracy of the exported model (``acc_fp32/<bench>``, ``quantize_metrics``) is the same model's."""
     m: dict[str, float] = {}
     for bench, p in paths.items():
         rep = _json(p)
-        m[f"acc/{bench}"] = _number(rep.get("accuracy"), f"{p} accuracy")
         m[f"ned/{bench}"] = _number(rep.get("norm_edit_distance"), f"{p} norm_edit_distance")
         m[f"confidence/{bench}"] = _number(rep.get("mean_confidence"), f"{p} mean_confidence")
         m[f"count/{bench}"] = _number(rep.get("count"), f"{p} count")
-    m["avg_acc"] = sum(m[f"acc/{b}"] for b in paths) / len(paths)
+        m[f"empty/{bench}"] = _number(rep.get("empty_predictions"), f"{p} empty_predictions")
     return m
 
 
 def quantize_metrics(path: Path, benchmarks: tuple[str, ...]) -> dict[str, float]:
     """``acc_fp32/<bench>``, ``acc_int8/<bench>``, ``int8_drop/<bench>``, averages, max drop and latencies
-    (``latency_ms_<precision>`` at batch 1, ``latency_ms_<precision>_b<N>`` at every timed batch size)."""
+    (``latency_ms_<precision>_b<N>`` at every timed batch size; batch 1 is required)."""
     rep = _json(path)
     rows = {r.get("name"): r for r in rep.get("benchmarks") or [] if isinstance(r, dict)}
     m: dict[str, float] = {}
@@ -138,10 +157,14 @@ def quantize_metrics(path: Path, benchmarks: tuple[str, ...]) -> dict[str, float
             ms = _number(t.get("ms_per_image"), f"{path} speed[{t['engine']}].ms_per_image")
             m[f"latency_ms_{prec}_b{t.get('batch_size')}"] = ms
     for prec in PRECISIONS:
-        if f"latency_ms_{prec}_b1" not in m:
+        if latency_key(prec) not in m:
             raise ValueError(f"{path}: no batch-1 timing for engine 'onnx_{prec}' in 'speed'")
-        m[f"latency_ms_{prec}"] = m[f"latency_ms_{prec}_b1"]
     return m
+
+
+def latency_key(precision: str) -> str:
+    """The metric the latency gate and the registry's tie-break read: batch-1 ms/image."""
+    return f"latency_ms_{precision}_b1"
 
 
 def validation_passed(path: Path) -> bool:
@@ -179,6 +202,22 @@ def git_state(root: Path) -> tuple[str, bool]:
         return res.stdout.strip()
 
     return git("rev-parse", "HEAD"), bool(git("status", "--porcelain", "--untracked-files=no"))
+
+
+def serving_config(params: Params) -> dict:
+    """The registered recognizer's model config (``tracking/recognizer.py`` reads these keys). MLflow logs
+    a model's config as params of its run, so ``textrec track`` logs them on every backbone's run first
+    (``serving_params``): the runs of a pipeline run carry the same params whichever is registered."""
+    cfg = params.promotion
+    return {"image_shape": list(params.model.image_shape), "max_bytes": cfg.max_image_bytes,
+            "max_pixels": cfg.max_image_pixels, "max_images": cfg.max_images_per_request,
+            # logged false so that a trusted local loader can override it (MLflow overrides logged keys only)
+            "allow_local_paths": False}
+
+
+def serving_params(params: Params) -> dict[str, str]:
+    """``serving_config`` as the run params MLflow makes of it (``str`` of each value)."""
+    return {k: str(v) for k, v in serving_config(params).items()}
 
 
 def param_strings(params: Params) -> dict[str, str]:

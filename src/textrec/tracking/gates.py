@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from textrec.config import PromotionConfig
 from textrec.evaluation.metrics import drop_within
+from textrec.tracking.files import latency_key
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def evaluate_gates(challenger: dict[str, float], production: dict[str, float] | 
                       "metric int8_drop_max missing" if drop is None else
                       f"largest per-benchmark INT8 drop {drop:.4f} vs limit {cfg.max_int8_drop:g}"))
 
-    key = f"latency_ms_{precision}"
+    key = latency_key(precision)
     lat = _get(challenger, key)
     gates.append(Gate("latency", lat is not None and lat <= cfg.max_latency_ms,
                       f"metric {key} missing" if lat is None else

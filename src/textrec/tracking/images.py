@@ -1,8 +1,10 @@
 """Turning what a client sends to the served model into checked image bytes (no MLflow here).
 
-One image may arrive as raw ``bytes``, a base64 string (optionally a ``data:image/...;base64,`` URI) or,
-when allowed, a path to a file readable by the server. Every image is checked against byte and pixel
-limits *before* it is decoded in full, so one oversized upload cannot exhaust the server.
+One image may arrive as raw ``bytes`` or a base64 string (optionally a ``data:image/...;base64,`` URI).
+A path to a file on the machine that runs the model is read only with ``allow_paths=True``, which only a
+trusted local caller may set (see ``recognizer.py``): otherwise any client could probe which files exist and
+how big they are. Every image is checked against byte and pixel limits *before* it is decoded in full, so
+one oversized upload cannot exhaust the server. Error messages never quote what the client sent.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class ImageLimits:
     max_bytes: int = 10_000_000  # encoded size of one image
     max_pixels: int = 16_000_000  # width * height of one image
     max_images: int = 1024  # images in one request
-    allow_paths: bool = True  # accept server-side file paths (disable on a public endpoint)
+    allow_paths: bool = False  # read file paths on this machine: only for a trusted local caller
 
 
 def _from_string(s: str, limits: ImageLimits) -> bytes:
@@ -56,8 +58,11 @@ def _from_string(s: str, limits: ImageLimits) -> bytes:
     try:
         return base64.b64decode(s, validate=True)
     except (binascii.Error, ValueError):
-        where = "neither a readable file nor " if limits.allow_paths else "not "
-        raise ImageInputError(f"string of {len(s)} characters is {where}valid base64") from None
+        if limits.allow_paths:
+            raise ImageInputError(f"string of {len(s)} characters is neither a readable file nor valid base64"
+                                  ) from None
+        raise ImageInputError(f"string of {len(s)} characters is not valid base64 (send the encoded image "
+                              "bytes, base64-encoded; file paths are not read)") from None
 
 
 def to_image_bytes(item: object, limits: ImageLimits) -> bytes:
@@ -69,7 +74,7 @@ def to_image_bytes(item: object, limits: ImageLimits) -> bytes:
     elif isinstance(item, str):
         data = _from_string(item, limits)
     else:
-        raise ImageInputError(f"expected image bytes, a base64 string or a file path, got {type(item).__name__}")
+        raise ImageInputError(f"expected image bytes or a base64 string, got {type(item).__name__}")
     if not data:
         raise ImageInputError("empty image")
     if len(data) > limits.max_bytes:
@@ -109,6 +114,13 @@ def decode_checked(data: bytes, limits: ImageLimits) -> np.ndarray:
     return img
 
 
+def _names(names: Iterable[object], most: int = 5, width: int = 40) -> str:
+    """Field names for a message, shortened: a client could send anything as a name."""
+    names = [str(n) for n in names]
+    shown = [n if len(n) <= width else n[:width] + "..." for n in sorted(names)[:most]]
+    return str(shown) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
 def images_from_input(model_input: object) -> Sequence[object]:
     """Accept a DataFrame (column ``image``, or its only column), a Series, a dict or a list of items."""
     import pandas as pd
@@ -118,12 +130,16 @@ def images_from_input(model_input: object) -> Sequence[object]:
             return model_input[IMAGE_COLUMN].tolist()
         if len(model_input.columns) == 1:
             return model_input.iloc[:, 0].tolist()
-        raise ImageInputError(f"expected a column {IMAGE_COLUMN!r}, got columns {list(model_input.columns)}")
+        if len(model_input.columns) == 0:  # the served model's signature drops fields other than "image"
+            raise ImageInputError(f"no field {IMAGE_COLUMN!r} in the request: send the images (bytes or "
+                                  f"base64) as {IMAGE_COLUMN!r}")
+        raise ImageInputError(f"expected a column {IMAGE_COLUMN!r}, got columns "
+                              f"{_names(model_input.columns)}")
     if isinstance(model_input, pd.Series):
         return model_input.tolist()
     if isinstance(model_input, dict):
         if IMAGE_COLUMN not in model_input:
-            raise ImageInputError(f"expected the key {IMAGE_COLUMN!r}, got keys {sorted(model_input)}")
+            raise ImageInputError(f"expected the key {IMAGE_COLUMN!r}, got keys {_names(model_input)}")
         value = model_input[IMAGE_COLUMN]
         return list(value) if isinstance(value, list | tuple | np.ndarray) else [value]
     if isinstance(model_input, list | tuple):

@@ -3,14 +3,28 @@
 Imported only by MLflow when it loads the model (through ``recognizer_code.py``) and by ``register``.
 
     model = mlflow.pyfunc.load_model("models:/crnn-text-recognizer@production")
-    model.predict(pd.DataFrame({"image": [png_bytes, base64_str, "/path/word.png"]}))
+    model.predict(pd.DataFrame({"image": [png_bytes, base64_str]}))
     # -> DataFrame with columns text (str) and confidence (float)
 
 Bad images (corrupt, empty, above the byte/pixel limits in the model config) raise an MlflowException
-with INVALID_PARAMETER_VALUE, which the scoring server answers with HTTP 400 and the message.
+with INVALID_PARAMETER_VALUE, which the scoring server answers with HTTP 400 and a message that says what
+is wrong without quoting the request.
+
+File paths are not images: by default a string is base64 and nothing else, so no client of a scoring server
+can make it open files. A trusted local process that wants to pass paths opts in when it loads the model:
+
+    mlflow.pyfunc.load_model(uri, model_config={"allow_local_paths": True})
+    model.predict(pd.DataFrame({"image": ["/data/word.png"]}))
+
+(``MLFLOW_PYFUNC_INFERENCE_CONFIG='{"allow_local_paths": true}'`` in the environment does the same for the
+process that loads it, a scoring server included: then every client of that server can read its files.)
+Versions registered before this change carry ``allow_paths: true`` in their logged config; that key is
+obsolete and ignored, so they no longer read paths either.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import mlflow.pyfunc
 import numpy as np
@@ -19,19 +33,21 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from textrec.charset import Charset
-from textrec.evaluation.ctc import ctc_greedy_decode
+from textrec.inference.engines import OnnxEngine
+from textrec.inference.recognizer import Recognizer
 from textrec.tracking.images import ImageInputError, ImageLimits, images_from_input, preprocess_items
 
 # keys of the model config (logged with the model, overridable with load_model(..., model_config=...))
 DEFAULT_CONFIG = {
     "image_shape": [3, 32, 100],
     "batch_size": 64,
-    "threads": 0,  # ONNX Runtime intra-op threads; 0 = its default (all cores)
+    "threads": 0,  # ONNX Runtime intra-op threads; 0 = every core (OnnxEngine's default)
     "max_bytes": ImageLimits.max_bytes,
     "max_pixels": ImageLimits.max_pixels,
     "max_images": ImageLimits.max_images,
-    "allow_paths": ImageLimits.allow_paths,
+    "allow_local_paths": False,  # read file paths on the serving machine: a trusted local caller's opt-in
 }
+OBSOLETE_CONFIG = {"allow_paths"}  # logged by versions registered up to b746339 (as true); ignored
 
 
 class BadImageInput(MlflowException):
@@ -59,37 +75,32 @@ class CrnnRecognizer(mlflow.pyfunc.PythonModel):
     """Artifacts: ``onnx`` (model file, input "x" [N, 3, 32, W]) and ``dictionary`` (one char a line)."""
 
     def load_context(self, context) -> None:
-        import onnxruntime as ort
-
-        cfg = DEFAULT_CONFIG | dict(context.model_config or {})
+        logged = dict(context.model_config or {})
+        cfg = DEFAULT_CONFIG | {k: v for k, v in logged.items() if k not in OBSOLETE_CONFIG}
         unknown = sorted(set(cfg) - set(DEFAULT_CONFIG))
         if unknown:
             raise MlflowException(f"unknown model config key(s) {unknown}; allowed: {sorted(DEFAULT_CONFIG)}",
                                   error_code=INVALID_PARAMETER_VALUE)
         self.limits = ImageLimits(int(cfg["max_bytes"]), int(cfg["max_pixels"]), int(cfg["max_images"]),
-                                  bool(cfg["allow_paths"]))
+                                  cfg["allow_local_paths"] is True)  # only a real true, not "false"
         self.image_shape = tuple(int(v) for v in cfg["image_shape"])
         self.batch_size = int(cfg["batch_size"])
         self.charset = Charset.from_file(context.artifacts["dictionary"])
-        opts = ort.SessionOptions()
-        if cfg["threads"]:
-            opts.intra_op_num_threads = int(cfg["threads"])
-        self.session = ort.InferenceSession(context.artifacts["onnx"], opts, providers=["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
-        out_classes = self.session.get_outputs()[0].shape[-1]
+        # the engine (and so the session options) whose latency the quantize stage measured and the promotion
+        # gate read: served model = measured model
+        self.engine = OnnxEngine(Path(context.artifacts["onnx"]), threads=int(cfg["threads"]) or None)
+        out_classes = self.engine.session.get_outputs()[0].shape[-1]
         if out_classes != self.charset.num_classes:
             raise MlflowException(f"model outputs {out_classes} classes but the dictionary has "
                                   f"{self.charset.num_classes} (with blank)", error_code=INVALID_PARAMETER_VALUE)
+        # the Python API and `textrec predict` decode through the same class
+        self.recognizer = Recognizer.from_engine(self.engine, self.charset, self.batch_size)
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
         try:
             x = preprocess_items(images_from_input(model_input), self.limits, self.image_shape)  # [N, 3, 32, 100]
         except ImageInputError as e:
             raise BadImageInput(f"bad input: {e}") from None
-        texts, confs = [], []
-        for i in range(0, len(x), self.batch_size):
-            probs = self.session.run(None, {self.input_name: x[i:i + self.batch_size]})[0]  # [n, T, C]
-            for p in ctc_greedy_decode(np.asarray(probs), self.charset):
-                texts.append(p.text)
-                confs.append(p.confidence)
-        return pd.DataFrame({"text": texts, "confidence": np.asarray(confs, dtype=np.float64)})
+        preds = self.recognizer.predict_inputs(x)  # batch_size images per engine call
+        return pd.DataFrame({"text": [p.text for p in preds],
+                             "confidence": np.asarray([p.confidence for p in preds], dtype=np.float64)})

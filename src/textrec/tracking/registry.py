@@ -3,11 +3,14 @@
 Aliases, not stages: ``challenger`` = the newest registered candidate, ``production`` = what is served.
 Every decision is written on the version (tags ``promotion.*``); the registered model's tag
 ``production.history`` lists the versions that were production, oldest first, for ``rollback``.
+A version rolled back from production is tagged ``rolled_back=true`` (and ``rollback.*``): ``promote`` refuses
+it, though it may still be the challenger, unless asked with ``allow_rolled_back`` (which clears the tag).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,12 +18,14 @@ from importlib.metadata import version as pkg_version
 from pathlib import Path
 
 from textrec.config import Params, PromotionConfig
+from textrec.tracking.files import latency_key, serving_config
 from textrec.tracking.gates import Gate, evaluate_gates
 from textrec.tracking.log import TAG_PIPELINE_RUN
 from textrec.tracking.store import Store, client, mlflow_session
 
 CHALLENGER, PRODUCTION = "challenger", "production"
 HISTORY_TAG = "production.history"
+ROLLED_BACK_TAG = "rolled_back"
 
 
 @dataclass(frozen=True)
@@ -69,18 +74,33 @@ def latest_pipeline_run(store: Store, experiment_id: str) -> str:
     return runs[0].data.tags[TAG_PIPELINE_RUN]
 
 
-def _pyfunc_config(cfg: PromotionConfig, params: Params) -> dict:
-    return {"image_shape": list(params.model.image_shape), "max_bytes": cfg.max_image_bytes,
-            "max_pixels": cfg.max_image_pixels, "max_images": cfg.max_images_per_request,
-            "allow_paths": cfg.allow_file_paths}
-
-
 def _pyfunc_signature():
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    return ModelSignature(inputs=Schema([ColSpec("string", "image")]),
+    # "image" optional: MLflow then passes a request without it on to the model, which answers 400 with
+    # what is wrong; a required column fails in MLflow, whose 400 quotes the whole request (every image)
+    return ModelSignature(inputs=Schema([ColSpec("string", "image", required=False)]),
                           outputs=Schema([ColSpec("string", "text"), ColSpec("double", "confidence")]))
+
+
+# What the pyfunc imports besides textrec (mlflow adds itself): the ONNX engine, preprocessing, request parsing
+SERVING_PACKAGES = ("onnxruntime", "numpy", "opencv-python-headless", "pandas", "pillow")
+
+
+def serving_requirements() -> list[str]:
+    """The registered model's pip requirements, pinned to this environment's versions."""
+    return [f"{p}=={pkg_version(p)}" for p in SERVING_PACKAGES]
+
+
+def _package_copy(dst: Path) -> Path:
+    """The textrec sources for the model's ``code_paths`` (MLflow puts them on sys.path at load time): the
+    environment that serves the model is built from its requirements alone and has no textrec."""
+    import textrec
+
+    out = dst / "textrec"
+    shutil.copytree(Path(textrec.__file__).parent, out, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return out
 
 
 def register_best(params: Params, store: Store, pipeline_run_id: str | None = None) -> RegisteredVersion:
@@ -95,7 +115,7 @@ def register_best(params: Params, store: Store, pipeline_run_id: str | None = No
         raise ValueError(f"pipeline run {pipeline_run_id!r}: no run with metric {metric} ({len(runs)} run(s) found)")
     # ties: the faster one, then by backbone name, so the choice is deterministic
     best = max(scored, key=lambda r: (r.data.metrics[metric], -r.data.metrics.get(
-        f"latency_ms_{params.promotion.serve_precision}", 0.0), r.data.tags.get("backbone", "")))
+        latency_key(params.promotion.serve_precision), 0.0), r.data.tags.get("backbone", "")))
     return register_run(params, store, best.info.run_id)
 
 
@@ -120,12 +140,11 @@ def register_run(params: Params, store: Store, run_id: str) -> RegisteredVersion
         onnx.save_model(onnx.load_model(str(onnx_dir / "model.onnx")), str(onnx_file), save_as_external_data=False)
         dict_file = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="charset/dict.txt",
                                                         dst_path=f"{tmp}/charset")
-        pip = [f"{p}=={pkg_version(p)}" for p in ("onnxruntime", "numpy", "pandas", "opencv-python-headless",
-                                                  "pillow")]
         with mlflow.start_run(run_id=run_id):
             info = mlflow.pyfunc.log_model(
                 name="recognizer", python_model=str(Path(__file__).with_name("recognizer_code.py")),
-                signature=_pyfunc_signature(), model_config=_pyfunc_config(cfg, params), pip_requirements=pip,
+                signature=_pyfunc_signature(), model_config=serving_config(params),
+                pip_requirements=serving_requirements(), code_paths=[str(_package_copy(Path(tmp) / "code"))],
                 artifacts={"onnx": str(onnx_file), "dictionary": str(dict_file)})
         tags = {"backbone": run.data.tags.get("backbone", ""), "run_id": run_id, "precision": cfg.serve_precision,
                 TAG_PIPELINE_RUN: run.data.tags.get(TAG_PIPELINE_RUN, ""), metric: str(run.data.metrics[metric]),
@@ -140,9 +159,23 @@ def _history(c, name: str) -> list[str]:
     return json.loads(c.get_registered_model(name).tags.get(HISTORY_TAG, "[]"))
 
 
-def promote(cfg: PromotionConfig, store: Store, version: str | None = None) -> PromotionDecision:
+def _rollback_gate(tags: dict[str, str], allow_rolled_back: bool) -> Gate | None:
+    """None unless the version was rolled back from production (and not promoted again since)."""
+    if tags.get(ROLLED_BACK_TAG) != "true":
+        return None
+    when = (f"rolled back from production at {tags.get('rollback.time', '?')} "
+            f"(reason: {tags.get('rollback.reason', 'not given')})")
+    if allow_rolled_back:
+        return Gate("rolled_back", True, f"{when}; promoted again on request")
+    return Gate("rolled_back", False, f"{when}; register a new challenger, or promote this version again on "
+                "purpose with --allow-rolled-back")
+
+
+def promote(cfg: PromotionConfig, store: Store, version: str | None = None,
+            allow_rolled_back: bool = False) -> PromotionDecision:
     """Move ``production`` to the challenger (or ``version``) only if every gate passes; the decision,
-    its reasons and the time are written as tags of that version."""
+    its reasons and the time are written as tags of that version. A rolled-back version fails the extra
+    gate ``rolled_back`` unless ``allow_rolled_back``."""
     c = client(store)
     name = cfg.model_name
     version = str(version) if version else _alias_version(c, name, CHALLENGER)
@@ -154,7 +187,9 @@ def promote(cfg: PromotionConfig, store: Store, version: str | None = None) -> P
         return PromotionDecision(name, version, "unchanged", (), current)
     precision = mv.tags.get("precision", cfg.serve_precision)
     prod_metrics = c.get_run(c.get_model_version(name, current).run_id).data.metrics if current else None
-    gates = tuple(evaluate_gates(c.get_run(mv.run_id).data.metrics, prod_metrics, cfg, precision))
+    rolled_back = _rollback_gate(mv.tags, allow_rolled_back)
+    gates = (*((rolled_back,) if rolled_back else ()),
+             *evaluate_gates(c.get_run(mv.run_id).data.metrics, prod_metrics, cfg, precision))
     decision = "promoted" if all(g.passed for g in gates) else "refused"
     if decision == "promoted":
         c.set_registered_model_alias(name, PRODUCTION, version)
@@ -162,14 +197,18 @@ def promote(cfg: PromotionConfig, store: Store, version: str | None = None) -> P
         if current and (not history or history[-1] != current):
             history.append(current)  # production was set by hand: keep it reachable by rollback
         c.set_registered_model_tag(name, HISTORY_TAG, json.dumps((history + [version])[-100:]))
+        if rolled_back:
+            c.delete_model_version_tag(name, version, ROLLED_BACK_TAG)  # rollback.* tags stay as history
     for key, value in {"promotion.decision": decision, "promotion.reasons": json.dumps([str(g) for g in gates]),
                        "promotion.time": _now(), "promotion.production_before": current or "none"}.items():
         c.set_model_version_tag(name, version, key, value)
     return PromotionDecision(name, version, decision, gates, current)
 
 
-def rollback(cfg: PromotionConfig, store: Store) -> tuple[str, str]:
-    """Move ``production`` back to the version that was production before it; returns (from, to)."""
+def rollback(cfg: PromotionConfig, store: Store, reason: str | None = None) -> tuple[str, str]:
+    """Move ``production`` back to the version that was production before it and tag the version left
+    ``rolled_back`` so that a plain ``promote`` (it is often still the challenger) does not bring it back;
+    returns (from, to)."""
     c = client(store)
     name = cfg.model_name
     current = _alias_version(c, name, PRODUCTION)
@@ -183,6 +222,7 @@ def rollback(cfg: PromotionConfig, store: Store) -> tuple[str, str]:
     target = history[-1]
     c.set_registered_model_alias(name, PRODUCTION, target)
     c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
-    c.set_model_version_tag(name, current, "rollback.time", _now())
-    c.set_model_version_tag(name, current, "rollback.to", target)
+    for key, value in {ROLLED_BACK_TAG: "true", "rollback.time": _now(), "rollback.to": target,
+                       "rollback.reason": reason or "not given"}.items():
+        c.set_model_version_tag(name, current, key, value)
     return current, target

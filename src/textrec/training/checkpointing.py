@@ -44,14 +44,19 @@ class TrainerState:
     last_val_accuracy: float | None = None
     finished: bool = False  # stopped by epochs/max_steps (not killed, not out of time budget)
     stop_reason: str = ""
-    data: dict[str, list[int]] = field(default_factory=dict)  # training-data fingerprint (resume.py)
+    data: dict[str, Any] = field(default_factory=dict)  # training-data fingerprint (resume.py)
     backbone: str = ""
     num_classes: int = 0
     recipe: dict[str, Any] = field(default_factory=dict)
+    init: dict[str, Any] = field(default_factory=dict)  # what the run started from (training/init.py)
+    # one entry per invocation that trained this run: from_step, to_step, seconds, cpu, world_size (updated at
+    # every save, so a killed invocation counts up to its last checkpoint): wall time and machines of the model
+    segments: list[dict[str, Any]] = field(default_factory=list)
     rng: dict[str, str] = field(default_factory=dict)  # name -> base64(pickle(state))
     scaler: str | None = None  # base64(pickle(GradScaler.state_dict())) with AMP
     param_names: dict[str, str] = field(default_factory=dict)  # structured name -> paddle param name
     files: dict[str, str] = field(default_factory=dict)  # file suffix -> sha256
+    tracking_run_id: str | None = None  # the live metrics run (MLflow) a resumed training continues
     version: int = STATE_VERSION
 
 

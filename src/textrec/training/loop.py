@@ -8,18 +8,50 @@ import math
 import pickle
 import time
 from pathlib import Path
+from typing import Protocol
 
 from textrec.config.train import RecipeConfig
+from textrec.data.augment import Augmenter, EpochView
 from textrec.data.dataset import LmdbTextDataset, collate_batch
+from textrec.machine import cpu_model
+from textrec.progress import bar as progress_bar
 from textrec.training import checkpointing as ckpt
 from textrec.training import distributed
-from textrec.training.metrics_log import MetricsCsv, Throughput, log_line
+from textrec.training.metrics_log import FIELDS, MetricsCsv, Throughput, log_line
 from textrec.training.sampler import plan_epoch, shard
-from textrec.training.schedules import lr_at
+from textrec.training.schedules import frame_weight_at, lr_at
 from textrec.training.step import TrainStep
 from textrec.training.validate import count_correct, set_train_mode
 
 log = logging.getLogger("textrec.training")
+
+
+class MetricsSink(Protocol):
+    """Where each step's metrics go as they happen, besides the CSV (rank 0 only): a live MLflow run
+    (``textrec.tracking.live``) or anything else. ``log`` must return at once; names are ``train/<CSV column>``."""
+
+    run_id: str
+
+    def log(self, step: int, metrics: dict[str, float]) -> None: ...
+
+    def close(self, status: str) -> None: ...  # "FINISHED" | "FAILED" | "KILLED"
+
+
+def step_metrics(epoch: int, loss: float, lr: float, ips: float, val: float | None) -> dict[str, float]:
+    """One CSV row as sink metrics: the names ``textrec track`` gives the CSV's columns (``train/loss``, ...)."""
+    values = dict(zip(FIELDS[1:], (epoch, loss, lr, ips, val), strict=True))
+    return {f"train/{k}": float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
+
+
+def backfill(sink: MetricsSink, metrics_csv: Path) -> None:
+    """Give a resumed run's sink the rows the CSV kept (up to the checkpoint): a killed run may have written
+    rows it never sent. The sink drops the steps it holds already."""
+    import csv
+
+    with metrics_csv.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            values = {f"train/{k}": float(v) for k, v in row.items() if k != "step" and v}
+            sink.log(int(row["step"]), {k: v for k, v in values.items() if math.isfinite(v)})
 
 
 class NonFiniteLossError(RuntimeError):
@@ -43,23 +75,26 @@ def _die_with_parent(_worker_id: int) -> None:
 class TrainingLoop:
     def __init__(self, recipe: RecipeConfig, ctx, model, step: TrainStep, state: ckpt.TrainerState,
                  train_ds: LmdbTextDataset, val_ds: LmdbTextDataset | None, out: Path, csv: MetricsCsv | None,
-                 total: int) -> None:
+                 total: int, sink: MetricsSink | None = None) -> None:
         self.recipe, self.ctx, self.model, self.step = recipe, ctx, model, step
         self.state, self.train_ds, self.val_ds, self.out, self.csv, self.total = (state, train_ds, val_ds, out,
                                                                                   csv, total)
+        self.sink = sink
         self.last_loss: float | None = None
         self.seconds = 0.0
         self.images = 0
         self._last_eval_step = -1
+        self._t0 = 0.0  # monotonic start of this invocation (run)
 
     def run(self, show_progress: bool) -> None:
-        from tqdm import tqdm
-
         r, st = self.recipe, self.state
         set_train_mode(self.model, r.batch_norm)
         t0 = time.monotonic()
+        self._t0 = t0
+        st.segments.append({"from_step": st.step, "to_step": st.step, "seconds": 0.0, "cpu": cpu_model(),
+                            "world_size": self.ctx.world_size})
         budget = None if r.time_budget_minutes is None else r.time_budget_minutes * 60.0
-        bar = tqdm(total=self.total, initial=st.step, disable=not show_progress, unit="step", dynamic_ncols=True)
+        bar = progress_bar(show_progress, total=self.total, initial=st.step, unit="step")
         meter = Throughput()
         st.stop_reason, st.finished = "", False
         while not st.stop_reason:
@@ -77,10 +112,12 @@ class TrainingLoop:
                 continue
             n = len(plan.batches) if r.max_steps is None else min(len(plan.batches), r.max_steps - st.step)
             batches = [shard(b, self.ctx.rank, self.ctx.world_size) for b in plan.batches[:n]]
-            for k, (images, labels, lengths) in enumerate(self._loader(batches)):
+            for k, (images, labels, lengths, char_pos) in enumerate(self._loader(batches, plan.epoch)):
                 lr = lr_at(st.step, r.lr, self.total, r.schedule)
                 over_time = budget is not None and time.monotonic() - t0 > budget
-                loss, stop = self._step(images, labels, lengths, lr, over_time)
+                extra = {"char_pos": char_pos, "frame_weight": frame_weight_at(st.step, r.frame_loss),
+                         "ignore_radius": r.frame_loss.ignore_radius}
+                loss, stop = self._step(images, labels, lengths, extra, lr, over_time)
                 batch_epoch = st.epoch
                 st.step += 1
                 st.epoch_pos = plan.end_positions[k]
@@ -99,15 +136,25 @@ class TrainingLoop:
         self.seconds = time.monotonic() - t0
         self._finish()
 
-    def _loader(self, batches: list[list[int]]):
+    def _loader(self, batches: list[list[int]], epoch: int):
+        """The batches of ``epoch`` (all from one epoch plan), augmented as the recipe says: each image a
+        function of (seed, epoch, index), so workers and a resumed run read the same batches."""
         import paddle
 
+        dataset = self.train_ds
+        if self.recipe.augment:
+            dataset = EpochView(self.train_ds, Augmenter(self.recipe.augment, self.recipe.seed), epoch)
         if self.recipe.num_workers > 0:
             self.train_ds.close()  # no LMDB handle of this process may cross the workers' fork
-        return paddle.io.DataLoader(self.train_ds, batch_sampler=batches, collate_fn=collate_batch,
+        # paddle forks its workers (default multiprocessing context; DataLoader offers no other). Accepted
+        # here, unlike in a library pool (issue 10): num_workers defaults to 0; the fork comes from the main
+        # thread between steps, when paddle's OpenMP pool is idle (libiomp re-initialises in the child); the
+        # workers only read LMDB, decode with cv2 and collate numpy; and the trainer runs in a stage process
+        # of its own, never inside a caller's threads. tests/data/test_pool_safety.py allows it only here.
+        return paddle.io.DataLoader(dataset, batch_sampler=batches, collate_fn=collate_batch,
                                     num_workers=self.recipe.num_workers, worker_init_fn=_die_with_parent)
 
-    def _step(self, images, labels, lengths, lr: float, over_time: bool) -> tuple[float, bool]:
+    def _step(self, images, labels, lengths, extra: dict, lr: float, over_time: bool) -> tuple[float, bool]:
         """One batch: forward, agree with the other ranks on finiteness and stopping, then update.
         Returns (loss, stop now)."""
         self.step.optimizer.set_lr(lr)
@@ -115,7 +162,7 @@ class TrainingLoop:
         # statistics (to NaN, typically). They are the non-trainable entries of the state dict: keep a copy.
         saved = ({n: t.clone() for n, t in self.model.state_dict().items() if t.stop_gradient}
                  if self.recipe.nan_policy == "skip" else {})
-        loss = self.step.loss(images, labels, lengths)
+        loss = self.step.loss(images, labels, lengths, **extra)
         # all ranks see the global mean loss and take the same decisions
         value, (stop,) = distributed.agree(self.ctx, float(loss), [over_time])
         nonfinite = not math.isfinite(value)
@@ -144,8 +191,10 @@ class TrainingLoop:
             val = self._evaluate()
         if self.csv is not None and math.isfinite(loss):
             self.csv.append(st.step, epoch, loss, lr, ips, val)
+        if self.sink is not None and math.isfinite(loss):  # the same rows as the CSV, as they happen
+            self.sink.log(st.step, step_metrics(epoch, loss, lr, ips, val))
         if r.log_every_steps > 0 and st.step % r.log_every_steps == 0:
-            log_line(st.step, self.total, epoch, loss, lr, meter.window(), st.skipped_batches)
+            log_line(st.step, self.total, epoch, loss, lr, meter.window(), st.skipped_batches, r.batch_size)
         if r.checkpoint_every_steps > 0 and st.step % r.checkpoint_every_steps == 0:
             self._save("latest")
         meter.pause_ended()
@@ -172,6 +221,7 @@ class TrainingLoop:
     def _save(self, name: str) -> None:
         if not self.ctx.is_main:
             return
+        self.state.segments[-1].update(to_step=self.state.step, seconds=round(time.monotonic() - self._t0, 1))
         scaler = self.step.scaler
         if scaler is not None:
             self.state.scaler = base64.b64encode(pickle.dumps(scaler.state_dict())).decode("ascii")
@@ -183,3 +233,9 @@ class TrainingLoop:
         self._save("latest")
         log.info("stopped (%s) at step %d, epoch %d; best val accuracy %s", self.state.stop_reason, self.state.step,
                  self.state.epoch, self.state.best_accuracy)
+        if self.state.stop_reason == "time_budget":  # a safety stop: the recipe is defined by its steps
+            log.warning("TIME BUDGET EXCEEDED: stopped at step %d of %d after %.1f min "
+                        "(time_budget_minutes %s). This model is NOT what the recipe specifies: it saw %d%% of its "
+                        "steps. Raise or remove time_budget_minutes, or run on a faster machine.",
+                        self.state.step, self.total, self.seconds / 60, self.recipe.time_budget_minutes,
+                        100 * self.state.step // max(1, self.total))

@@ -65,6 +65,17 @@ class Throughput:
         return ips
 
 
-def log_line(step: int, total: int, epoch: int, loss: float, lr: float, ips: float, skipped: int) -> None:
-    log.info("step %d/%d epoch %d loss %.4f lr %.3g %.1f img/s%s", step, total, epoch, loss, lr, ips,
+def log_line(step: int, total: int, epoch: int, loss: float, lr: float, ips: float, skipped: int,
+             batch_size: int) -> None:
+    """One progress line, with the time the remaining steps take at the recent speed (ETA)."""
+    eta = f" eta {format_duration((total - step) * batch_size / ips)}" if ips > 0 and total > step else ""
+    log.info("step %d/%d epoch %d loss %.4f lr %.3g %.1f img/s%s%s", step, total, epoch, loss, lr, ips, eta,
              f" skipped {skipped}" if skipped else "")
+
+
+def format_duration(seconds: float) -> str:
+    """90 -> '1m30s', 4000 -> '1h06m'."""
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s"

@@ -23,15 +23,17 @@ NEUTRAL_KEYS = frozenset({"time_budget_minutes", "num_workers", "log_every_steps
                           "check_images"})
 
 
-def data_fingerprint(ds: LmdbTextDataset) -> dict[str, list[int]]:
-    """LMDB path -> [data.mdb bytes, mtime ns], plus the record counts. A false "changed" (a checkout that
-    touched the files) only means starting afresh."""
-    out = {str(p): [(p / "data.mdb").stat().st_size, (p / "data.mdb").stat().st_mtime_ns] for p in ds.paths}
+def data_fingerprint(ds: LmdbTextDataset) -> dict[str, Any]:
+    """LMDB (relative to the dataset root) -> content digest, plus the record counts: independent of where
+    the data lies and of file times, so a run resumes on another machine with the same data."""
+    out: dict[str, Any] = dict(ds.content_digests())
     out["records"] = [ds.report.total, len(ds)]
     return out
 
 
 def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    if old.get("augment") is False:  # written before augment was a list of transforms: false meant none
+        old = {**old, "augment": []}
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 

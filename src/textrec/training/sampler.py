@@ -83,6 +83,13 @@ def plan_epoch(lengths: np.ndarray, batch_size: int, seed: int, epoch: int, *, s
     return EpochPlan(epoch, batches, ends)
 
 
+def planned_steps(samples: int, batch_size: int, epochs: int, max_steps: int | None) -> int:
+    """Steps a recipe plans over ``samples`` usable records: the whole global batches of an epoch (the
+    incomplete last one is dropped) times ``epochs``, capped by ``max_steps``."""
+    total = epochs * (samples // batch_size)
+    return total if max_steps is None else min(total, max_steps)
+
+
 def shard(batch: np.ndarray, rank: int, world_size: int) -> list[int]:
     """This rank's contiguous slice of a global batch."""
     if len(batch) % world_size:

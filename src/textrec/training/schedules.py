@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from textrec.config.train import ScheduleConfig
+from textrec.config.train import FrameLossConfig, ScheduleConfig
 
 ONECYCLE_DIV = 25.0  # onecycle starts at lr / 25 (the usual OneCycle default)
 
@@ -41,3 +41,10 @@ def lr_at(step: int, base_lr: float, total_steps: int, cfg: ScheduleConfig) -> f
             return _cos(base_lr / ONECYCLE_DIV, base_lr, s / rise)
         return _cos(base_lr, end, (s - rise) / max(1, n - rise))
     raise ValueError(f"unknown schedule {cfg.name!r}")
+
+
+def frame_weight_at(step: int, cfg: FrameLossConfig) -> float:
+    """Weight of the per-frame loss at ``step``: ``cfg.weight`` falling linearly to 0 at ``cfg.until_step``."""
+    if cfg.weight <= 0 or step >= cfg.until_step:
+        return 0.0
+    return cfg.weight * (1.0 - step / cfg.until_step)

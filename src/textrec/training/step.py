@@ -6,10 +6,14 @@
     # or simply: loss = step(images, labels, lengths)
 
 What the options do on this project's CPUs (per-core MobileNetV3 batch 64: 29-32 img per CPU-second as
-PaddleOCR trains, 85 here with ``textrec.runtime`` settings and the kernels):
+PaddleOCR trains; with ``textrec.runtime`` settings and the kernels ~100-105 on the 2-core Intel Xeon
+(family 6 model 207, measured under load 8), where the earlier depthwise/hardswish-only kernels gave 77-79;
+those gave 94 on the quiet AMD EPYC):
 
 * Paddle's CPU depthwise convolution is its generic grouped convolution (an im2col and a tiny GEMM per
-  sample and channel): over half of a MobileNetV3 step; its hardswish gradient is ~20% of the rest.
+  sample and channel): over half of a MobileNetV3 step. Of the rest, BatchNorm + activation (~27%) and
+  the squeeze-excite pooling/multiply (~9%) are memory-bound passes that Paddle makes more often than
+  needed (one core of that Xeon streams only ~10 GB/s, so each pass over the activations counts).
   ``fast_kernels=True`` swaps in compiled kernels for those layers during the forward only
   (``fast_kernels.py``); the backward replays the ops the forward recorded.
 * oneDNN (``FLAGS_use_mkldnn``/``FLAGS_use_onednn``) is ignored by eager mode and crashes Paddle 3.3.1's
@@ -43,11 +47,12 @@ class TrainStep:
         self.optimizer, self.scaler = optimizer, scaler
         self._forward, self._kernels = forward, kernels  # (images, labels, lengths) -> loss; kernel swap context
 
-    def loss(self, images, labels, lengths):
+    def loss(self, images, labels, lengths, **extra):
         """Forward + loss (scalar tensor, graph kept for ``apply``); parameters untouched. The BatchNorm
-        running statistics do move (train mode)."""
+        running statistics do move (train mode). ``extra`` goes to the loss function (e.g. ``char_pos``,
+        ``frame_weight`` of ``ctc_frame_loss``)."""
         with self._kernels():
-            return self._forward(images, labels, lengths)
+            return self._forward(images, labels, lengths, **extra)
 
     def apply(self, loss) -> None:
         """Backward from ``loss`` (scaled under AMP), optimizer update, gradients cleared."""
@@ -64,8 +69,8 @@ class TrainStep:
         """Drop whatever gradients are accumulated (after a non-finite loss: no update)."""
         self.optimizer.clear_grad()
 
-    def __call__(self, images, labels, lengths):
-        loss = self.loss(images, labels, lengths)
+    def __call__(self, images, labels, lengths, **extra):
+        loss = self.loss(images, labels, lengths, **extra)
         self.apply(loss)
         return loss
 
@@ -91,15 +96,16 @@ def build_train_step(model, optimizer, loss_fn: Callable, *, static: bool = Fals
                      fast_kernels: bool = True, require_kernels: bool = True, net=None,
                      scaler=None) -> TrainStep:
     """The training step for ``model`` (a CRNN in train mode) with ``optimizer`` and ``loss_fn(logits [B, T, C],
-    labels [B, L], lengths [B]) -> scalar``.
+    labels [B, L], lengths [B], **extra) -> scalar``.
 
     ``net``: what to call for the forward (e.g. ``paddle.DataParallel(model)``), default ``model``.
     ``static``: trace forward + loss once with ``paddle.jit.to_static(full_graph=True)``; the backward and
     the optimizer stay eager. Single process only (Paddle 3.3.1 cannot trace ``paddle.DataParallel``); the
     train/eval mode of the BatchNorms is frozen into the trace at the first call.
     ``amp``: float16 autocast (GPU only; pass the ``paddle.amp.GradScaler`` as ``scaler``).
-    ``fast_kernels``: on CPU, run MobileNetV3's depthwise convolutions and hardswish with the compiled
-    kernels (compiled on first use). Nothing to swap for ResNet34_vd. When they cannot be compiled (no g++
+    ``fast_kernels``: on CPU, run MobileNetV3's depthwise convolutions, BatchNorms with their activations
+    and squeeze-excite pooling/scaling with the compiled kernels (compiled on first use). Nothing to swap
+    for ResNet34_vd. When they cannot be compiled (no g++
     or Python headers) ``require_kernels`` raises ``KernelBuildError``, otherwise a warning and paddle's own.
     """
     import paddle
@@ -113,13 +119,13 @@ def build_train_step(model, optimizer, loss_fn: Callable, *, static: bool = Fals
     if static and net is not model:
         raise ValueError("static=True needs net=model: paddle 3.3.1 cannot trace a paddle.DataParallel forward")
 
-    def forward(images, labels, lengths) -> Any:
+    def forward(images, labels, lengths, **extra) -> Any:
         if amp:
             with paddle.amp.auto_cast():
                 logits = net(images)  # [B, T, C]
         else:
             logits = net(images)
-        return loss_fn(logits, labels, lengths)
+        return loss_fn(logits, labels, lengths, **extra)
 
     kernels = _kernel_context(model, fast_kernels, on_cpu, require_kernels)
     if static:

@@ -13,22 +13,27 @@ from __future__ import annotations
 import base64
 import logging
 import pickle
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from textrec.charset import Charset
 from textrec.config import Params, to_dict
+from textrec.config.data import ValidationConfig
 from textrec.config.model import BackboneName
 from textrec.config.train import RecipeConfig
 from textrec.data.dataset import LmdbTextDataset
-from textrec.data.report import DatasetReport
+from textrec.data.report import DatasetReport, check_rejected_fraction
 from textrec.runtime import configure_runtime
 from textrec.training import checkpointing as ckpt
 from textrec.training import distributed
-from textrec.training.loop import NonFiniteLossError, TrainingLoop
-from textrec.training.loss import ctc_loss
+from textrec.training.init import InitCheckpoint, init_model
+from textrec.training.loop import MetricsSink, NonFiniteLossError, TrainingLoop, backfill
+from textrec.training.loss import ctc_frame_loss
 from textrec.training.metrics_log import MetricsCsv
 from textrec.training.resume import ResumeMode, changed_keys, data_fingerprint, should_resume
+from textrec.training.sampler import planned_steps
 from textrec.training.setup import (
     build_model_for,
     build_optimizer,
@@ -48,6 +53,8 @@ class TrainResult:
     steps: int
     epoch: int  # epochs completed
     stop_reason: str  # "epochs" | "max_steps" | "time_budget"
+    planned_steps: int  # what the recipe specifies (epochs and max_steps)
+    recipe_complete: bool  # False: a safety stop (time budget) ended it early; not the recipe's model
     best_accuracy: float | None
     best_step: int | None
     last_val_accuracy: float | None
@@ -59,18 +66,27 @@ class TrainResult:
     val_report: DatasetReport | None
     world_size: int
     rank: int
-    resumed_from_step: int | None  # None: started from scratch
+    resumed_from_step: int | None  # None: started afresh
+    init: dict[str, Any] = field(default_factory=dict)  # the weights the run started from (training/init.py)
+    tracking_run_id: str | None = None  # the live metrics run (MLflow), None without one
 
 
 def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str | Path,
           val_lmdb: str | Path | None, out_dir: str | Path, *, resume: ResumeMode = False,
           metrics_csv: str | Path | None = None, charset: Charset | None = None,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, init: InitCheckpoint | None = None,
+          max_rejected_fraction: float | None = None,
+          tracker: Callable[[str | None], MetricsSink | None] | None = None) -> TrainResult:
     """Train ``backbone`` on ``train_lmdb`` (one LMDB or a tree), validating on ``val_lmdb``.
 
     Checkpoints go to ``out_dir``, one CSV row per step to ``metrics_csv`` (default
     ``<out_dir>/train_metrics.csv``). ``resume``: False (from scratch), True (from ``out_dir/latest``, which
     must exist) or "auto" (resume an unfinished run of the same recipe and data, else start afresh).
+    A fresh start loads the recipe's ``init`` (or ``init``, already resolved) into the new model; a resumed
+    run ignores it. A dataset that rejects more than ``max_rejected_fraction`` of its records (default: the
+    validation gate's ``data.validation.max_rejected_fraction``) stops the run before the model is built.
+    ``tracker`` (rank 0) opens a sink that gets every CSV row as it is written, given the run id a resumed
+    checkpoint recorded (None afresh): ``textrec.tracking.live.open_training_run``; it may return None.
     """
     spec = resolve(config, backbone, charset)
     recipe, charset = spec.recipe, spec.charset
@@ -85,14 +101,17 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
     train_ds = LmdbTextDataset(train_lmdb, charset, check_images=recipe.check_images, image_shape=spec.image_shape)
     val_ds = None if val_lmdb is None else LmdbTextDataset(val_lmdb, charset, check_images=recipe.check_images,
                                                            image_shape=spec.image_shape)
+    if max_rejected_fraction is None:  # the validation gate's threshold: corrupt data stops here, by key
+        gate = config.data.validation if isinstance(config, Params) else ValidationConfig()
+        max_rejected_fraction = gate.max_rejected_fraction
     for ds in (train_ds, val_ds):
         if ds is not None:
             log.info("%s", ds.report.summary())
+            check_rejected_fraction(ds.report, max_rejected_fraction)
     steps_per_epoch = len(train_ds) // recipe.batch_size
     if steps_per_epoch == 0:
         raise ValueError(f"{train_lmdb}: {len(train_ds)} usable samples, fewer than one batch of {recipe.batch_size}")
-    total = recipe.epochs * steps_per_epoch
-    total = min(total, recipe.max_steps) if recipe.max_steps is not None else total
+    total = planned_steps(len(train_ds), recipe.batch_size, recipe.epochs, recipe.max_steps)
 
     model = build_model_for(recipe, backbone, charset.num_classes, ctx)
     opt = build_optimizer(recipe, model)
@@ -112,29 +131,47 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
             scaler.load_state_dict(pickle.loads(base64.b64decode(state.scaler)))
         state.recipe, state.data, state.finished = recipe_dict, fingerprint, False
         resumed_from = state.step
+        if recipe.init != "scratch":
+            log.info("resuming: init %r not applied (the run started from %s)", recipe.init,
+                     state.init.get("source", "an unrecorded init"))
         log.info("resumed from %s/latest at step %d (epoch %d, position %d)", out, state.step, state.epoch,
                  state.epoch_pos)
     else:
         state = ckpt.TrainerState(backbone=backbone, num_classes=charset.num_classes, recipe=recipe_dict,
-                                  data=fingerprint)
+                                  data=fingerprint,
+                                  init=init_model(model, config, backbone, charset.num_classes, ctx, init))
     net = model if not ctx.distributed else _data_parallel(model)
     csv = MetricsCsv(metrics_csv or out / "train_metrics.csv", resume_step=resumed_from) if ctx.is_main else None
-    step = build_train_step(model, opt, ctc_loss, amp=scaler is not None, fast_kernels=recipe.fast_kernels,
+    step = build_train_step(model, opt, ctc_frame_loss, amp=scaler is not None, fast_kernels=recipe.fast_kernels,
                             require_kernels=False, net=net, scaler=scaler)
-    loop = TrainingLoop(recipe, ctx, model, step, state, train_ds, val_ds, out, csv, total)
+    # the live metrics run (rank 0): the checkpoint's run when resuming; saved with every checkpoint
+    sink = tracker(state.tracking_run_id) if tracker is not None and ctx.is_main else None
+    state.tracking_run_id = sink.run_id if sink is not None else state.tracking_run_id
+    if sink is not None and csv is not None and resumed_from is not None:
+        backfill(sink, csv.path)
+    loop = TrainingLoop(recipe, ctx, model, step, state, train_ds, val_ds, out, csv, total, sink)
+    status = "FAILED"
     try:
         loop.run(progress and ctx.is_main)
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
     finally:
+        if sink is not None:
+            sink.close(status)
         if csv is not None:
             csv.close()
         train_ds.close()
         if val_ds is not None:
             val_ds.close()
     distributed.barrier(ctx)
-    return TrainResult(out, state.step, state.epoch, state.stop_reason, state.best_accuracy, state.best_step,
+    return TrainResult(out, state.step, state.epoch, state.stop_reason, total, state.stop_reason != "time_budget",
+                       state.best_accuracy, state.best_step,
                        state.last_val_accuracy, loop.last_loss, state.skipped_batches, loop.seconds,
                        loop.images / loop.seconds if loop.seconds > 0 else 0.0, train_ds.report,
-                       None if val_ds is None else val_ds.report, ctx.world_size, ctx.rank, resumed_from)
+                       None if val_ds is None else val_ds.report, ctx.world_size, ctx.rank, resumed_from,
+                       init=state.init, tracking_run_id=state.tracking_run_id if ctx.is_main else None)
 
 
 def _data_parallel(model):

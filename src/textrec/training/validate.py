@@ -18,7 +18,7 @@ def count_correct(model, dataset: LmdbTextDataset, indices: Sequence[int], batch
     correct = 0
     with paddle.no_grad():
         for start in range(0, len(indices), batch_size):
-            images, labels, lengths = collate_batch([dataset[i] for i in indices[start:start + batch_size]])
+            images, labels, lengths, _ = collate_batch([dataset[i] for i in indices[start:start + batch_size]])
             probs = model(paddle.to_tensor(images)).numpy()  # [B, T, C] softmax
             preds = ctc_greedy_decode(probs, dataset.charset)
             truth = [dataset.charset.decode_ids(row[:n]) for row, n in zip(labels, lengths, strict=True)]

@@ -36,7 +36,7 @@ def test_samples_decode_with_plausible_sizes_and_labels(ctx: RenderContext) -> N
     renderer, charset = Renderer(ctx), Charset.from_file()
     lo, hi = TRAIN.out_height
     for i in range(40):
-        data, label = renderer.sample(TRAIN, 3, stream_id("test"), i)
+        data, label, _ = renderer.sample(TRAIN, 3, stream_id("test"), i)
         img = decode_image(data)
         h, w, _ = img.shape
         assert lo <= h <= hi and 4 <= w <= 40 * h, (i, img.shape)
@@ -67,15 +67,46 @@ def test_benchmark_profiles_render(ctx: RenderContext, name: str) -> None:
     prof = profile(name)
     renderer = Renderer(ctx)
     for i in range(4):
-        data, _ = renderer.sample(prof, 0, stream_id(name), i)
+        data, *_ = renderer.sample(prof, 0, stream_id(name), i)
         h = decode_image(data).shape[0]
         assert prof.out_height[0] <= h <= prof.out_height[1]
 
 
 def test_png_output(ctx: RenderContext) -> None:
-    data, _ = Renderer(replace(ctx, image_format="png")).sample(TRAIN, 0, 0, 0)
+    data, *_ = Renderer(replace(ctx, image_format="png")).sample(TRAIN, 0, 0, 0)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(RuntimeError, match="unknown image format"):
         Renderer(replace(ctx, image_format="gif")).sample(TRAIN, 0, 0, 0)
     with pytest.raises(KeyError, match="unknown synthetic profile"):
         profile("synth_nope")
+
+
+def test_character_centres_fall_on_their_glyphs(faces: list[FontFace]) -> None:
+    """Straight and letter-spaced layouts: the mask column at each centre has ink (H and O both have ink
+    at their middle column), and with wide spacing the column halfway between two centres has none."""
+    font = open_font(_face(faces, "DejaVu Sans"), 40, np.random.default_rng(0))
+    for tm in (text.render_straight("HOH", font), text.render_chars("HOH", font, spacing_px=30.0)):
+        assert tm.centres.shape == (3, 2)
+        xs = tm.centres[:, 0]
+        assert np.all(np.diff(xs) > 15)
+        for x, y in tm.centres:
+            assert tm.mask[:, int(round(x))].max() > 127
+            assert tm.box[1] <= y <= tm.box[3]
+    spaced = text.render_chars("HOH", font, spacing_px=30.0)
+    gaps = (spaced.centres[1:, 0] + spaced.centres[:-1, 0]) / 2
+    wide = text.render_chars("HOH", font, spacing_px=60.0)
+    assert all(wide.mask[:, int(g)].max() == 0 for g in (wide.centres[1:, 0] + wide.centres[:-1, 0]) / 2)
+    assert len(gaps) == 2
+    bold = text.embolden(spaced, 3)
+    np.testing.assert_allclose(bold.centres, spaced.centres + 3)
+
+
+def test_samples_carry_one_centre_per_character_in_reading_order(ctx: RenderContext) -> None:
+    renderer = Renderer(ctx)
+    increasing = 0
+    for i in range(40):
+        _, label, char_x = renderer.sample(TRAIN, 5, stream_id("centres"), i)
+        assert len(char_x) == len(label)
+        assert all(-0.2 < x < 1.2 for x in char_x), (label, char_x)  # clipped crops may cut a letter
+        increasing += all(b > a for a, b in zip(char_x, char_x[1:], strict=False))
+    assert increasing >= 36  # rotations beyond ~45 degrees are rare

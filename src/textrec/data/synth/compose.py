@@ -21,6 +21,7 @@ class Scene:
     image: np.ndarray  # [H, W, 3] float32 RGB 0..255
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 of the labelled word's ink
     text_height: float  # ink height of the word in px
+    centres: np.ndarray  # [L, 2] float32: each character's centre, canvas pixels
 
 
 def _choice(weights: dict[str, float], rng: np.random.Generator) -> str:
@@ -130,4 +131,5 @@ def compose(word: TextMask, distractors: list[TextMask], profile: Profile, rng: 
         _paint(img, fill, fg_img)
     else:
         _paint(img, fill, fg)
-    return Scene(np.clip(img, 0, 255), box, float(th))
+    centres = word.centres + np.float32([pad_x - x0, pad_y - y0])  # mask -> canvas
+    return Scene(np.clip(img, 0, 255), box, float(th), centres)

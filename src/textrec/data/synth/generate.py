@@ -18,7 +18,8 @@ from pathlib import Path
 
 from textrec.data.lmdb_io import LmdbWriter
 from textrec.data.synth.profiles import Profile
-from textrec.data.synth.sample import RenderContext, Renderer, stream_id
+from textrec.data.synth.sample import RenderContext, Renderer, SynthSample, stream_id
+from textrec.progress import track
 
 # Per worker process: the Renderer built once by the pool initializer (never seen by the parent).
 _WORKER: dict[str, Renderer] = {}
@@ -31,7 +32,7 @@ def _init_worker(ctx: RenderContext) -> None:
     _WORKER["renderer"] = Renderer(ctx)
 
 
-def _render_chunk(args: tuple[Profile, int, int, int, int]) -> list[tuple[bytes, str]]:
+def _render_chunk(args: tuple[Profile, int, int, int, int]) -> list[SynthSample]:
     profile, seed, stream, start, stop = args
     return list(_WORKER["renderer"].iter_samples(profile, seed, stream, start, stop))
 
@@ -51,7 +52,7 @@ def render_pool(ctx: RenderContext, processes: int) -> Iterator[Pool | None]:
 
 
 def iter_parallel(ctx: RenderContext, profile: Profile, seed: int, stream: int, n: int, processes: int,
-                  chunk_size: int = 64, pool: Pool | None = None) -> Iterator[tuple[bytes, str]]:
+                  chunk_size: int = 64, pool: Pool | None = None) -> Iterator[SynthSample]:
     """Yield samples 0..n-1 in order, rendered by ``processes`` workers (<= 1: in this process), in
     ``pool`` when given (it must have been made for the same ``ctx``), else in a pool of its own."""
     if n < 0 or chunk_size < 1:
@@ -87,12 +88,15 @@ class WriteStats:
 
 
 def write_lmdb(dst: str | Path, name: str, ctx: RenderContext, profile: Profile, seed: int, n: int,
-               processes: int, chunk_size: int = 64, pool: Pool | None = None) -> WriteStats:
-    """Render ``n`` samples of ``profile`` into a fresh LMDB at ``dst`` (atomically replaced)."""
+               processes: int, chunk_size: int = 64, pool: Pool | None = None,
+               progress: bool = False) -> WriteStats:
+    """Render ``n`` samples of ``profile`` into a fresh LMDB at ``dst`` (atomically replaced); ``progress``:
+    a bar named ``name`` counts the images."""
     t0 = time.perf_counter()
     total = 0
+    samples = iter_parallel(ctx, profile, seed, stream_id(name), n, processes, chunk_size, pool)
     with LmdbWriter(dst) as writer:
-        for image, label in iter_parallel(ctx, profile, seed, stream_id(name), n, processes, chunk_size, pool):
-            writer.add(image, label)
+        for image, label, char_x in track(samples, progress, total=n, desc=f"render {name}", unit="img"):
+            writer.add(image, label, char_x)
             total += len(image)
     return WriteStats(name, str(dst), n, time.perf_counter() - t0, total)

@@ -46,8 +46,9 @@ def _homography(scene: Scene, profile: Profile, rng: np.random.Generator) -> np.
     return m @ to_centre
 
 
-def warp_and_crop(scene: Scene, profile: Profile, rng: np.random.Generator) -> np.ndarray:
-    """The cropped word image, float32 [h, w, 3], at the canvas's pixel scale."""
+def warp_and_crop(scene: Scene, profile: Profile, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The cropped word image, float32 [h, w, 3], at the canvas's pixel scale, and the character centres
+    mapped into it, [L, 2] float32 (x, y) in crop pixels (a clipped crop may put some outside)."""
     m = _homography(scene, profile, rng)
     x0, y0, x1, y1 = scene.box
     corners = np.array([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]], np.float64)
@@ -65,5 +66,7 @@ def warp_and_crop(scene: Scene, profile: Profile, rng: np.random.Generator) -> n
     cw = max(4, int(round(qx1 + margins[2] - cx0)))
     ch = max(4, int(round(qy1 + margins[3] - cy0)))
     shift = np.array([[1, 0, -cx0], [0, 1, -cy0], [0, 0, 1]], np.float64)
-    return cv2.warpPerspective(scene.image, shift @ m, (cw, ch), flags=cv2.INTER_LINEAR,
+    crop = cv2.warpPerspective(scene.image, shift @ m, (cw, ch), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REFLECT_101)
+    centres = cv2.perspectiveTransform(scene.centres.astype(np.float64)[None], shift @ m)[0]
+    return crop, centres.astype(np.float32).reshape(-1, 2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,13 +38,21 @@ class RenderContext:
     image_format: str = "jpeg"  # "jpeg" | "png"
 
 
+class SynthSample(NamedTuple):
+    image: bytes  # encoded (JPEG or PNG)
+    label: str  # what the image shows
+    # per character of ``label``: its centre's x as a fraction of the image width (0 = left edge, 1 = right;
+    # a clipped crop may put a character outside [0, 1]). Training-only supervision, see lmdb_io.
+    char_x: tuple[float, ...]
+
+
 class Renderer:
     def __init__(self, ctx: RenderContext) -> None:
         self.ctx = ctx
         self.book = FontBook(list(ctx.faces))
         self.words = WordSampler(ctx.lexicon, ctx.mix)
 
-    def sample(self, profile: Profile, seed: int, stream: int, index: int) -> tuple[bytes, str]:
+    def sample(self, profile: Profile, seed: int, stream: int, index: int) -> SynthSample:
         rng = np.random.default_rng([seed, stream, index])
         label = self.words.sample(rng)
         face = self.book.pick(rng, profile.font_categories)
@@ -53,8 +62,7 @@ class Renderer:
             raise RuntimeError(f"sample {index} (seed {seed}, stream {stream}, profile {profile.name}, "
                                f"label {label!r}, font {face.id}) failed: {e}") from e
 
-    def _render(self, label: str, face: FontFace, profile: Profile, rng: np.random.Generator
-                ) -> tuple[bytes, str]:
+    def _render(self, label: str, face: FontFace, profile: Profile, rng: np.random.Generator) -> SynthSample:
         if face.caps_only:
             label = label.upper()  # the label says what the image shows
         lo, hi = profile.out_height  # log-uniform: real crops are mostly small, a few are large
@@ -84,13 +92,15 @@ class Renderer:
                 dsize = min(dsize, int(MAX_TEXT_PX / (0.6 * len(other))))
                 distractors.append(text.render_straight(other, open_font(dface, max(dsize, 8), rng)))
         scene = compose(word, distractors, profile, rng)
-        crop = geometry.warp_and_crop(scene, profile, rng)
+        crop, centres = geometry.warp_and_crop(scene, profile, rng)
+        # the resize to out_h scales x by out_w / w: a fraction of the width (pixel centres) survives it
+        char_x = tuple(round(float(x), 5) for x in (centres[:, 0] + 0.5) / crop.shape[1])
         img = degrade.degrade(crop, out_h, profile, rng)
         quality = int(rng.integers(profile.jpeg_quality[0], profile.jpeg_quality[1] + 1))
-        return degrade.encode(img, self.ctx.image_format, quality), label
+        return SynthSample(degrade.encode(img, self.ctx.image_format, quality), label, char_x)
 
     def iter_samples(self, profile: Profile, seed: int, stream: int, start: int, stop: int
-                     ) -> Iterator[tuple[bytes, str]]:
+                     ) -> Iterator[SynthSample]:
         """Samples ``start`` .. ``stop - 1``, one at a time (nothing is accumulated)."""
         for i in range(start, stop):
             yield self.sample(profile, seed, stream, i)

@@ -25,27 +25,32 @@ def make_context(cfg: SynthConfig) -> RenderContext:
     return RenderContext(tuple(load_inventory()), lexicon, mix, cfg.image_format)
 
 
-def plan(cfg: SynthConfig, benchmarks: Sequence[str]) -> list[tuple[str, str, int, int]]:
+def plan(cfg: SynthConfig, benchmarks: Sequence[str], train_val: bool = True
+         ) -> list[tuple[str, str, int, int]]:
     """(split name, path under the LMDB root, seed, count) for everything ``write_all`` makes; the
-    benchmark names (the pipeline passes eval.benchmarks) must be synthetic profiles."""
+    benchmark names (the pipeline passes eval.benchmarks) must be synthetic profiles. ``train_val=False``:
+    the benchmarks only (data.source folder measures forgetting on them)."""
     for name in benchmarks:
         profile(name)  # unknown names fail here, before any work
-    out = [("train", "train", cfg.seed, cfg.train_size), ("val", "val", cfg.seed, cfg.val_size)]
+    out = []
+    if train_val:
+        out += [("train", "train", cfg.seed, cfg.train_size), ("val", "val", cfg.seed, cfg.val_size)]
     out += [(name, f"bench/{name}", cfg.bench_seed, cfg.bench_size) for name in benchmarks]
     return out
 
 
 def write_all(cfg: SynthConfig, root: str | Path, benchmarks: Sequence[str] = BENCHMARK_NAMES,
-              log: Callable[[str], None] = print) -> dict:
-    """Write every split; returns the summary (counts, speed, fonts, lexicon)."""
+              log: Callable[[str], None] = print, train_val: bool = True, progress: bool = False) -> dict:
+    """Write every split (``train_val=False``: the benchmarks only); returns the summary (counts, speed,
+    fonts, lexicon). ``progress``: a bar per split."""
     root = Path(root)
     ctx = make_context(cfg)
     splits: dict[str, dict] = {}
     with render_pool(ctx, cfg.processes) as pool:  # one pool for every split: workers start once
-        for name, rel, seed, n in plan(cfg, benchmarks):
+        for name, rel, seed, n in plan(cfg, benchmarks, train_val):
             prof = TRAIN if name in ("train", "val") else profile(name)
             st: WriteStats = write_lmdb(root / rel, name, ctx, prof, seed, n, cfg.processes, cfg.chunk_size,
-                                        pool)
+                                        pool, progress)
             log(f"synth: {rel}: {st.count} images in {st.seconds:.1f} s ({st.images_per_second:.0f}/s)")
             splits[name] = {"path": rel, "profile": prof.name, "seed": seed, "count": st.count,
                             "seconds": round(st.seconds, 3), "images_per_second": round(st.images_per_second, 1),

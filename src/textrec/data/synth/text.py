@@ -3,6 +3,10 @@
 Straight text is drawn in one call (Raqm layout, kerning). With extra spacing or a curve each character is
 drawn alone: its pen position comes from the kerned length of the prefix, and on a curve the glyph is
 rotated to the arc's tangent and placed along it.
+
+Every mask carries the centre of each character's advance box (x at the middle of the advance, y at about
+half the x-height), in mask pixels: the renderer maps them through the scene, warp and crop, and training
+uses them as per-frame targets (``textrec.training.loss``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ class TextMask:
     mask: np.ndarray  # [H, W] uint8 glyph coverage, with a zero border
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the ink (exclusive end)
     height: int  # em height of the font in px (size), for scaling effects
+    centres: np.ndarray  # [L, 2] float32: (x, y) of each character's centre, mask pixels
 
 
 def _ink_box(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -41,8 +46,13 @@ def _draw(text: str, font: ImageFont.FreeTypeFont) -> tuple[np.ndarray, float, f
 
 
 def render_straight(text: str, font: ImageFont.FreeTypeFont) -> TextMask:
-    mask = _draw(text, font)[0]
-    return TextMask(mask, _ink_box(mask), int(font.size))
+    mask, ox, oy = _draw(text, font)
+    # after drawing (FreeType's results for a font object may depend on the order of calls): the centre of
+    # character i is halfway between the kerned pen positions before and after it
+    pens = [font.getlength(text[:i]) for i in range(len(text) + 1)]
+    xs = [ox + (a + b) / 2 for a, b in zip(pens[:-1], pens[1:], strict=True)]
+    centres = np.array([(x, oy - 0.35 * font.size) for x in xs], np.float32).reshape(-1, 2)
+    return TextMask(mask, _ink_box(mask), int(font.size), centres)
 
 
 def render_chars(text: str, font: ImageFont.FreeTypeFont, spacing_px: float = 0.0, curve: float = 0.0
@@ -68,6 +78,7 @@ def render_chars(text: str, font: ImageFont.FreeTypeFont, spacing_px: float = 0.
     # the ends of the arc drop by ``sag`` (radius > 0) or rise by it (radius < 0): room below or above
     base_y = margin + size * 1.1 + (sag if radius < 0 else 0.0)
     glyphs = {c: _draw(c, font) for c in dict.fromkeys(text)}
+    centres = []
     for ch, pen, a in zip(text, pens, advances, strict=True):
         g, ox, oy = glyphs[ch]
         cx, cy = ox + a / 2, oy - mid  # glyph centre, glyph image coordinates
@@ -82,6 +93,7 @@ def render_chars(text: str, font: ImageFont.FreeTypeFont, spacing_px: float = 0.
         else:
             phi = 0.0
             tx, ty = margin + width / 2 + s, base_y - mid
+        centres.append((tx, ty))  # where the glyph centre lands
         c, si = np.cos(phi), np.sin(phi)
         m = np.array([[c, -si, tx - (c * cx - si * cy)], [si, c, ty - (si * cx + c * cy)]], np.float32)
         gh, gw = g.shape
@@ -96,7 +108,7 @@ def render_chars(text: str, font: ImageFont.FreeTypeFont, spacing_px: float = 0.
         # rotation about the glyph centre plus a sub-pixel shift, into the destination region only
         roi = cv2.warpAffine(g, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
         np.maximum(canvas[y0:y1, x0:x1], roi, out=canvas[y0:y1, x0:x1])
-    return TextMask(canvas, _ink_box(canvas), int(size))
+    return TextMask(canvas, _ink_box(canvas), int(size), np.array(centres, np.float32).reshape(-1, 2))
 
 
 def render(text: str, font: ImageFont.FreeTypeFont, spacing_px: float = 0.0, curve: float = 0.0) -> TextMask:
@@ -121,5 +133,5 @@ def embolden(tm: TextMask, px: int) -> TextMask:
         return tm
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
     mask = cv2.dilate(np.pad(tm.mask, px), k)
-    return TextMask(mask, _ink_box(mask), tm.height)
+    return TextMask(mask, _ink_box(mask), tm.height, tm.centres + np.float32(px))
 

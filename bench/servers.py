@@ -1,6 +1,8 @@
-"""Start and stop MLflow's servers on 127.0.0.1 as their own process group (tests, benchmarks, local use).
+"""Start and stop MLflow's servers on 127.0.0.1 as their own process group: a helper of the benchmarks
+(bench/serving.py imports it as ``servers``) and the tests (``from bench.servers import ...``), not library
+code.
 
-    with start_scoring_server("models:/crnn-text-recognizer@production", tracking_uri) as srv:
+    with start_scoring_server("models:/crnn-text-recognizer@production", tracking_uri, log) as srv:
         post_json(srv.url + "/invocations", {"inputs": {"image": [b64]}})
 
 Each server runs in a new session (``setsid``), so ``stop`` ends the whole group with ``os.killpg``:

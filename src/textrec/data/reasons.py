@@ -1,0 +1,26 @@
+"""Why a sample is not used: one vocabulary for conversion (the manifests' ``status``), training (the
+rejection reports) and evaluation (the skipped records). The label reasons are ``Charset.encode``'s.
+
+    from textrec.data.reasons import REASONS, Reason
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from textrec.charset import LabelReason
+
+SourceReason = Literal[
+    "unparseable_line",  # a label file's line without an image path and a label (conversion)
+    "missing_file",  # the image file a label line names does not exist (conversion)
+]
+RecordReason = Literal[
+    "missing_image",  # an LMDB record without its image-%09d
+    "missing_label",  # an LMDB record without its label-%09d
+    "label_not_utf8",
+    "undecodable",  # image bytes that do not decode (textrec.preprocess.decode_image)
+]
+Reason = SourceReason | RecordReason | LabelReason
+
+RECORD_REASONS: tuple[str, ...] = get_args(RecordReason) + get_args(LabelReason)  # what an LMDB record can be
+REASONS: tuple[str, ...] = get_args(SourceReason) + RECORD_REASONS  # in report order

@@ -1,0 +1,169 @@
+"""The Python API: read the text in word images with the bundled model or any model textrec can load.
+
+    from textrec import Recognizer
+    rec = Recognizer()                        # the MobileNetV3 checkpoint shipped in the package
+    rec = Recognizer("model.onnx")            # or a .pdparams checkpoint, or an exported inference directory
+    rec("word.png")                           # -> Prediction(text='hello', confidence=0.98)
+    rec(["a.png", png_bytes, gray_array])     # a batch -> [Prediction, ...] in input order
+    rec(cv2.imread("word.png"), bgr=True)     # arrays are RGB (PIL, imageio) unless bgr=True (OpenCV)
+
+An image is a file path, encoded bytes (PNG, JPEG, ...) or a uint8 array: HxW grayscale, HxWx3 RGB (BGR with
+``bgr=True``), or HxWx4 with the alpha channel dropped. A list or tuple of images, or an NxHxWx3 array, is a
+batch. Every image goes through ``textrec.preprocess`` (PaddleOCR's BGR eval transform), so an array gives
+the same text as the file it was read from. ``textrec predict``/``evaluate`` and the MLflow pyfunc call this
+class too. An ONNX model never imports paddle.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import overload
+
+import numpy as np
+
+from textrec.charset import Charset
+from textrec.evaluation.ctc import Prediction, ctc_greedy_decode
+from textrec.inference.engines import Engine, load_engine
+from textrec.inference.predict import ImageResult, predict_paths
+from textrec.preprocess import IMAGE_SHAPE, ImageDecodeError, normalize_resize, preprocess_bytes
+
+BUNDLED_BACKBONE = "mobilenet_v3"  # the one backbone the package ships trained weights for
+ImageInput = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray
+
+__all__ = ["BUNDLED_BACKBONE", "ImageInput", "Prediction", "Recognizer", "bundled_model"]
+
+
+def bundled_model() -> Path:
+    """The bundled checkpoint; when this installation has none, an error that says what to do instead."""
+    from textrec.models import pretrained
+
+    try:
+        return pretrained.bundled_checkpoint(BUNDLED_BACKBONE)
+    except pretrained.PretrainedError:
+        missing = pretrained.BUNDLED_DIR / f"{BUNDLED_BACKBONE}.pdparams"
+        raise pretrained.PretrainedError(
+            f"no bundled model in this installation ({missing} is missing). Pass a model instead: "
+            "Recognizer('model.onnx' | 'checkpoint.pdparams' | exported_dir), or --model MODEL on the command "
+            "line; or build and bundle one: `textrec profile pretrain && dvc repro`, then `textrec bundle`"
+        ) from None
+
+
+def _tune_paddle(threads: int | None) -> None:
+    """Paddle's CPU settings before the first computation, as the DVC stages apply them (``textrec.runtime``):
+    an eager model otherwise runs on one thread and, on AMD CPUs, on MKL's slow SSE path."""
+    from textrec.runtime import configure_runtime
+
+    configure_runtime("cpu", threads=threads or os.cpu_count())
+
+
+def _array_to_bgr(a: np.ndarray, bgr: bool) -> np.ndarray:
+    """uint8 HxW / HxWx1 / HxWx3 / HxWx4 -> uint8 HxWx3 BGR, what ``cv2.imdecode`` gives for a file."""
+    if a.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image array, got {a.dtype} (scale to 0-255 and .astype(np.uint8))")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)  # a grayscale file decodes to 3 equal channels too
+    elif a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise ValueError(f"expected an image array HxW, HxWx3 or HxWx4, got shape {list(a.shape)}")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ImageDecodeError(f"empty image array of shape {list(a.shape)}")
+    a = a[:, :, :3]  # alpha dropped, as cv2.IMREAD_COLOR drops it
+    return np.ascontiguousarray(a if bgr else a[:, :, ::-1])
+
+
+def _preprocess(item: ImageInput, bgr: bool) -> np.ndarray:
+    """One image -> model input [3, 32, 100] float32."""
+    if isinstance(item, np.ndarray):
+        return normalize_resize(_array_to_bgr(item, bgr))
+    if isinstance(item, bytes | bytearray | memoryview):
+        return preprocess_bytes(bytes(item))
+    if isinstance(item, str | os.PathLike):
+        try:
+            return preprocess_bytes(Path(item).read_bytes())
+        except ImageDecodeError as e:
+            raise ImageDecodeError(f"{item}: {e}") from None
+    raise TypeError(f"expected a file path, image bytes or a uint8 array, got {type(item).__name__}")
+
+
+def _is_one_image(images: object) -> bool:
+    if isinstance(images, np.ndarray):
+        return images.ndim != 4  # NxHxWxC is a batch; anything else is checked as one image
+    return isinstance(images, str | os.PathLike | bytes | bytearray | memoryview)
+
+
+class Recognizer:
+    """A loaded model plus its charset: ``rec(image) -> Prediction``, ``rec([images]) -> [Prediction]``.
+
+    ``model``: a ``.pdparams`` checkpoint (ours or PaddleOCR's), an exported inference directory or an
+    ``.onnx`` file; None loads the bundled MobileNetV3 checkpoint. ``dictionary``: the model's dictionary
+    file (None: the built-in 0-9a-z). ``backbone``: for a ``.pdparams`` file, detected when None.
+    ``threads``: CPU threads (None: all cores). ``batch_size``: images per model call.
+    ``tune_runtime``: for an eager ``.pdparams`` model, apply ``textrec.runtime.configure_runtime`` in this
+    process first, as the CLI and the stages do (paddle threads, MKL's AVX2 path on AMD CPUs, glibc keeping
+    freed memory: process-wide, hence the switch); ONNX and exported models take ``threads`` themselves.
+    """
+
+    def __init__(self, model: str | os.PathLike | None = None, *, dictionary: str | os.PathLike | None = None,
+                 backbone: str | None = None, threads: int | None = None, batch_size: int = 32,
+                 tune_runtime: bool = True) -> None:
+        if model is None:
+            path, backbone = bundled_model(), backbone or BUNDLED_BACKBONE
+        else:
+            path = Path(model)
+        charset = Charset.from_file(dictionary)
+        if tune_runtime and path.suffix == ".pdparams" and path.is_file():
+            _tune_paddle(threads)
+        self.model: Path | None = path
+        self._setup(load_engine(path, charset.num_classes, backbone, threads), charset, batch_size)
+
+    @classmethod
+    def from_engine(cls, engine: Engine, charset: Charset | None = None, batch_size: int = 32) -> Recognizer:
+        """Wrap an engine built elsewhere (e.g. an ``OnnxEngine`` with chosen session options)."""
+        rec = cls.__new__(cls)
+        rec.model = None
+        rec._setup(engine, charset or Charset.from_file(None), batch_size)
+        return rec
+
+    def _setup(self, engine: Engine, charset: Charset, batch_size: int) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.engine, self.charset, self.batch_size = engine, charset, batch_size
+
+    @overload
+    def __call__(self, images: ImageInput, *, bgr: bool = False) -> Prediction: ...
+    @overload
+    def __call__(self, images: Sequence[ImageInput], *, bgr: bool = False) -> list[Prediction]: ...
+
+    def __call__(self, images, *, bgr: bool = False):
+        """Text and confidence of one image, or of each image of a batch (see the module docstring).
+        ``bgr``: arrays with 3 or 4 channels are in OpenCV's BGR(A) order (default RGB(A)); files and bytes
+        are decoded by OpenCV and need no hint. A bad image raises, naming its path or batch index."""
+        if _is_one_image(images):
+            return self.predict_inputs(_preprocess(images, bgr)[None])[0]
+        items = list(images)
+        x = np.empty((len(items), *IMAGE_SHAPE), dtype=np.float32)  # [N, 3, 32, 100]
+        for i, item in enumerate(items):
+            try:
+                x[i] = _preprocess(item, bgr)
+            except (ImageDecodeError, ValueError, TypeError) as e:
+                raise type(e)(f"image {i}: {e}") from None
+        return self.predict_inputs(x)
+
+    def predict_inputs(self, x: np.ndarray) -> list[Prediction]:
+        """Preprocessed images [N, 3, 32, W] float32 (``textrec.preprocess``) -> one Prediction each,
+        ``batch_size`` at a time."""
+        out: list[Prediction] = []
+        for i in range(0, len(x), self.batch_size):
+            out.extend(ctc_greedy_decode(np.asarray(self.engine(x[i:i + self.batch_size])), self.charset))
+        return out
+
+    def predict_files(self, paths: Iterable[Path], progress: bool = False) -> list[ImageResult]:
+        """Like ``rec(paths)``, but an unreadable file becomes a result with ``error`` set (and the rest are
+        still read): what ``textrec predict`` prints. ``progress``: a bar on stderr counts the files."""
+        return predict_paths(self.engine, paths, self.charset, self.batch_size, progress)
+
+    def __repr__(self) -> str:
+        return f"Recognizer({str(self.model)!r})" if self.model else f"Recognizer.from_engine({self.engine!r})"

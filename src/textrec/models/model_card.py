@@ -1,0 +1,106 @@
+"""The model card of a bundled checkpoint: what it was trained on, how, for how long, on which CPUs, and how
+well it reads, gathered from the files the pipeline wrote (files are the contract).
+
+    card = build_card(checkpoint, params, backbone, real_dev_json, repo)  # evaluations: params.paths
+    write_card(card, "src/textrec/assets/models/mobilenet_v3")   # -> .json + MODEL_CARD section in .md
+
+No paddle import here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from textrec.config import Params, to_dict
+from textrec.config.model import BackboneName
+
+
+def _git_commit(repo: Path) -> dict[str, Any]:
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                                    capture_output=True, text=True, check=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": head, "dirty": dirty}
+
+
+def _benchmarks(params: Params, backbone: str, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    rows = []
+    for name in names:
+        path = params.paths.eval_report(backbone, name)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: missing; run `dvc repro` (evaluate stages) before bundling")
+        d = json.loads(path.read_text(encoding="utf-8"))
+        rows.append({"name": name, "count": d["count"], "accuracy": d["accuracy"]})
+    return rows
+
+
+def build_card(checkpoint: Path, params: Params, backbone: BackboneName,
+               real_dev: Path | None, repo: Path) -> dict[str, Any]:
+    """Card for ``checkpoint`` (``<dir>/<name>.pdparams`` with its ``<name>.state.json`` beside it)."""
+    state_file = checkpoint.with_name(checkpoint.name.removesuffix(".pdparams") + ".state.json")
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    recipe = params.train.recipe(backbone)
+    segments = state.get("segments", [])
+    real = None
+    if real_dev is not None:
+        rd = json.loads(real_dev.read_text(encoding="utf-8"))
+        real = {"machine": rd.get("machine"), "protocol": rd.get("protocol"),
+                "datasets": [{k: d[k] for k in ("name", "count", "accuracy")} for d in rd["real"]["datasets"]]}
+    synth_bench = _benchmarks(params, backbone, params.eval.benchmarks)
+    return {
+        "backbone": backbone,
+        "num_classes": state["num_classes"],
+        "input": list(params.model.image_shape),
+        "data": {"source": params.data.source, "synth": to_dict(params.data.synth),
+                 "real_images_used": params.data.source != "synthetic"},
+        "recipe": to_dict(recipe),
+        "init": state.get("init") or {"source": "scratch"},
+        "steps": state["step"],
+        "images_seen": state["step"] * recipe.batch_size,
+        "epochs": state["epoch"],
+        "best_val_accuracy": state.get("best_accuracy"),
+        "training_hours": round(sum(s["seconds"] for s in segments) / 3600, 2),
+        "training_segments": segments,
+        "synthetic_benchmarks": synth_bench,
+        "synthetic_mean_accuracy": sum(r["accuracy"] for r in synth_bench) / max(1, len(synth_bench)),
+        "real_dev": real,
+        "source": _git_commit(repo),
+        "sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
+    }
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    segs = card["training_segments"]
+    cpus = sorted({s["cpu"] for s in segs})
+    lines = [f"# Bundled recognizer: {card['backbone']}", "",
+             f"CRNN ({card['backbone']}, 2-layer BiLSTM, CTC), input {'x'.join(map(str, card['input']))}, "
+             f"{card['num_classes']} classes (blank + 0-9a-z). Trained by textrec on its own synthetic renders only "
+             f"(no real image), from {card['init'].get('source', 'scratch')}.", "",
+             f"- steps: {card['steps']:,} x batch {card['recipe']['batch_size']} = {card['images_seen']:,} images "
+             f"({card['epochs']} epochs of {card['data']['synth']['train_size']:,} renders)",
+             f"- training: {card['training_hours']} h wall time in {len(segs)} invocation(s) on {', '.join(cpus)}",
+             f"- recipe: lr {card['recipe']['lr']}, {card['recipe']['schedule']['name']} schedule, per-frame "
+             f"loss weight {card['recipe']['frame_loss']['weight']} until step "
+             f"{card['recipe']['frame_loss']['until_step']}",
+             f"- source: commit {card['source']['commit']}{' (dirty tree)' if card['source']['dirty'] else ''}; "
+             f"sha256 {card['sha256']}", "", "| set | images | accuracy |", "|---|---|---|"]
+    lines += [f"| {r['name']} (synthetic) | {r['count']} | {r['accuracy']:.1%} |" for r in card["synthetic_benchmarks"]]
+    if card["real_dev"]:
+        lines += [f"| {r['name']} (real) | {r['count']} | {r['accuracy']:.1%} |" for r in card["real_dev"]["datasets"]]
+    lines += ["", "Accuracy: DTRB protocol (case-insensitive, 0-9a-z only), exact word match."]
+    return "\n".join(lines) + "\n"
+
+
+def write_card(card: dict[str, Any], stem: Path) -> tuple[Path, Path]:
+    """``<stem>.json`` and ``<stem>.md``."""
+    js, md = stem.with_suffix(".json"), stem.with_suffix(".md")
+    js.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    md.write_text(card_markdown(card), encoding="utf-8")
+    return js, md

@@ -1,0 +1,119 @@
+"""What `dvc plots show` draws: dvc.yaml's top-level plots read the files the stages write (PathsConfig), DVC
+renders every one of them from small files made here, and the offline page template leaves DVC's CDN
+scripts out."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from textrec.config import BACKBONES, load_params
+from textrec.reporting.collect import accuracy_long
+from textrec.training.metrics_log import FIELDS, MetricsCsv
+
+REPO = Path(__file__).resolve().parents[2]
+PLOTS = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["plots"]
+
+
+def _resolved_sources() -> dict[str, dict[Path, str]]:
+    """plot id -> {file (params.yaml's paths filled in): y field}."""
+    paths = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))["paths"]
+    fill = lambda s: re.sub(r"\$\{paths\.(\w+)\}", lambda m: paths[m[1]], s)  # noqa: E731
+    return {pid: {Path(fill(f)): y for f, y in d["y"].items()} for p in PLOTS for pid, d in p.items()}
+
+
+def test_curves_cover_every_backbone_and_the_accuracy_plot_reads_the_report():
+    paths = load_params(REPO / "params.yaml").paths
+    sources = _resolved_sources()
+    logs = {paths.train_log(bb) for bb in BACKBONES}
+    for pid in ("train_loss", "val_accuracy", "learning_rate", "images_per_second"):
+        assert set(sources[pid]) == logs, pid
+        assert set(sources[pid].values()) <= set(FIELDS), pid
+    assert sources["accuracy_per_benchmark"] == {paths.accuracy_csv(): "accuracy"}
+    for p in PLOTS:  # a custom template named here is a file DVC finds
+        (d,) = p.values()
+        if d["template"] not in ("linear", "simple"):
+            assert (REPO / ".dvc" / "plots" / f"{d['template']}.json").is_file(), d["template"]
+
+
+@pytest.fixture(scope="module")
+def plots_json(tmp_path_factory) -> dict:
+    """`dvc plots show --json` in a copy of the project's dvc.yaml, params and templates, over made-up files
+    (one backbone without INT8 numbers, validation accuracy on some rows only)."""
+    root = tmp_path_factory.mktemp("repo")
+    for f in ("dvc.yaml", "params.yaml"):
+        shutil.copy(REPO / f, root / f)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=root, check=True)
+    shutil.copytree(REPO / ".dvc" / "plots", root / ".dvc" / "plots", ignore=shutil.ignore_patterns("*.html"))
+    paths = load_params(root / "params.yaml").paths
+    for k, bb in enumerate(BACKBONES):
+        log = MetricsCsv(root / paths.train_log(bb))
+        for step in range(1, 21):
+            log.append(step, 0, 3.0 / step, 1e-3, 50.0 + k, 0.01 * step if step % 10 == 0 else None)
+        log.close()
+    table = pd.DataFrame([{"benchmark": b, "count": 10, f"{BACKBONES[0]} fp32": 0.012, f"{BACKBONES[0]} int8": 0.01,
+                           f"{BACKBONES[1]} fp32": 0.0, f"{BACKBONES[1]} int8": None} for b in ("IIIT5k", "SVT")])
+    accuracy_long(table).to_csv(root / paths.accuracy_csv(), index=False)
+    out = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "--json"], cwd=root, capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_dvc_draws_every_plot(plots_json):
+    assert not plots_json.get("errors"), plots_json.get("errors")
+    assert set(plots_json["data"]) == {pid for p in PLOTS for pid in p}
+    for pid, (item,) in plots_json["data"].items():
+        values = item["content"]["data"]["values"]
+        assert values, pid
+    files = {v["filename"] for v in plots_json["data"]["train_loss"][0]["content"]["data"]["values"]}
+    assert len(files) == len(BACKBONES)  # one line per backbone on one chart
+
+
+def test_accuracy_plot_has_a_bar_per_model_and_skips_a_missing_int8(plots_json):
+    (item,) = plots_json["data"]["accuracy_per_benchmark"]
+    values = item["content"]["data"]["values"]
+    models = {v["model"] for v in values}
+    assert models == {f"{BACKBONES[0]} fp32", f"{BACKBONES[0]} int8", f"{BACKBONES[1]} fp32"}
+    spec = json.dumps(item["content"])
+    assert '"format": ".1%"' in spec  # the value written on each bar
+
+
+def test_validation_curve_leaves_out_the_rows_without_a_value(plots_json):
+    (item,) = plots_json["data"]["val_accuracy"]
+    assert item["content"]["transform"][0]["filter"] == \
+        "datum['val_accuracy'] != null && datum['val_accuracy'] !== ''"
+
+
+def _offline_script():
+    spec = importlib.util.spec_from_file_location("plots_offline", REPO / "scripts" / "plots_offline.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_offline_template_inlines_the_libraries_instead_of_the_cdn(tmp_path):
+    from dvc_render.html import render_html
+    from dvc_render.vega import VegaRenderer
+
+    page = _offline_script().page("window.vegaEmbed = function () {}; var s = '</script>';")
+    renderer = VegaRenderer([{"step": 1, "loss": 2.0}], "loss", x="step", y="loss")
+    out = Path(render_html([renderer], tmp_path / "index.html", html_template=page))
+    html = out.read_text(encoding="utf-8")
+    assert "cdn.jsdelivr" not in html and "<script src" not in html
+    assert "window.vegaEmbed = function () {}" in html
+    assert "'<\\/script>'" in html  # cannot end the inline script early
+    assert "vegaEmbed('#loss', spec)" in html  # DVC's plot div, filled in
+
+
+def test_offline_template_refuses_a_bundle_dvc_would_rewrite():
+    with pytest.raises(ValueError, match="placeholder"):
+        _offline_script().page("var x = '{plot_divs}';")

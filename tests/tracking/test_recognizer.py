@@ -1,0 +1,45 @@
+"""The served pyfunc's model config: file paths only on a local opt-in, whatever an old version logged."""
+
+from __future__ import annotations
+
+import base64
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+
+def _loaded(kit_run, config: dict):
+    """The pyfunc as MLflow loads it (``load_context``), on the kit run's MobileNetV3 ONNX."""
+    from importlib import resources
+
+    from textrec.tracking.recognizer import CrnnRecognizer
+
+    with resources.as_file(resources.files("textrec.assets") / "dict_0-9a-z.txt") as dict_file:
+        model = CrnnRecognizer()
+        model.load_context(SimpleNamespace(model_config=config, artifacts={
+            "onnx": str(kit_run / "exported" / "mobilenet_v3" / "model.onnx"), "dictionary": str(dict_file)}))
+    return model
+
+
+def test_paths_need_the_local_opt_in(kit_run, parity_rows):
+    from mlflow.exceptions import MlflowException
+
+    path = str(parity_rows[0][0])
+    b64 = base64.b64encode(parity_rows[0][0].read_bytes()).decode()
+    # what versions registered up to b746339 logged (allow_paths: true) no longer opens files
+    for config in ({}, {"allow_paths": True}, {"allow_local_paths": False}, {"allow_local_paths": "true"}):
+        model = _loaded(kit_run, config)
+        with pytest.raises(MlflowException, match="image 0: string of .* is not valid base64"):
+            model.predict(None, pd.DataFrame({"image": [path]}))
+        assert len(model.predict(None, pd.DataFrame({"image": [b64]}))) == 1
+    model = _loaded(kit_run, {"allow_local_paths": True})
+    by_path, by_b64 = (model.predict(None, pd.DataFrame({"image": [x]})) for x in (path, b64))
+    assert by_path.equals(by_b64)
+
+
+def test_unknown_config_keys_are_refused(kit_run):
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException, match=r"unknown model config key\(s\) \['allow_path'\]"):
+        _loaded(kit_run, {"allow_path": True})

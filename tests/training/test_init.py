@@ -1,0 +1,277 @@
+"""train.<backbone>.init: the config rules, loading a checkpoint (strict shapes, another dictionary), the
+`paddleocr` release archive end to end through a loopback server, bundled, resume wins, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import tarfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.data.test_download import FileServer
+from tests.training.wordimages import random_words, write_word_lmdb
+from textrec.config import ConfigError, parse_params
+from textrec.config.train import RecipeConfig
+from textrec.models import pretrained
+from textrec.models.checkpoint import CheckpointError, read_params
+from textrec.models.pretrained import PADDLEOCR_RELEASES, bundled_checkpoint
+from textrec.training.init import InitError, apply_init, resolve_init
+from textrec.training.trainer import train
+
+MV3, R34 = "mv3/best_accuracy.pdparams", "r34/r34_init.pdparams"
+RELEASE = "rec_mv3_none_bilstm_ctc_v2.0_train"
+BASE = dict(epochs=1000, batch_size=4, device="cpu", eval_every_steps=0, log_every_steps=1,
+            checkpoint_every_steps=1)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _model(backbone: str, num_classes: int = 37, seed: int = 0):
+    import paddle
+
+    from textrec.models.crnn import build_model
+
+    paddle.seed(seed)
+    return build_model(backbone, num_classes)
+
+
+def _state(model) -> dict[str, np.ndarray]:
+    return {k: t.numpy() for k, t in model.state_dict().items()}
+
+
+def _equal_to_checkpoint(weights: dict[str, np.ndarray], ckpt: dict[str, np.ndarray], skip: str = "-") -> None:
+    """Every tensor of the checkpoint (alias keys included) is in ``weights``, bit for bit."""
+    for k, v in ckpt.items():
+        if not k.startswith(skip):
+            assert np.array_equal(weights[k], v), k
+
+
+@pytest.fixture(scope="module")
+def four_words(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("four")
+    return write_word_lmdb(root / "train", random_words(4, np.random.default_rng(11)), seed=3)
+
+
+# --- config -------------------------------------------------------------------------------------------
+
+def test_init_values_and_zero_steps_are_checked_at_load_time():
+    def params(**recipe):
+        return parse_params({"train": {"mobilenet_v3": recipe}})
+
+    assert params(init="paddleocr", max_steps=0).train.mobilenet_v3.max_steps == 0
+    assert params(init="models/x.pdparams").train.mobilenet_v3.init == "models/x.pdparams"
+    with pytest.raises(ConfigError, match=r"params.train.mobilenet_v3: max_steps 0 .* needs an init other"):
+        params(max_steps=0)
+    with pytest.raises(ConfigError, match=r"init must be one of \['scratch', 'paddleocr', 'bundled'\]"):
+        params(init="paddle")
+    with pytest.raises(ConfigError, match="init_sha256 must be 64 hex digits"):
+        params(init="paddleocr", init_sha256="abc")
+    with pytest.raises(ConfigError, match="needs an init other than 'scratch'"):
+        params(init_sha256="0" * 64)
+    with pytest.raises(ConfigError, match="max_steps"):
+        params(init="paddleocr", max_steps=-1)
+
+
+# --- loading ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("backbone", "rel"), [("mobilenet_v3", MV3), ("resnet34_vd", R34)])
+def test_a_kit_checkpoint_loads_bit_for_bit(parity_kit, backbone, rel):
+    init = resolve_init(str(parity_kit / rel), backbone)
+    assert init.sha256 == _sha((parity_kit / rel).read_bytes())
+    model = _model(backbone)
+    record = apply_init(model, init, backbone, 37)
+    assert record["head"] == "loaded" and record["source"] == str(parity_kit / rel)
+    _equal_to_checkpoint(_state(model), read_params(parity_kit / rel))
+
+
+def test_another_dictionary_reinitialises_only_the_head(parity_kit, caplog):
+    init = resolve_init(str(parity_kit / MV3), "mobilenet_v3")
+    fresh = _state(_model("mobilenet_v3", 40, seed=5))
+    model = _model("mobilenet_v3", 40, seed=5)
+    with caplog.at_level(logging.INFO, logger="textrec.training"):
+        record = apply_init(model, init, "mobilenet_v3", 40)
+    assert record["head"] == "re-initialised (37 -> 40 classes)"
+    assert "37 classes, this dictionary 40: the head is re-initialised" in caplog.text
+    got = _state(model)
+    _equal_to_checkpoint(got, read_params(parity_kit / MV3), skip="head.")
+    assert all(np.array_equal(got[k], fresh[k]) for k in ("head.fc.weight", "head.fc.bias"))
+
+
+def test_shapes_must_match_exactly(parity_kit, tmp_path):
+    import paddle
+
+    params = read_params(parity_kit / MV3)
+    params["neck.encoder.lstm.0.cell_fw.weight_hh"] = np.zeros((384, 95), np.float32)
+    bad = tmp_path / "bad.pdparams"
+    paddle.save(params, str(bad))
+    with pytest.raises(CheckpointError, match=r"neck.encoder.lstm.0.cell_fw.weight_hh: checkpoint \[384, 95\] "
+                                              r"float32, model \[384, 96\] float32"):
+        apply_init(_model("mobilenet_v3"), resolve_init(str(bad), "mobilenet_v3"), "mobilenet_v3", 37)
+    with pytest.raises(CheckpointError, match="is a resnet34_vd checkpoint; this recipe trains mobilenet_v3"):
+        apply_init(_model("mobilenet_v3"), resolve_init(str(parity_kit / R34), "mobilenet_v3"), "mobilenet_v3",
+                   37)
+
+
+def test_missing_files_and_pinned_checksums(parity_kit, tmp_path, monkeypatch):
+    with pytest.raises(InitError, match="not found"):
+        resolve_init(str(tmp_path / "none.pdparams"), "mobilenet_v3")
+    with pytest.raises(InitError, match="init_sha256 pins " + "0" * 64):
+        resolve_init(str(parity_kit / MV3), "mobilenet_v3", sha256="0" * 64)
+    monkeypatch.setattr(pretrained, "BUNDLED_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="no bundled checkpoint for mobilenet_v3"):
+        resolve_init("bundled", "mobilenet_v3")
+    (tmp_path / "mobilenet_v3.pdparams").write_bytes((parity_kit / MV3).read_bytes())
+    init = resolve_init("bundled", "mobilenet_v3", sha256=_sha((parity_kit / MV3).read_bytes()))
+    assert (init.source, init.path) == ("bundled", bundled_checkpoint("mobilenet_v3"))
+
+
+# --- paddleocr: the release archive through a loopback server, 0 steps -------------------------------
+
+@pytest.fixture()
+def server() -> Iterator[FileServer]:
+    srv = FileServer()
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def _release_tar(ckpt: Path) -> bytes:
+    """The layout of PaddleOCR's training archive: <name>/best_accuracy.{pdparams,pdopt,states}."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for suffix, data in (("pdparams", ckpt.read_bytes()), ("pdopt", b"optimizer"), ("states", b"states")):
+            info = tarfile.TarInfo(f"{RELEASE}/best_accuracy.{suffix}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_paddleocr_release_end_to_end_zero_steps(parity_kit, server, four_words, tmp_path):
+    import paddle
+
+    from textrec.models.checkpoint import load_weights
+
+    tar = _release_tar(parity_kit / MV3)
+    server.files[f"/{RELEASE}.tar"] = tar
+    recipe = {**BASE, "max_steps": 0, "init": "paddleocr", "init_sha256": _sha(tar)}
+
+    def params(**kw):
+        return parse_params({"paths": {"downloads": str(tmp_path / "cache")},
+                             "data": {"real": {"mirror": server.url(""), "retries": 0, "timeout_seconds": 10}},
+                             "train": {"mobilenet_v3": {**recipe, **kw}}})
+
+    out = tmp_path / "out"
+    res = train(params(), "mobilenet_v3", four_words, four_words, out, metrics_csv=tmp_path / "log.csv",
+                progress=False)
+    assert (res.steps, res.stop_reason, res.best_step) == (0, "max_steps", 0)
+    assert server.requests == [{"path": f"/{RELEASE}.tar", "range": None}]
+    assert res.init == {"source": "paddleocr", "url": PADDLEOCR_RELEASES["mobilenet_v3"].url,
+                        "archive_sha256": _sha(tar), "sha256": _sha((parity_kit / MV3).read_bytes()),
+                        "path": res.init["path"], "head": "loaded"}
+    assert res.init["path"].endswith(f"{RELEASE}/best_accuracy.pdparams")
+    assert json.loads((out / "latest.state.json").read_text())["init"] == res.init
+    assert (tmp_path / "log.csv").read_text().splitlines() == ["step,epoch,loss,lr,images_per_second,val_accuracy"]
+    kit = read_params(parity_kit / MV3)
+    for name in ("best", "latest"):  # the trained-from weights are the checkpoint's, bit for bit
+        _equal_to_checkpoint(read_params(out / f"{name}.pdparams"), kit)
+    # ... so they give PaddleOCR's outputs on the parity inputs
+    model = _model("mobilenet_v3")
+    load_weights(model, out / "best.pdparams")
+    model.eval()
+    with paddle.no_grad():
+        got = model(paddle.to_tensor(np.load(parity_kit / "inputs_mv3.npy"))).numpy()
+    assert float(np.abs(got - np.load(parity_kit / "outputs_mv3.npy")).max()) <= 1e-5
+
+    # a second run finds the release in the download cache; without its checksum it is refused
+    again = train(params(), "mobilenet_v3", four_words, None, tmp_path / "again", progress=False)
+    assert again.init == res.init and len(server.requests) == 1
+    with pytest.raises(Exception, match=r"no sha256 configured(.|\n)*train.mobilenet_v3.init_sha256"):
+        train(params(init_sha256=None), "mobilenet_v3", four_words, None, tmp_path / "unpinned", progress=False)
+
+
+# --- resume wins; same init + seed, same weights -----------------------------------------------------
+
+def test_resume_ignores_init_and_runs_are_deterministic(parity_kit, four_words, tmp_path, caplog):
+    recipe = dict(**BASE, max_steps=2, lr=1e-3, init=str(parity_kit / MV3))
+    a = train(RecipeConfig(**recipe), "mobilenet_v3", four_words, None, tmp_path / "a", progress=False)
+    train(RecipeConfig(**recipe), "mobilenet_v3", four_words, None, tmp_path / "b", progress=False)
+    # interrupted after step 1 (time budget), then resumed: init must not overwrite the step-1 weights
+    c = train(RecipeConfig(**recipe, time_budget_minutes=0.0), "mobilenet_v3", four_words, None, tmp_path / "c",
+              progress=False)
+    assert (c.steps, c.stop_reason) == (1, "time_budget")
+    with caplog.at_level(logging.INFO, logger="textrec.training"):
+        c = train(RecipeConfig(**recipe), "mobilenet_v3", four_words, None, tmp_path / "c", resume="auto",
+                  progress=False)
+    assert (c.resumed_from_step, c.steps) == (1, 2) and c.init == a.init
+    assert "not applied" in caplog.text
+    wa, wb, wc = (read_params(tmp_path / d / "latest.pdparams") for d in "abc")
+    kit = read_params(parity_kit / MV3)
+    assert not np.array_equal(wa["head.fc.bias"], kit["head.fc.bias"])  # it did train
+    for k in wa:
+        assert np.array_equal(wa[k], wb[k]) and np.array_equal(wa[k], wc[k]), k
+
+
+# --- the stages: download fetches the releases (printing the sha256 to pin), a 0-step train writes it all --
+
+def _stage(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"stage_{name}", Path(__file__).parents[2] / "stages" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_download_stage_fetches_the_release_and_prints_its_checksum(parity_kit, server, tmp_path, capsys):
+    import yaml
+
+    tar = _release_tar(parity_kit / MV3)
+    server.files[f"/{RELEASE}.tar"] = tar
+    pfile = tmp_path / "params.yaml"
+    pfile.write_text(yaml.safe_dump({
+        "paths": {"raw": str(tmp_path / "raw"), "downloads": str(tmp_path / "cache")},
+        "model": {"backbones": ["mobilenet_v3"]},
+        "data": {"real": {"mirror": server.url(""), "retries": 0}},
+        "train": {"mobilenet_v3": {"init": "paddleocr", "max_steps": 0}}}))
+    download = _stage("download")
+    assert download.main(["--params", str(pfile), "--no-progress"]) == 1
+    assert "train.mobilenet_v3.init_sha256" in capsys.readouterr().err and not server.requests
+    assert download.main(["--params", str(pfile), "--no-progress", "--allow-missing-checksum"]) == 0
+    assert f"train.mobilenet_v3:\n    init_sha256: {_sha(tar)}" in capsys.readouterr().out
+    record = json.loads((tmp_path / "raw" / "downloads.json").read_text())["init_releases"]
+    assert [(r["name"], r["sha256"], r["checksum_configured"]) for r in record] == [
+        ("paddleocr_mobilenet_v3", _sha(tar), False)]
+    extracted = tmp_path / "cache" / "paddleocr" / "paddleocr_mobilenet_v3" / RELEASE
+    assert (extracted / "best_accuracy.pdparams").read_bytes() == (parity_kit / MV3).read_bytes()
+
+
+def test_zero_step_train_stage_writes_what_downstream_stages_read(parity_kit, tmp_path, monkeypatch,
+                                                                   capsys):
+    from tests.training.wordimages import write_project
+
+    pfile = write_project(tmp_path, 8, 4, {**BASE, "max_steps": 0, "init": str(parity_kit / MV3)})
+    monkeypatch.chdir(tmp_path)
+    missing = write_project(tmp_path, 8, 4, {**BASE, "init": "gone.pdparams"}, params_name="missing.yaml")
+    assert _stage("train").main(["--backbone", "mobilenet_v3", "--params", str(missing)]) == 1
+    assert "train: error: init: checkpoint gone.pdparams not found" in capsys.readouterr().err
+    assert _stage("train").main(["--backbone", "mobilenet_v3", "--params", str(pfile), "--no-progress"]) == 0
+    reports, models = tmp_path / "reports" / "train" / "mobilenet_v3", tmp_path / "models" / "mobilenet_v3"
+    summary = json.loads((reports / "train.json").read_text())
+    assert (summary["steps"], summary["stop_reason"], summary["best_step"]) == (0, "max_steps", 0)
+    assert summary["init"]["sha256"] == _sha((parity_kit / MV3).read_bytes())
+    assert (reports / "train_log.csv").is_file() and (reports / "data_train.json").is_file()
+    for f in ("best.pdparams", "best.state.json", "latest.pdparams", "latest.pdopt", "latest.state.json"):
+        assert (models / f).is_file(), f
