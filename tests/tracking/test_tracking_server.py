@@ -41,7 +41,7 @@ def test_pipeline_run_through_a_tracking_server(kit_run, tmp_path):
                 assert metrics[f"acc_fp32/{row['name']}"] == pytest.approx(row["fp32_accuracy"])
                 assert metrics[f"acc_int8/{row['name']}"] == pytest.approx(row["int8_accuracy"])
             assert {f"acc_fp32/{b}" for b in BENCHES} <= set(metrics)
-            assert "avg_acc_int8" in metrics and "latency_ms_int8" in metrics
+            assert "avg_acc_int8" in metrics and "latency_ms_int8_b1" in metrics
 
         status, raw = http("GET", f"{api}/registered-models/alias?name=crnn-text-recognizer&alias=challenger")
         version = json.loads(raw)["model_version"]

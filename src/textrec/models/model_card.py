@@ -63,6 +63,7 @@ def build_card(checkpoint: Path, params: Params, backbone: BackboneName,
         "recipe": to_dict(recipe),
         "init": state.get("init") or {"source": "scratch"},
         "steps": state["step"],
+        "planned_steps": recipe.max_steps,  # fewer steps: an intermediate checkpoint of the recipe
         "images_seen": state["step"] * recipe.batch_size,
         "epochs": state["epoch"],
         "best_val_accuracy": state.get("best_accuracy"),
@@ -85,6 +86,9 @@ def card_markdown(card: dict[str, Any]) -> str:
              f"(no real image), from {card['init'].get('source', 'scratch')}.", "",
              f"- steps: {card['steps']:,} x batch {card['recipe']['batch_size']} = {card['images_seen']:,} images "
              f"({card['epochs']} epochs of {card['data']['synth']['train_size']:,} renders)",
+             *([f"- an intermediate checkpoint: step {card['steps']:,} of the recipe's {card['planned_steps']:,} "
+                f"(the run continues; `textrec profile pretrain && dvc repro` trains the whole recipe)"]
+               if card.get("planned_steps") and card["steps"] < card["planned_steps"] else []),
              f"- training: {card['training_hours']} h wall time in {len(segs)} invocation(s) on {', '.join(cpus)}",
              f"- recipe: lr {card['recipe']['lr']}, {card['recipe']['schedule']['name']} schedule, per-frame "
              f"loss weight {card['recipe']['frame_loss']['weight']} until step "
