@@ -46,3 +46,20 @@ def read_predictions(path: Path) -> list[tuple[str, str, float]]:
         name, text, score = line.split("\t")
         out.append((name, text, float(score)))
     return out
+
+
+@pytest.fixture()
+def server():
+    """A loopback HTTP file server (tests/data/test_download.py FileServer) on 127.0.0.1, stopped afterwards."""
+    import threading
+
+    from tests.data.test_download import FileServer
+
+    srv = FileServer()
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -93,18 +93,6 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-@pytest.fixture()
-def server() -> Iterator[FileServer]:
-    srv = FileServer()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-
-
 def sha(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 

@@ -103,21 +103,9 @@ def test_onnx_prediction_does_not_import_paddle(parity_kit, tmp_path) -> None:
     import subprocess
     import sys
 
-    import onnx
-    from onnx import TensorProto, helper
+    from tests.inference.test_recognizer_api import tiny_onnx
 
-    nodes = [helper.make_node("ReduceMean", ["x", "axes"], ["m"], keepdims=0),  # [N, W]
-             helper.make_node("Unsqueeze", ["m", "last"], ["u"]),  # [N, W, 1]
-             helper.make_node("Mul", ["u", "w"], ["z"]),  # [N, W, 37]
-             helper.make_node("Softmax", ["z"], ["probs"], axis=-1)]
-    inits = [helper.make_tensor("axes", TensorProto.INT64, [2], [1, 2]),
-             helper.make_tensor("last", TensorProto.INT64, [1], [2]),
-             helper.make_tensor("w", TensorProto.FLOAT, [37], [float(i) for i in range(37)])]
-    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                                                           ["N", 3, 32, "W"])],
-                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", "W", 37])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    onnx.save(model, tmp_path / "tiny.onnx")
+    tiny_onnx(tmp_path / "tiny.onnx")
     image = parity_kit / "images/iiit5k_790_1.png"
     proc = subprocess.run([sys.executable, "-c", ONNX_ONLY, str(image), str(tmp_path / "tiny.onnx")],
                           capture_output=True, text=True, timeout=120)

@@ -8,14 +8,11 @@ import io
 import json
 import logging
 import tarfile
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.data.test_download import FileServer
 from tests.training.wordimages import random_words, write_word_lmdb
 from textrec.config import ConfigError, parse_params
 from textrec.config.train import RecipeConfig
@@ -135,18 +132,6 @@ def test_missing_files_and_pinned_checksums(parity_kit, tmp_path, monkeypatch):
 
 
 # --- paddleocr: the release archive through a loopback server, 0 steps -------------------------------
-
-@pytest.fixture()
-def server() -> Iterator[FileServer]:
-    srv = FileServer()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-
 
 def _release_tar(ckpt: Path) -> bytes:
     """The layout of PaddleOCR's training archive: <name>/best_accuracy.{pdparams,pdopt,states}."""
