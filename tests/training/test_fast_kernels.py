@@ -147,6 +147,24 @@ def test_swap_is_confined_to_the_step() -> None:
     assert not any("forward" in layer.__dict__ for layer in layers)  # restored after the failure
 
 
+def test_frozen_batchnorm_is_left_to_paddle() -> None:
+    """BatchNorm in eval mode (``batch_norm: frozen``): the swapped forward normalises with the running
+    statistics and leaves them as they are, like paddle's layers."""
+    from textrec.training.validate import set_train_mode
+
+    paddle.seed(5)
+    model = build_model("mobilenet_v3", 37)
+    set_train_mode(model, "frozen")
+    x = paddle.to_tensor(np.random.default_rng(6).uniform(-1, 1, (2, 3, 32, 100)).astype("float32"))
+    want = model(x).numpy()
+    stats = {k: v.numpy().copy() for k, v in model.state_dict().items() if k.endswith(("_mean", "_variance"))}
+    with swapped(plan_swaps(model), load_kernels()):
+        got = model(x).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    for name, value in stats.items():
+        np.testing.assert_array_equal(model.state_dict()[name].numpy(), value, err_msg=name)
+
+
 def test_bad_input_is_refused() -> None:
     k = load_kernels()
     with pytest.raises(OSError, match="float32"):

@@ -153,14 +153,17 @@ def _convbn_hardswish_forward(block, op: Callable, x):
     return op(block.bn(block.conv(x)))  # ConvBN.forward with act="hardswish"
 
 
-def _convbn_fused_forward(block, op: Callable, x):
+def _convbn_fused_forward(block, kernels: Kernels, x):
     """ConvBN.forward with BatchNorm (batch statistics, running statistics updated in place) and activation
-    in one kernel; in eval mode the plain forward."""
+    in one kernel. A BatchNorm in eval mode (``batch_norm: frozen`` recipes) runs paddle's, then the
+    hardswish kernel or the plain activation."""
     bn = block.bn
     if not bn.training:
+        if block.act == "hardswish":
+            return _convbn_hardswish_forward(block, kernels.hardswish, x)
         return type(block).forward(block, x)
-    out = op(block.conv(x), bn.weight, bn.bias, bn._mean, bn._variance, bn._momentum, bn._epsilon,
-             ACT_CODES[block.act])[0]
+    out = kernels.bn_act(block.conv(x), bn.weight, bn.bias, bn._mean, bn._variance, bn._momentum,
+                         bn._epsilon, ACT_CODES[block.act])[0]
     bn._mean.stop_gradient = bn._variance.stop_gradient = True  # the op marks its in-place outputs trainable
     return out
 
@@ -183,7 +186,7 @@ def swapped(plan: SwapPlan, kernels: Kernels) -> Iterator[None]:
         if id(block) not in fused:
             block.forward = functools.partial(_convbn_hardswish_forward, block, kernels.hardswish)
     for block in plan.convbn:
-        block.forward = functools.partial(_convbn_fused_forward, block, kernels.bn_act)
+        block.forward = functools.partial(_convbn_fused_forward, block, kernels)
     for se in plan.excite:
         se.forward = functools.partial(_excite_forward, se, kernels)
     try:

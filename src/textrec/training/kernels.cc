@@ -104,7 +104,7 @@ void ForwardPlane(const Geometry& g, PaddedPlane& x, const float* w, float* out,
   }
 }
 
-// grad_x plane [H, W] and the weight-gradient sums of one plane: gw_acc[tap] += go[oh, ow] * x[ih, ow*sw-pw+kw].
+// grad_x plane [H, W] and the weight-gradient sums of one plane: gw_acc[(i, j)] += go[oh, ow] * x[ih, ow*sw-pw+j].
 // Unit column stride: grad_x[ih, iw] = sum_taps w * go[oh, iw + pw - j] gathered from go padded by kw - 1 on
 // the left (each grad_x element written once); otherwise scattered into a padded buffer.
 template <int KW>

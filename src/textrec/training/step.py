@@ -6,9 +6,9 @@
     # or simply: loss = step(images, labels, lengths)
 
 What the options do on this project's CPUs (per-core MobileNetV3 batch 64: 29-32 img per CPU-second as
-PaddleOCR trains; with ``textrec.runtime`` settings and the kernels ~100-105 on the 2-core Intel Xeon
-(family 6 model 207, measured under load 8), where the earlier depthwise/hardswish-only kernels gave 77-79;
-those gave 94 on the quiet AMD EPYC):
+PaddleOCR trains; with ``textrec.runtime`` settings and the kernels 108 on the 2-core Intel Xeon (family 6
+model 207, quiet), where the earlier depthwise/hardswish-only kernels gave 77; those gave 94 on the AMD
+EPYC. Two data-parallel processes on that Xeon: 189 img/s, 146 with the earlier kernels):
 
 * Paddle's CPU depthwise convolution is its generic grouped convolution (an im2col and a tiny GEMM per
   sample and channel): over half of a MobileNetV3 step. Of the rest, BatchNorm + activation (~27%) and
