@@ -6,13 +6,17 @@ the recipe under test, its own output folders in a temporary directory, and vali
 steps; the run is stopped once the highest threshold is reached or --max-images have been seen (the recipe's
 own schedule is never shortened, so the curve up to the stop is exactly the recipe's).
 
-    .venv/bin/python bench/time_to_accuracy.py                        # baseline and demo, data/lmdb
-    .venv/bin/python bench/time_to_accuracy.py --run demo --run 'lr2e-3=demo:lr=0.002'
+    .venv/bin/python bench/time_to_accuracy.py                        # baseline and frames, data/lmdb
+    .venv/bin/python bench/time_to_accuracy.py --run frames --run 'lr1e-3=frames:lr=0.001'
+    .venv/bin/python bench/time_to_accuracy.py --run pretrain --data <pretrain's data/lmdb> --eval-every 125
     # -> reports/bench/time_to_accuracy.json {"machine", "runs": [{"recipe", "images_to", "minutes_to",
     #    "curve": [[images, val_accuracy], ...], "loss": [[images, loss], ...], ...}]}
 
-`baseline` is the demo recipe of b746339 (CTC alone); `demo` is params.yaml's recipe. A run NAME=BASE:k=v;k=v
-takes BASE's recipe with dotted keys (inside `train.<backbone>`) replaced, e.g. `frame_loss.weight=0`.
+`baseline` is the demo recipe of b746339 (CTC alone); `frames` the from-scratch recipe with per-frame
+supervision that the demo used before it started from the bundled model (14bb620); `pretrain` the `pretrain`
+profile's. Every run starts from scratch (`init: scratch`), whatever the recipe says. A run NAME=BASE:k=v;k=v
+takes BASE's recipe with dotted keys (inside `train.<backbone>`) replaced, e.g. `frame_loss.weight=0`. Runs
+are merged into the JSON by name: a run replaces its earlier result, the others are kept.
 """
 
 from __future__ import annotations
@@ -39,6 +43,13 @@ BASELINE = {"epochs": 20, "max_steps": 2300, "batch_size": 64, "lr": 0.001,
             "schedule": {"name": "cosine", "warmup_steps": 200, "min_lr_ratio": 0.2},
             "curriculum": {"steps": 1500, "start_max_len": 4}, "processes": 2,
             "frame_loss": {"weight": 0.0, "until_step": 0}}
+# The demo's from-scratch MobileNetV3 recipe with per-frame supervision (14bb620, README "How the recipes were
+# chosen"), minus its safety time budget.
+FRAMES = {"epochs": 20, "max_steps": 2100, "batch_size": 32, "lr": 0.002,
+          "optimizer": {"beta1": 0.9, "beta2": 0.999, "weight_decay": 0.0, "grad_clip_norm": 5.0},
+          "schedule": {"name": "cosine", "warmup_steps": 100, "min_lr_ratio": 0.2},
+          "frame_loss": {"weight": 10.0, "until_step": 1500, "ignore_radius": 1}, "processes": 2}
+BASES = ("baseline", "frames", "pretrain")
 
 
 def parse_run(spec: str) -> tuple[str, str, dict[str, str]]:
@@ -46,15 +57,20 @@ def parse_run(spec: str) -> tuple[str, str, dict[str, str]]:
     name, _, rest = spec.partition("=") if "=" in spec.split(":")[0] else (spec, "", spec)
     base, _, kv = rest.partition(":")
     overrides = dict(item.split("=", 1) for item in kv.split(";") if item)
-    if base not in ("baseline", "demo"):
-        raise SystemExit(f"--run {spec!r}: the base recipe must be 'baseline' or 'demo'")
+    if base not in BASES:
+        raise SystemExit(f"--run {spec!r}: the base recipe must be one of {', '.join(BASES)}")
     return name, base, overrides
 
 
 def recipe_for(params: dict, backbone: str, base: str, overrides: dict[str, str]) -> dict:
     recipe = copy.deepcopy(params["train"][backbone])
-    if base == "baseline":
-        recipe = {k: v for k, v in recipe.items() if k not in BASELINE} | copy.deepcopy(BASELINE)
+    if base == "pretrain":
+        profile = yaml.safe_load((REPO / "profiles" / "pretrain.yaml").read_text(encoding="utf-8"))
+        recipe = recipe | copy.deepcopy(profile["train"][backbone])
+    else:
+        fixed = BASELINE if base == "baseline" else FRAMES
+        recipe = {k: v for k, v in recipe.items() if k not in fixed} | copy.deepcopy(fixed)
+    recipe |= {"init": "scratch", "init_sha256": None}  # time to accuracy from scratch, whatever params say
     for key, value in overrides.items():
         *parents, leaf = key.split(".")
         node = recipe
@@ -130,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", type=Path, default=REPO / "params.yaml")
     ap.add_argument("--data", type=Path, default=REPO / "data" / "lmdb", help="LMDB root with train/ and val/")
     ap.add_argument("--backbone", default="mobilenet_v3")
-    ap.add_argument("--run", action="append", help="recipe to run (repeatable); default: baseline, demo")
+    ap.add_argument("--run", action="append", help="recipe to run (repeatable); default: baseline, frames")
     ap.add_argument("--eval-every", type=int, default=25, help="validate every N steps")
     ap.add_argument("--max-images", type=int, default=160_000)
     ap.add_argument("--out", type=Path, default=REPO / "reports" / "bench" / "time_to_accuracy.json")
@@ -141,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     from textrec.machine import machine_info
 
     params = yaml.safe_load(args.params.read_text(encoding="utf-8"))
-    runs = []
-    for spec in args.run or ["baseline", "demo"]:
+    earlier = json.loads(args.out.read_text(encoding="utf-8"))["runs"] if args.out.exists() else []
+    runs: list[dict] = []
+    for spec in args.run or ["baseline", "frames"]:
         name, base, overrides = parse_run(spec)
         recipe = recipe_for(params, args.backbone, base, overrides)
         with tempfile.TemporaryDirectory(prefix=f"textrec-tta-{name}-") as tmp:
@@ -151,8 +168,12 @@ def main(argv: list[str] | None = None) -> int:
         r = runs[-1]
         print(f"{name}: images to {r['images_to']}, minutes to {r['minutes_to']}", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)  # after every run: a long benchmark keeps its results
+        for run in runs:  # each run records its own data, machine and time
+            run.setdefault("data", str(args.data))
+            run.setdefault("machine", machine_info())
+        kept = [r for r in earlier if r["recipe"] not in {r["recipe"] for r in runs}]
         args.out.write_text(json.dumps({"machine": machine_info(), "backbone": args.backbone,
-                                        "data": str(args.data), "runs": runs}, indent=1) + "\n", encoding="utf-8")
+                                        "runs": kept + runs}, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

@@ -2,7 +2,9 @@
 
 Writes <reports>/eval/<backbone>/<bench>.json: count, accuracy, normalised edit distance, mean confidence,
 empty predictions (images read as "": only blanks emitted), skipped records, and the worst examples (keys
-into the benchmark LMDB) for the report's gallery.
+into the benchmark LMDB) for the report's gallery. A model trained from an init checkpoint (bundled, a path,
+PaddleOCR's release) is compared with where it started: ``start`` holds that checkpoint's accuracy on the
+same images, read from the file and sha256 the trainer state records (so the report shows both).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 
 from textrec.config import BACKBONES
 from textrec.evaluation.evaluate import evaluate_lmdb
+from textrec.evaluation.start import starting_checkpoint
 from textrec.inference.engines import load_engine
 from textrec.preflight import load_stage_params, require_writable
 from textrec.progress import on_terminal
@@ -42,9 +45,18 @@ def main() -> None:
                    "confidence": s.confidence, "correct": s.correct}
                   for s in result.worst(params.eval.gallery_size)],
     }
+    start = starting_checkpoint(params.paths.model_dir(args.backbone))
+    if start is not None:
+        if start.path is not None:
+            engine = load_engine(start.path, charset.num_classes, args.backbone)
+            start_result = evaluate_lmdb(engine, params.paths.bench_lmdb(args.bench), charset, args.bench,
+                                         params.eval.batch_size, params.model.image_shape, progress=False)
+            start = start.measured(start_result.accuracy, start_result.count)
+        summary["start"] = start.record()
     out.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"{args.backbone} on {args.bench}: accuracy {result.accuracy:.4f} over {result.count} images "
-          f"(skipped {dict(result.skipped)})")
+          f"(skipped {dict(result.skipped)})" + (f"; it started from {start.source}: {start.accuracy:.4f}"
+                                                  if start is not None and start.accuracy is not None else ""))
 
 
 if __name__ == "__main__":

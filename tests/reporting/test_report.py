@@ -168,3 +168,23 @@ def test_accuracy_csv_is_one_row_per_benchmark_and_model(tmp_path) -> None:
     assert set(long["model"]) == {"mobilenet_v3 fp32", "mobilenet_v3 int8", "resnet34_vd fp32"}  # no int8 for r34
     row = long[(long["benchmark"] == "b1") & (long["model"] == "mobilenet_v3 int8")]
     assert row["accuracy"].item() == pytest.approx(0.4) and row["count"].item() == 10
+
+
+def test_a_model_trained_from_a_checkpoint_is_shown_beside_where_it_started(tmp_path) -> None:
+    reports, bench_root = _stage_files(tmp_path)
+    for bench, before in (("b1", 0.4), ("b2", 0.2)):
+        f = reports / "eval" / "mobilenet_v3" / f"{bench}.json"
+        d = json.loads(f.read_text()) | {"start": {"source": "bundled", "sha256": "ab" * 32, "accuracy": before,
+                                                   "count": 10, "path": "x.pdparams", "reason": None}}
+        f.write_text(json.dumps(d))
+    paths = PathsConfig(reports=str(reports))
+    table = build_report(collect(paths, ("mobilenet_v3", "resnet34_vd"), BENCHES), BENCHES, bench_root,
+                         reports / "report.html", reports / "summary.md", "demo")
+    rows = table.set_index("benchmark")
+    assert rows.loc["b1", "mobilenet_v3 start"] == pytest.approx(0.4)
+    assert rows.loc["average (mean)", "mobilenet_v3 start"] == pytest.approx(0.3)
+    assert "resnet34_vd start" not in table.columns  # trained from scratch: nothing to compare with
+    md = (reports / "summary.md").read_text()
+    assert "mobilenet_v3 was trained from bundled (sha256 abababababab)" in md
+    assert "mean 30.00% before, 30.00% after training (+0.0 points)" in md
+    assert "mobilenet_v3 was trained from bundled" in (reports / "report.html").read_text()

@@ -151,3 +151,13 @@ def test_failed_validation_blocks_promotion(tracked, kit_run, tmp_path):
     assert d.decision == "refused" and [g.name for g in d.gates if not g.passed] == ["validation"]
     with pytest.raises(ValueError, match="no 'production' version"):
         rollback(params.promotion, tracked.store)
+
+
+def test_the_registered_code_is_the_package_without_its_bundled_weights(tmp_path) -> None:
+    """code_paths: every module the pyfunc imports, not the 8.6 MB bundled checkpoint (the served model is the
+    run's own ONNX artifact)."""
+    from textrec.tracking.registry import _package_copy
+
+    out = _package_copy(tmp_path)
+    assert (out / "inference" / "recognizer.py").is_file() and (out / "assets" / "models").is_dir()
+    assert not list(out.rglob("*.pdparams")) and not list(out.rglob("__pycache__"))

@@ -6,6 +6,8 @@ import io
 
 import pandas as pd
 
+from textrec.reporting.collect import is_model_column
+
 
 def _png(fig) -> bytes:
     import matplotlib.pyplot as plt
@@ -35,7 +37,7 @@ def accuracy_bars(table: pd.DataFrame) -> bytes:
     ends a little above the highest bar (at most 100%), so accuracies of a few percent stay readable; a
     missing value (no quantize result) has no bar and reads '–', never 0."""
     rows = table[~table["benchmark"].str.startswith("average")]
-    cols = [c for c in table.columns if c.endswith(("fp32", "int8")) and table[c].notna().any()]
+    cols = [c for c in table.columns if is_model_column(c) and table[c].notna().any()]
     fig, ax = _figure(max(6.0, 1.2 * len(rows)), 3.5)
     width = 0.8 / max(1, len(cols))
     top = 0.0

@@ -10,6 +10,14 @@ import pandas as pd
 
 from textrec.config import PathsConfig
 
+# The accuracy table's model columns are "<backbone> <kind>": fp32 (the trained checkpoint), int8 (the shipped
+# ONNX), start (the init checkpoint it was trained from, when not scratch: eval JSON "start").
+MODEL_KINDS = ("fp32", "int8", "start")
+
+
+def is_model_column(column: str) -> bool:
+    return column.endswith(MODEL_KINDS)
+
 
 @dataclass
 class BackboneResults:
@@ -53,16 +61,19 @@ def int8_accuracy(q: dict | None, bench: str) -> float | None:
 
 
 def accuracy_table(results: list[BackboneResults], benchmarks: tuple[str, ...]) -> pd.DataFrame:
-    """Rows: benchmarks + the two averages; columns: <backbone> fp32 / int8 accuracy (fractions)."""
+    """Rows: benchmarks + the two averages; columns: <backbone> fp32 / int8 accuracy (fractions), and
+    <backbone> start for a backbone trained from an init checkpoint."""
     rows = []
     for bench in benchmarks:
         row: dict[str, object] = {"benchmark": bench, "count": results[0].eval[bench]["count"]}
         for r in results:
             row[f"{r.backbone} fp32"] = r.eval[bench]["accuracy"]
             row[f"{r.backbone} int8"] = int8_accuracy(r.quantize, bench)
+            if any("start" in r.eval[b] for b in benchmarks):
+                row[f"{r.backbone} start"] = (r.eval[bench].get("start") or {}).get("accuracy")
         rows.append(row)
     df = pd.DataFrame(rows)
-    acc_cols = [c for c in df.columns if c.endswith(("fp32", "int8"))]
+    acc_cols = [c for c in df.columns if is_model_column(c)]
     counts = df["count"].astype(float)
     weighted = {"benchmark": "average (weighted)", "count": int(counts.sum())}
     mean = {"benchmark": "average (mean)", "count": int(counts.sum())}
@@ -75,10 +86,10 @@ def accuracy_table(results: list[BackboneResults], benchmarks: tuple[str, ...]) 
 
 
 def accuracy_long(table: pd.DataFrame) -> pd.DataFrame:
-    """``accuracy_table`` one row per benchmark and model (``<backbone> fp32|int8``): columns benchmark, model,
-    accuracy, count (``reports/accuracy.csv``, the data of DVC's accuracy plot); a model without a number for
-    a benchmark (no quantize report) has no row."""
-    models = [c for c in table.columns if c.endswith(("fp32", "int8"))]
+    """``accuracy_table`` one row per benchmark and model (``<backbone> fp32|int8|start``): columns benchmark,
+    model, accuracy, count (``reports/accuracy.csv``, the data of DVC's accuracy plot); a model without a
+    number for a benchmark (no quantize report) has no row."""
+    models = [c for c in table.columns if is_model_column(c)]
     long = table.melt(id_vars=["benchmark", "count"], value_vars=models, var_name="model", value_name="accuracy")
     long = long.dropna(subset=["accuracy"])
     return long[["benchmark", "model", "accuracy", "count"]].reset_index(drop=True)

@@ -15,6 +15,7 @@ from textrec.reporting.collect import (
     BackboneResults,
     accuracy_table,
     empty_predictions_table,
+    is_model_column,
     published_comparison,
     training_table,
 )
@@ -91,15 +92,37 @@ def _latency_rows(results: list[BackboneResults]) -> pd.DataFrame | None:
     return pd.DataFrame(rows) if rows else None
 
 
+def _start_note(results: list[BackboneResults], table: pd.DataFrame) -> str | None:
+    """One sentence per backbone trained from an init checkpoint: where it started and the mean change."""
+    mean = table.set_index("benchmark").loc["average (mean)"]
+    notes = []
+    for r in results:
+        start = next((e["start"] for e in r.eval.values() if "start" in e), None)
+        if start is None:
+            continue
+        if start.get("accuracy") is None:
+            notes.append(f"{r.backbone} was trained from {start['source']}, which could not be measured: "
+                         f"{start.get('reason')}.")
+            continue
+        before, after = mean[f"{r.backbone} start"], mean[f"{r.backbone} fp32"]
+        notes.append(f"{r.backbone} was trained from {start['source']} (sha256 {str(start['sha256'])[:12]}); "
+                     f"'{r.backbone} start' is that checkpoint on the same images: mean {_fmt(before)} before, "
+                     f"{_fmt(after)} after training ({round(100 * (after - before), 1) + 0.0:+.1f} points).")  # no -0.0
+    return " ".join(notes) or None
+
+
 def build_report(results: list[BackboneResults], benchmarks: tuple[str, ...], bench_root: Path,
                  out_html: Path, out_md: Path, profile: str) -> pd.DataFrame:
     table = accuracy_table(results, benchmarks)
-    pct_cols = [c for c in table.columns if c.endswith(("fp32", "int8"))]
+    pct_cols = [c for c in table.columns if is_model_column(c)]
     parts = [f"<h1>textrec report</h1><p>profile <b>{html.escape(profile)}</b>, generated "
              f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}. Accuracy under the DTRB protocol "
              "(case-insensitive, alphanumerics only).</p>",
              "<h2>Accuracy per benchmark</h2>", _table_html(table, pct_cols),
              _img_tag(charts.accuracy_bars(table), "accuracy per benchmark")]
+    start = _start_note(results, table)
+    if start is not None:
+        parts.insert(2, f"<p>{html.escape(start)}</p>")
     published = published_comparison(results, table, benchmarks)
     pub_cols = ["ours fp32", "ours int8", "PaddleOCR published", "fp32 - published"]
     if published is not None:
@@ -132,6 +155,8 @@ def build_report(results: list[BackboneResults], benchmarks: tuple[str, ...], be
     for c in pct_cols:
         md[c] = md[c].map(_fmt)
     lines = [f"# textrec summary ({profile})", "", md.to_markdown(index=False), ""]
+    if start is not None:
+        lines += [start, ""]
     if published is not None:
         pub = published.copy()
         for c in pub_cols:

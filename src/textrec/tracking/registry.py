@@ -95,11 +95,13 @@ def serving_requirements() -> list[str]:
 
 def _package_copy(dst: Path) -> Path:
     """The textrec sources for the model's ``code_paths`` (MLflow puts them on sys.path at load time): the
-    environment that serves the model is built from its requirements alone and has no textrec."""
+    environment that serves the model is built from its requirements alone and has no textrec. Without the
+    bundled checkpoints (``*.pdparams``, 8.6 MB): the served model is the run's own ONNX artifact."""
     import textrec
 
     out = dst / "textrec"
-    shutil.copytree(Path(textrec.__file__).parent, out, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(Path(textrec.__file__).parent, out,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pdparams"))
     return out
 
 
