@@ -100,11 +100,14 @@ def test_learns_fast_sanity(four_words, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_overfit_32_words(tmp_path):
-    """MobileNetV3 memorises 32 rendered words (>= 90 % exact match, eval mode) within 300 steps."""
+    """MobileNetV3 memorises 32 rendered words (>= 90 % exact match, eval mode) within 500 steps of CTC alone:
+    the plateau lasts ~150 steps, then 0.69 at step 300, 0.94 at 380, 1.0 from 440 (measured on b746339 and
+    on 9c57c22 alike; 300 steps, the earlier bound, stopped mid-climb)."""
     words = random_words(32, np.random.default_rng(0))
     data = write_word_lmdb(tmp_path / "train", words, seed=1)
-    res = train(RecipeConfig(epochs=10_000, max_steps=300, batch_size=32, lr=3e-3, eval_every_steps=20,
+    res = train(RecipeConfig(epochs=10_000, max_steps=500, batch_size=32, lr=3e-3, eval_every_steps=20,
                              checkpoint_every_steps=0, log_every_steps=20, device="cpu"),
                 "mobilenet_v3", data, data, tmp_path / "out", progress=False)
     assert res.best_accuracy is not None and res.best_accuracy >= 0.9, res
