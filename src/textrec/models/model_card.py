@@ -85,7 +85,8 @@ def card_markdown(card: dict[str, Any]) -> str:
              f"{card['num_classes']} classes (blank + 0-9a-z). Trained by textrec on its own synthetic renders only "
              f"(no real image), from {card['init'].get('source', 'scratch')}.", "",
              f"- steps: {card['steps']:,} x batch {card['recipe']['batch_size']} = {card['images_seen']:,} images "
-             f"({card['epochs']} epochs of {card['data']['synth']['train_size']:,} renders)",
+             f"({card['epochs']} full epoch{'' if card['epochs'] == 1 else 's'} of "
+             f"{card['data']['synth']['train_size']:,} renders)",
              *([f"- an intermediate checkpoint: step {card['steps']:,} of the recipe's {card['planned_steps']:,} "
                 f"(the run continues; `textrec profile pretrain && dvc repro` trains the whole recipe)"]
                if card.get("planned_steps") and card["steps"] < card["planned_steps"] else []),
