@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 # Modules of textrec.commands that define sub-commands (each has ``register(subparsers)``).
 COMMAND_MODULES = ("recognize", "profile", "registry", "export", "bundle", "convert")
@@ -20,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # paddle warns at import that ccache (a C++ build cache) is missing: noise for every command
+    warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
     try:
         return args.func(args)
     except ModuleNotFoundError as e:  # the core package (ONNX inference) without the extra a command needs
