@@ -76,3 +76,36 @@ def test_torn_or_missing_checkpoint_is_refused(tmp_path):
     with pytest.raises(ResumeError, match="does not match"):
         read_state(tmp_path, "latest")
     assert not list(tmp_path.glob(".*tmp*"))  # temp files were all renamed into place
+
+
+def test_a_save_killed_between_renames_resumes_from_the_previous_set(tmp_path, monkeypatch, caplog):
+    """A kill after the new .pdparams is in place but before its state: the torn set is replaced by the
+    previous one (kept hard-linked while the renames run), whose step the state on disk still names."""
+    import os
+
+    from textrec.training import checkpointing
+
+    paddle.seed(4)
+    m, opt = _setup()
+    save_checkpoint(tmp_path, "latest", m, opt, TrainerState(step=4))
+    first = {k: f.read_bytes() for k, f in paths(tmp_path, "latest").items()}
+    assert not list(tmp_path.glob("latest.prev.*"))  # only while a save runs
+    _step(m, opt, 1)
+    real_replace = os.replace
+
+    def killed_after_pdparams(src, dst):
+        if str(dst).endswith("latest.pdopt"):
+            raise KeyboardInterrupt("killed")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(checkpointing.os, "replace", killed_after_pdparams)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tmp_path, "latest", m, opt, TrainerState(step=8))
+    monkeypatch.setattr(checkpointing.os, "replace", real_replace)
+    assert paths(tmp_path, "latest")["pdparams"].read_bytes() != first["pdparams"]  # torn on disk
+    with caplog.at_level("WARNING", logger="textrec.training"):
+        state = read_state(tmp_path, "latest")
+    assert state.step == 4 and "restored the previous checkpoint, step 4" in caplog.text
+    assert {k: f.read_bytes() for k, f in paths(tmp_path, "latest").items()} == first
+    m2, opt2 = _setup()
+    assert load_checkpoint(tmp_path, "latest", m2, opt2).step == 4

@@ -8,7 +8,9 @@
   pickled + base64), AMP scaler state, and the sha256 of the two binary files.
 
 All three are written to temp files first, then moved into place with ``os.replace`` (state last); a
-resume checks the hashes, so a set torn by a kill between two renames is refused, not half-loaded.
+resume checks the hashes, so a set torn by a kill between two renames is never half-loaded. While the
+renames run, the previous set stays hard-linked as ``<name>.prev.*`` (removed once the new set is in place):
+a set torn by a kill in that window is replaced by that previous, consistent one, with a warning.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import base64
 import hashlib
 import io
 import json
+import logging
 import os
 import pickle
 import random
@@ -27,10 +30,16 @@ from typing import Any
 import numpy as np
 
 STATE_VERSION = 1
+SUFFIXES = ("pdparams", "pdopt", "state.json")  # the order they are moved into place: state last
+log = logging.getLogger("textrec.training")
 
 
 class ResumeError(RuntimeError):
     """A checkpoint that cannot be resumed from (missing, torn, or made for another model)."""
+
+
+class TornCheckpointError(ResumeError):
+    """The files of a checkpoint do not match its state (a kill between two renames, or an edit)."""
 
 
 @dataclass
@@ -95,7 +104,7 @@ def _write_tmp(path: Path, data: bytes) -> Path:
 
 def paths(out_dir: str | Path, name: str) -> dict[str, Path]:
     out = Path(out_dir)
-    return {s: out / f"{name}.{s}" for s in ("pdparams", "pdopt", "state.json")}
+    return {s: out / f"{name}.{s}" for s in SUFFIXES}
 
 
 def save_checkpoint(out_dir: str | Path, name: str, model, optimizer, state: TrainerState) -> Path:
@@ -108,12 +117,43 @@ def save_checkpoint(out_dir: str | Path, name: str, model, optimizer, state: Tra
     state.files = {k: hashlib.sha256(v).hexdigest() for k, v in blobs.items()}
     blobs["state.json"] = (json.dumps(asdict(state), indent=1) + "\n").encode()
     tmps = {k: _write_tmp(p[k], v) for k, v in blobs.items()}
-    for k in ("pdparams", "pdopt", "state.json"):  # state last: it vouches for the other two
+    prev = paths(out_dir, f"{name}.prev")
+    if all(f.exists() for f in p.values()):  # the set in place, kept while it is being replaced
+        _link_set(p, prev)
+    for k in SUFFIXES:  # state last: it vouches for the other two
         os.replace(tmps[k], p[k])
+    for f in prev.values():
+        f.unlink(missing_ok=True)
     return p["pdparams"]
 
 
+def _link_set(src: dict[str, Path], dst: dict[str, Path]) -> None:
+    """Hard-link each file of ``src`` to ``dst`` (atomically per file; no data is copied)."""
+    for k in SUFFIXES:
+        tmp = dst[k].with_name(f".{dst[k].name}.tmp-{os.getpid()}")
+        tmp.unlink(missing_ok=True)
+        os.link(src[k], tmp)
+        os.replace(tmp, dst[k])
+
+
 def read_state(out_dir: str | Path, name: str) -> TrainerState:
+    """The trainer state of ``<out_dir>/<name>.*``, its files checked against it. A set torn by a kill while
+    it was being saved is replaced by the previous one (``<name>.prev.*``) when that one is consistent."""
+    try:
+        return _read_consistent(out_dir, name)
+    except TornCheckpointError as torn:
+        prev = paths(out_dir, f"{name}.prev")
+        try:
+            state = _read_consistent(out_dir, f"{name}.prev")
+        except ResumeError:
+            raise torn from None
+        _link_set(prev, paths(out_dir, name))
+        log.warning("%s (killed while saving?): restored the previous checkpoint, step %d, from %s", torn,
+                    state.step, prev["state.json"])
+        return _read_consistent(out_dir, name)
+
+
+def _read_consistent(out_dir: str | Path, name: str) -> TrainerState:
     p = paths(out_dir, name)
     if not p["state.json"].exists():
         raise ResumeError(f"no checkpoint to resume from: {p['state.json']} does not exist")
@@ -123,7 +163,7 @@ def read_state(out_dir: str | Path, name: str) -> TrainerState:
     state = TrainerState(**raw)
     for suffix, digest in state.files.items():
         if not p[suffix].exists() or hashlib.sha256(p[suffix].read_bytes()).hexdigest() != digest:
-            raise ResumeError(f"{p[suffix]} does not match {p['state.json']} (torn or edited checkpoint); "
+            raise TornCheckpointError(f"{p[suffix]} does not match {p['state.json']} (torn or edited checkpoint); "
                               f"resume from another checkpoint or start over")
     return state
 
