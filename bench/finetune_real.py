@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import yaml
+from overrides import set_dotted  # bench/, on sys.path as the script's folder
 
 REPO = Path(__file__).resolve().parents[1]
 SETS = {"IIIT5k_train_2000": "IIIT5K", "IC15_train_4468": "IC15"}  # folder -> benchmark suffix
@@ -71,11 +72,7 @@ def bench_params(profile: dict, work: Path, steps: int | None, overrides: list[s
         recipe["max_steps"] = steps
     for item in overrides:  # dotted.key=value
         key, _, value = item.partition("=")
-        *parents, leaf = key.split(".")
-        node = p
-        for name in parents:
-            node = node[name]
-        node[leaf] = yaml.safe_load(value)
+        set_dotted(p, key, value)
     return p
 
 

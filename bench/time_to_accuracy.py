@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import yaml
+from overrides import set_dotted  # bench/, on sys.path as the script's folder
 
 REPO = Path(__file__).resolve().parents[1]
 THRESHOLDS = (0.05, 0.25, 0.5)
@@ -72,11 +73,7 @@ def recipe_for(params: dict, backbone: str, base: str, overrides: dict[str, str]
         recipe = {k: v for k, v in recipe.items() if k not in fixed} | copy.deepcopy(fixed)
     recipe |= {"init": "scratch", "init_sha256": None}  # time to accuracy from scratch, whatever params say
     for key, value in overrides.items():
-        *parents, leaf = key.split(".")
-        node = recipe
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = yaml.safe_load(value)
+        set_dotted(recipe, key, value)
     return recipe
 
 

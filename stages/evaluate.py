@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 
 from textrec.config import BACKBONES
-from textrec.evaluation.evaluate import evaluate_lmdb
+from textrec.evaluation.evaluate import DatasetResult, evaluate_lmdb
 from textrec.evaluation.start import starting_checkpoint
 from textrec.inference.engines import load_engine
 from textrec.preflight import load_stage_params, require_writable
@@ -35,9 +36,13 @@ def main() -> None:
     require_writable("evaluate", out.parent)
     configure_runtime("cpu", threads=os.cpu_count())  # the stage has the machine to itself (dvc runs one)
     charset = params.charset.build()
-    engine = load_engine(params.paths.checkpoint(args.backbone), charset.num_classes, args.backbone)
-    result = evaluate_lmdb(engine, params.paths.bench_lmdb(args.bench), charset, args.bench,
-                           params.eval.batch_size, params.model.image_shape, progress=on_terminal(args.no_progress))
+
+    def evaluate(checkpoint: Path, progress: bool) -> DatasetResult:  # on this stage's benchmark
+        engine = load_engine(checkpoint, charset.num_classes, args.backbone)
+        return evaluate_lmdb(engine, params.paths.bench_lmdb(args.bench), charset, args.bench,
+                             params.eval.batch_size, params.model.image_shape, progress=progress)
+
+    result = evaluate(params.paths.checkpoint(args.backbone), on_terminal(args.no_progress))
     summary = result.summary() | {
         "backbone": args.backbone,
         "skipped_keys": result.skipped_keys,
@@ -48,9 +53,7 @@ def main() -> None:
     start = starting_checkpoint(params.paths.model_dir(args.backbone))
     if start is not None:
         if start.path is not None:
-            engine = load_engine(start.path, charset.num_classes, args.backbone)
-            start_result = evaluate_lmdb(engine, params.paths.bench_lmdb(args.bench), charset, args.bench,
-                                         params.eval.batch_size, params.model.image_shape, progress=False)
+            start_result = evaluate(start.path, progress=False)
             start = start.measured(start_result.accuracy, start_result.count)
         summary["start"] = start.record()
     out.write_text(json.dumps(summary, indent=2) + "\n")

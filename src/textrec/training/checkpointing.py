@@ -93,8 +93,13 @@ def _to_bytes(obj: Any) -> bytes:
     return buf.getvalue()
 
 
+def _tmp_name(path: Path) -> Path:
+    """A hidden sibling of ``path`` that this process owns until it is renamed over ``path``."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
 def _write_tmp(path: Path, data: bytes) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = _tmp_name(path)
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
@@ -130,7 +135,7 @@ def save_checkpoint(out_dir: str | Path, name: str, model, optimizer, state: Tra
 def _link_set(src: dict[str, Path], dst: dict[str, Path]) -> None:
     """Hard-link each file of ``src`` to ``dst`` (atomically per file; no data is copied)."""
     for k in SUFFIXES:
-        tmp = dst[k].with_name(f".{dst[k].name}.tmp-{os.getpid()}")
+        tmp = _tmp_name(dst[k])
         tmp.unlink(missing_ok=True)
         os.link(src[k], tmp)
         os.replace(tmp, dst[k])
