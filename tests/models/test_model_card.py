@@ -62,3 +62,24 @@ def test_bundle_refuses_a_missing_evaluation(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["bundle", "--params", str(params), "--real-dev", "", "--out", str(tmp_path / "a")]) == 2
     assert "synth_SVT.json: missing" in capsys.readouterr().err
+
+
+def test_card_says_whether_the_run_it_came_from_finished(tmp_path, monkeypatch):
+    params = _pipeline_outputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    args = ["bundle", "--params", str(params), "--real-dev", "", "--out", str(tmp_path / "a")]
+    assert main(args) == 0
+    assert "an intermediate checkpoint: step 1,200 of the recipe's 16,000" in (tmp_path / "a/mobilenet_v3.md").read_text()
+
+    model = build_model("mobilenet_v3", 37)
+    opt = paddle.optimizer.Adam(parameters=model.parameters())
+    last = TrainerState(step=1500, epoch=2, backbone="mobilenet_v3", num_classes=37, best_accuracy=0.41,
+                        last_val_accuracy=0.39, finished=True, stop_reason="max_steps")
+    save_checkpoint(tmp_path / "models" / "mobilenet_v3", "latest", model, opt, last)
+    assert main(args) == 0
+    card = json.loads((tmp_path / "a/mobilenet_v3.json").read_text())
+    assert card["steps"] == 1200 and card["run"] == {"steps": 1500, "finished": True, "stop_reason": "max_steps",
+                                                     "last_val_accuracy": 0.39}
+    md = (tmp_path / "a/mobilenet_v3.md").read_text()
+    assert "intermediate" not in md
+    assert "best validation checkpoint (accuracy 0.41): step 1,200 of the 1,500 it trained (max_steps" in md

@@ -23,8 +23,10 @@ def _git_commit(repo: Path) -> dict[str, Any]:
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                                    capture_output=True, text=True, check=True).stdout.strip())
+        # the code and params that made the checkpoint; reports/ are its measurements, written before bundling
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                     ":(exclude)reports"], cwd=repo, capture_output=True, text=True,
+                                    check=True).stdout.strip())
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
     return {"commit": head, "dirty": dirty}
@@ -46,6 +48,9 @@ def build_card(checkpoint: Path, params: Params, backbone: BackboneName,
     """Card for ``checkpoint`` (``<dir>/<name>.pdparams`` with its ``<name>.state.json`` beside it)."""
     state_file = checkpoint.with_name(checkpoint.name.removesuffix(".pdparams") + ".state.json")
     state = json.loads(state_file.read_text(encoding="utf-8"))
+    # the run it came from: its newest state says whether the recipe ran to its end (best is often earlier)
+    run_file = checkpoint.with_name("latest.state.json")
+    run = json.loads(run_file.read_text(encoding="utf-8")) if run_file.exists() else state
     recipe = params.train.recipe(backbone)
     segments = state.get("segments", [])
     real = None
@@ -63,7 +68,9 @@ def build_card(checkpoint: Path, params: Params, backbone: BackboneName,
         "recipe": to_dict(recipe),
         "init": state.get("init") or {"source": "scratch"},
         "steps": state["step"],
-        "planned_steps": recipe.max_steps,  # fewer steps: an intermediate checkpoint of the recipe
+        "planned_steps": recipe.max_steps,
+        "run": {"steps": run["step"], "finished": bool(run.get("finished")), "stop_reason": run.get("stop_reason"),
+                "last_val_accuracy": run.get("last_val_accuracy")},
         "images_seen": state["step"] * recipe.batch_size,
         "epochs": state["epoch"],
         "best_val_accuracy": state.get("best_accuracy"),
@@ -87,9 +94,7 @@ def card_markdown(card: dict[str, Any]) -> str:
              f"- steps: {card['steps']:,} x batch {card['recipe']['batch_size']} = {card['images_seen']:,} images "
              f"({card['epochs']} full epoch{'' if card['epochs'] == 1 else 's'} of "
              f"{card['data']['synth']['train_size']:,} renders)",
-             *([f"- an intermediate checkpoint: step {card['steps']:,} of the recipe's {card['planned_steps']:,} "
-                f"(the run continues; `textrec profile pretrain && dvc repro` trains the whole recipe)"]
-               if card.get("planned_steps") and card["steps"] < card["planned_steps"] else []),
+             _run_line(card),
              f"- training: {card['training_hours']} h wall time in {len(segs)} invocation(s) on {', '.join(cpus)}",
              f"- recipe: lr {card['recipe']['lr']}, {card['recipe']['schedule']['name']} schedule, per-frame "
              f"loss weight {card['recipe']['frame_loss']['weight']} until step "
@@ -101,6 +106,15 @@ def card_markdown(card: dict[str, Any]) -> str:
         lines += [f"| {r['name']} (real) | {r['count']} | {r['accuracy']:.1%} |" for r in card["real_dev"]["datasets"]]
     lines += ["", "Accuracy: DTRB protocol (case-insensitive, 0-9a-z only), exact word match."]
     return "\n".join(lines) + "\n"
+
+
+def _run_line(card: dict[str, Any]) -> str:
+    run, best = card["run"], card["best_val_accuracy"]
+    if run["finished"]:
+        return (f"- the run's best validation checkpoint (accuracy {best}): step {card['steps']:,} of the "
+                f"{run['steps']:,} it trained ({run['stop_reason']}; its last validation {run['last_val_accuracy']})")
+    return (f"- an intermediate checkpoint: step {card['steps']:,} of the recipe's {card['planned_steps']:,} "
+            f"(the run continues; `textrec profile pretrain && dvc repro` trains the whole recipe)")
 
 
 def write_card(card: dict[str, Any], stem: Path) -> tuple[Path, Path]:
