@@ -1,8 +1,8 @@
 """Where a trained model started: the init checkpoint (``train.<backbone>.init``) its trainer state records.
 
 The evaluate stage measures that checkpoint on the same images as the trained model, so a fine-tuned model
-is always reported beside its starting point (the demo's MobileNetV3 must not end worse than the bundled
-model it starts from). The file is trusted only when its sha256 is the one recorded at training time.
+is always reported beside its starting point (the demo's MobileNetV3 beside the bundled model it starts
+from: what its training added, or took away). The file is trusted only when its sha256 is the one recorded at training time.
 """
 
 from __future__ import annotations
