@@ -143,3 +143,57 @@ def test_profile_switch_refuses_an_out_of_range_profile(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("textrec profile: error: ")
     assert err[0].endswith("params.quantize.calibration_images: 0 is out of range, must be >= 1")
     assert (tmp_path / "params.yaml").read_text(encoding="utf-8") == "profile: demo\n"  # left as it was
+
+
+def _params_file(tmp_path: Path, text: str) -> Path:
+    f = tmp_path / "params.yaml"
+    f.write_text(text, encoding="utf-8")
+    return f
+
+
+# issue 19: YAML 1.1 (PyYAML) reads 1e-3 as a string; users write it that way, and DVC (YAML 1.2) reads a float
+@pytest.mark.parametrize("text", ["1e-3", "1.0e-3", ".001", "1E-3", "+1e-3", "1.0e3", "5E+2"])
+def test_float_spellings_load_as_numbers(tmp_path, text):
+    f = _params_file(tmp_path, f"train:\n  mobilenet_v3:\n    lr: {text}\n")
+    assert load_params(f).train.mobilenet_v3.lr == float(text)
+
+
+def test_only_plain_float_spellings_become_numbers(tmp_path):
+    # quoted: still a string, refused where a number is expected (with a hint), kept where a string is
+    f = _params_file(tmp_path, 'train:\n  mobilenet_v3:\n    lr: "1e-3"\n')
+    message = f"{f}: params.train.mobilenet_v3.lr: expected a number, got '1e-3' (a quoted string: "
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_params(f)
+    f = _params_file(tmp_path, "paths: {models: '1e3', reports: 09, exported: 1_0e3}\n")
+    p = load_params(f).paths
+    assert (p.models, p.reports, p.exported) == ("1e3", "09", "1_0e3")  # YAML 1.1 strings stay strings
+    f = _params_file(tmp_path, "train:\n  mobilenet_v3:\n    batch_size: 1e3\n")  # an integer is an integer
+    with pytest.raises(ConfigError, match=r"batch_size: expected an integer, got 1000\.0$"):
+        load_params(f)
+    # the loader's float rule is its own: the shared SafeLoader (dvc.lock, benches) is unchanged
+    assert yaml.safe_load("lr: 1e-3") == {"lr": "1e-3"}
+
+
+@pytest.mark.parametrize(("text", "key", "lines"), [
+    ("profile: tiny\nmodel: {}\nprofile: demo\n", "params.profile", (1, 3)),
+    ("train:\n  mobilenet_v3:\n    lr: 0.001\n    batch_size: 8\n    lr: 0.002\n", "params.train.mobilenet_v3.lr",
+     (3, 5)),
+    ("train: {resnet34_vd: {lr: 1, lr: 2}}\n", "params.train.resnet34_vd.lr", (1, 1)),  # flow style
+    ("data:\n  folder:\n    test:\n      - {name: a, src: a.txt}\n      - name: b\n        src: b.txt\n"
+     "        name: c\n", "params.data.folder.test[1].name", (5, 7)),  # inside a list
+    ("train:\n  mobilenet_v3: {lr: 1}\ntrain:\n  resnet34_vd: {lr: 2}\n", "params.train", (1, 3)),  # a section
+])
+def test_repeated_key_is_refused_naming_it_and_both_lines(tmp_path, text, key, lines):
+    f = _params_file(tmp_path, text)
+    with pytest.raises(ConfigError) as exc:
+        load_params(f)
+    assert str(exc.value) == (f"{f}: {key}: key written twice, on lines {lines[0]} and {lines[1]} "
+                              "(only one is used): keep one")
+
+
+def test_invalid_yaml_is_one_line(tmp_path):
+    f = _params_file(tmp_path, "train:\n  mobilenet_v3: {lr: 1\n")
+    with pytest.raises(ConfigError) as exc:
+        load_params(f)
+    assert str(exc.value).startswith(f"{f}: not valid YAML: ") and "\n" not in str(exc.value)
+    assert "line 3" in str(exc.value)

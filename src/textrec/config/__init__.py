@@ -72,15 +72,14 @@ def parse_params(data: dict[str, Any]) -> Params:
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
-    import yaml
+    """Read and check a params file: ``1e-3`` is a float, a repeated key is refused (``_yaml``)."""
+    from textrec.config._yaml import load_params_yaml
 
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"{p}: not found (run from the project root, or pick a profile: textrec profile demo)")
-    with p.open(encoding="utf-8") as f:
-        data = yaml.safe_load(f) or {}
     try:
-        return parse_params(data)
+        return parse_params(load_params_yaml(p) or {})
     except ConfigError as e:
         raise ConfigError(f"{p}: {e}") from None
 

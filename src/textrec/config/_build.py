@@ -125,11 +125,11 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
         return {_coerce(kt, k, f"{path}.{k}"): _coerce(vt, v, f"{path}.{k}") for k, v in value.items()}
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path}: expected a number, got {value!r}")
+            raise ConfigError(f"{path}: expected a number, got {value!r}{_quoted_number_hint(value)}")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}: expected an integer, got {value!r}")
+            raise ConfigError(f"{path}: expected an integer, got {value!r}{_quoted_number_hint(value)}")
         return value
     if tp is bool:
         if not isinstance(value, bool):
@@ -142,6 +142,17 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
     if tp is Any:
         return value
     raise ConfigError(f"{path}: unsupported config type {tp!r}")
+
+
+def _quoted_number_hint(value: Any) -> str:
+    """A string that reads as a number was quoted in the YAML (``lr: "1e-3"``): say so."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        float(value)
+    except ValueError:
+        return ""
+    return " (a quoted string: write the number without quotes)"
 
 
 def to_dict(obj: Any) -> Any:
