@@ -64,8 +64,9 @@ def test_icdar_file_with_bom_crlf_and_bad_lines(tmp_path: Path) -> None:
     lines = list(iter_label_file(gt, "icdar"))
     assert [(x.lineno, x.path, x.label) for x in lines if x.error is None] == [
         (1, "word_1.png", "Hello"), (2, "word_2.png", 'say "hi"'), (5, "word_4.png", "café")]
-    errors = {x.lineno: x.error for x in lines if x.error is not None}
+    errors = {x.lineno: x.error for x in lines if x.error is not None and not x.blank}
     assert set(errors) == {4, 6}
+    assert [x.lineno for x in lines if x.blank] == [3]  # the empty line is reported, as a blank one
     assert "double quote" in errors[4] and "UTF-8" in errors[6]
 
 
@@ -125,6 +126,51 @@ def test_convert_label_file(folder: Path, tmp_path: Path, processes: int, chunk:
     assert rej["items"]["missing_file"] == ["images/nowhere.png"]
     assert rej["items"]["undecodable"] == ["images/corrupt.png"]
     assert rej["items"]["unparseable_line"][0].startswith("labels.tsv:12: expected 'path<TAB>label'")
+
+
+BROKEN_PNG = b"\x89PNG\r\n\x1a\n" + b"not really a PNG"  # OpenCV logs "[ERROR:0@...] ... readHeader ..."
+
+
+@pytest.fixture()
+def blank_lines_folder(tmp_path: Path) -> Path:
+    """labels.tsv with empty lines (one CRLF) between, after each other and at the end, and two images that
+    OpenCV fails to decode loudly."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        (src / f"g{i}.png").write_bytes(encode(30, 15, seed=i))
+    (src / "broken.png").write_bytes(BROKEN_PNG)
+    (src / "cut.png").write_bytes(encode(30, 15, seed=7)[:60])  # truncated
+    (src / "labels.tsv").write_bytes(b"g0.png\tzero\n\ng1.png\tone\r\n\r\n\nbroken.png\tbad\n"
+                                     b"cut.png\tcut\ng2.png\ttwo\n\n")
+    return src
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_blank_lines_are_counted_with_their_line_numbers(blank_lines_folder: Path, tmp_path: Path,
+                                                         processes: int) -> None:
+    out = tmp_path / "out"
+    r = convert_samples(samples_from_label_file(blank_lines_folder / "labels.tsv", "tsv"), out / "lmdb",
+                        out / "m.parquet", out / "rej.json", CHARSET, processes=processes, chunk_size=2)
+    # blank lines are not records: no row, no rejection (the validation gate is not tripped by them) ...
+    assert (r.samples, r.written, r.counts) == (5, 3, {"undecodable": 2})
+    assert len(pd.read_parquet(out / "m.parquet")) == 5
+    # ... but counted, each with its line
+    assert r.blank_lines == 4
+    rej = json.loads((out / "rej.json").read_text())
+    assert rej["blank_lines"] == {"count": 4, "lines": ["labels.tsv:2", "labels.tsv:4", "labels.tsv:5",
+                                                        "labels.tsv:9"]}
+
+
+
+def test_cli_reports_blank_lines(blank_lines_folder: Path, tmp_path: Path, capsys) -> None:
+    from textrec.cli import main
+
+    assert main(["convert", str(blank_lines_folder), "--out", str(tmp_path / "lmdb"), "--processes", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'lmdb'}: 3 of 5 rows accepted, 2 rejected (format folder)" in out
+    assert ("  blank lines (no record, not counted as rows): 4  at labels.tsv:2, labels.tsv:4, labels.tsv:5, "
+            "...\n") in out
 
 
 def test_failed_conversion_leaves_no_output(folder: Path, tmp_path: Path) -> None:

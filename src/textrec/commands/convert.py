@@ -32,6 +32,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     for reason, n in report["counts"].items():
         shown = ", ".join(report["items"][reason][:EXAMPLES])
         print(f"  {reason}: {n}  e.g. {shown}")
+    blank = report["blank_lines"]
+    if blank["count"]:  # not rows: a line-numbered list, so a record lost to an emptied line can be found
+        print(f"  blank lines (no record, not counted as rows): {blank['count']}  at "
+              f"{', '.join(blank['lines'][:EXAMPLES])}{', ...' if blank['count'] > EXAMPLES else ''}")
     print(f"rejection report (every rejected row, by reason): {r.rejections}")
     print(f"manifest (every row: source, label, status, size): {r.manifest}")
     if r.written == 0:

@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.pool import Pool
 from pathlib import Path
 
@@ -43,6 +43,7 @@ class Sample:
     data: bytes | None  # None: the image is missing (reason ``missing``)
     missing: str = "missing_file"
     error: str | None = None  # the label-file line could not be parsed
+    blank: bool = False  # an empty label-file line: no record, counted apart (``BlankLines``)
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,35 @@ class ConvertResult:
     written: int
     counts: dict[str, int]  # rejections per reason
     seconds: float
+    blank_lines: int = 0  # empty label-file lines (not samples, not rejections; listed in the report)
 
     @property
     def images_per_second(self) -> float:
         return self.samples / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class BlankLines:
+    """Empty lines of the label files: not records, so neither samples nor rejections (a trailing blank line
+    must not fail the validation gate), but counted and listed in the rejection report, so a record lost to
+    an emptied line is visible."""
+
+    max_items: int
+    count: int = 0
+    lines: list[str] = field(default_factory=list)  # "<label file>:<line number>", the first max_items
+
+    def add(self, where: str) -> None:
+        self.count += 1
+        if len(self.lines) < self.max_items:
+            self.lines.append(where)
+
+    def skip(self, samples: Iterable[Sample]) -> Iterator[Sample]:
+        """The samples without the blank lines, which are counted here."""
+        for s in samples:
+            if s.blank:
+                self.add(s.source)
+            else:
+                yield s
 
 
 def _init_worker() -> None:
@@ -131,6 +157,9 @@ def samples_from_label_file(label_file: str | Path, fmt: LabelFormat,
     label_file = Path(label_file)
     root = Path(images_root) if images_root is not None else label_file.parent
     for line in iter_label_file(label_file, fmt):
+        if line.blank:
+            yield Sample(f"{label_file.name}:{line.lineno}", None, None, error=line.error, blank=True)
+            continue
         if line.error is not None:
             yield Sample(f"{label_file.name}:{line.lineno}: {line.error}", None, None, error=line.error)
             continue
@@ -155,8 +184,9 @@ def convert_samples(samples: Iterable[Sample], dst: str | Path, manifest: str | 
     dst, manifest, rejections = Path(dst), Path(manifest), Path(rejections)
     start = time.perf_counter()
     rej, n = Rejections(), 0
+    blank = BlankLines(rej.max_items)
     writer, mwriter = LmdbWriter(dst), ManifestWriter(manifest)
-    stream = inspect_stream(samples, charset, processes, chunk_size, pool)
+    stream = inspect_stream(blank.skip(samples), charset, processes, chunk_size, pool)
     try:
         for sample, insp in track(stream, progress, total=total, desc=f"convert {dst.name}", unit="img"):
             n += 1
@@ -175,10 +205,14 @@ def convert_samples(samples: Iterable[Sample], dst: str | Path, manifest: str | 
     finally:
         stream.close()  # stops this call's worker pool now, also on errors
     seconds = time.perf_counter() - start
-    rej.write(rejections, n, source=description, output=str(dst), seconds=round(seconds, 3))
+    rej.write(rejections, n, source=description, output=str(dst), seconds=round(seconds, 3),
+              blank_lines={"count": blank.count, "lines": blank.lines})
     if rej.total:
         log.warning("%s: rejected %d of %d samples: %s", description or dst, rej.total, n, dict(rej.counts))
-    return ConvertResult(dst, manifest, rejections, n, n - rej.total, dict(rej.counts), seconds)
+    if blank.count:
+        log.warning("%s: %d blank line(s) skipped (no record), e.g. %s", description or dst, blank.count,
+                    ", ".join(blank.lines[:3]))
+    return ConvertResult(dst, manifest, rejections, n, n - rej.total, dict(rej.counts), seconds, blank.count)
 
 
 def output_paths(manifests_dir: str | Path, rel: str) -> tuple[Path, Path]:

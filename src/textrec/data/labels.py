@@ -6,8 +6,9 @@ Formats:
   auto   tab if the line has one, else space
   icdar  ``word_1.png, "Some \\"label\\""``        (ICDAR 2013/2015 word GT: quoted, ``\\"`` and ``\\\\`` escapes)
 
-Files may start with a UTF-8 BOM and use CRLF line ends. Empty lines are not records and are skipped;
-every other line yields a ``LabelLine``, with ``error`` set when it cannot be parsed (so it gets counted).
+Files may start with a UTF-8 BOM and use CRLF line ends. Every line yields a ``LabelLine``, with ``error`` set
+when it cannot be parsed (so it gets counted); an empty line is not a record, and is yielded with ``blank``
+set (and ``error``, for a reader that does not look at ``blank``) so that it is counted too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Literal
 
 LabelFormat = Literal["tsv", "space", "auto", "icdar"]
 _SPACE_SPLIT = re.compile(r"(\S+)\s(.*)", re.DOTALL)
+BLANK_LINE = "blank line"  # LabelLine.error of an empty line
 
 
 class LabelFormatError(ValueError):
@@ -32,6 +34,7 @@ class LabelLine:
     path: str  # image path as written in the file ("" if the line could not be parsed)
     label: str | None  # raw label; None when the line could not be parsed
     error: str | None = None
+    blank: bool = False  # an empty line (error is BLANK_LINE): not a record, but counted where it is
 
 
 def parse_icdar(line: str) -> tuple[str, str]:
@@ -84,6 +87,7 @@ def iter_label_file(path: str | Path, fmt: LabelFormat) -> Iterator[LabelLine]:
                 raw = raw[3:]
             raw = raw.rstrip(b"\r\n")
             if not raw:
+                yield LabelLine(lineno, "", None, BLANK_LINE, blank=True)
                 continue
             try:
                 text = raw.decode("utf-8")
