@@ -43,10 +43,25 @@ def prepare_synthetic(params: Params, benchmarks: list[str] | None = None, progr
     return summary
 
 
+def refuse_linked_folders(root: str) -> None:
+    """Your data is a DVC dependency: a linked folder under it would hide its images from DVC's hash."""
+    from textrec.data.sources import symlinked_folders
+
+    links = symlinked_folders(root)
+    if links:
+        link, target = links[0], links[0].resolve()
+        more = f" (and {len(links) - 1} more linked folder(s))" if len(links) > 1 else ""
+        raise ValueError(f"{link} is a link to the folder {target}{more}: DVC does not look inside linked "
+                         f"folders, so changed images there would not re-run prepare; put the files themselves "
+                         f"there (rm {link} && cp -rl {target} {link}: hard links, no extra space; cp -r across "
+                         f"filesystems), or set data.folder.root to a real folder that holds all your data")
+
+
 def prepare_folder(params: Params, progress: bool) -> dict:
     from textrec.data.sources import convert_folder
 
     folder, real = params.data.folder, params.data.real
+    refuse_linked_folders(folder.root)
     results = convert_folder(folder, params.paths.lmdb, params.paths.manifests, params.charset.build(),
                              processes=real.processes, chunk_size=real.chunk_size, progress=progress)
     summary = {}

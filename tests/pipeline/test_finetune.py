@@ -92,6 +92,69 @@ def test_prepare_stage_converts_own_data_and_renders_only_the_synthetic_benchmar
     assert [lab for _, _, lab in iter_records(tmp_path / "lmdb" / "bench" / "mine")] == words["test"]
 
 
+def link_own_data(real: Path, own: Path, folders: bool) -> None:
+    """``own`` as a user lays it out beside data kept elsewhere (``real``, as ``write_own_data`` wrote it): the
+    label files copied, the image folders linked whole (``folders``) or image by image."""
+    own.mkdir(parents=True, exist_ok=True)
+    for item in sorted(real.iterdir()):
+        if item.is_file():
+            (own / item.name).write_bytes(item.read_bytes())
+        elif folders:
+            (own / item.name).symlink_to(item, target_is_directory=True)
+        else:
+            (own / item.name).mkdir()
+            for img in sorted(item.iterdir()):
+                (own / item.name / img.name).symlink_to(img)
+
+
+def test_prepare_refuses_own_data_in_a_linked_folder_and_says_what_to_do(tmp_path, capsys):
+    """DVC does not walk into a linked folder: prepare refuses it, in one line, before converting anything."""
+    write_own_data(tmp_path / "real", {"train": 3, "val": 1, "test": 2})
+    own = tmp_path / "own"
+    link_own_data(tmp_path / "real", own, folders=True)
+    folder = {"root": str(own), "train": [{"src": "rec_gt_train.txt"}], "val": [{"src": "rec_gt_val.txt"}],
+              "test": [{"src": "rec_gt_test.txt", "name": "mine"}]}
+    pfile = tmp_path / "params.yaml"
+    pfile.write_text(yaml.safe_dump({
+        "paths": {k: str(tmp_path / k) for k in ("raw", "lmdb", "manifests", "reports")},
+        "data": {"source": "folder", "folder": folder, "real": {"processes": 0}},
+        "eval": {"benchmarks": ["mine"]}}))
+    assert load_stage("prepare").main(["--params", str(pfile), "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"prepare: error: {own / 'test'} is a link to the folder "
+                                               f"{tmp_path / 'real' / 'test'} (and 2 more linked folder(s))")
+    assert "DVC does not look inside linked folders" in err[0] and "cp -rl" in err[0]
+    assert "data.folder.root" in err[0]
+    assert find_lmdbs(tmp_path / "lmdb") == [] and not (tmp_path / "reports" / "prepare.json").exists()
+
+
+@pytest.mark.timeout(600)
+def test_own_data_behind_links_is_refused_or_tracked_by_dvc(tmp_path):
+    """In a copy of the project: linked image folders stop `dvc repro` at prepare with the message; images
+    linked one by one are hashed by DVC through the link, so changing one re-runs prepare."""
+    project = copy_project(tmp_path / "project", "finetune")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["eval"]["benchmarks"] = ["own_test"]  # no synthetic renders: prepare only converts
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    real, own = tmp_path / "real", project / "data" / "own"
+    write_own_data(real, {"train": 4, "val": 2, "test": 2})
+
+    link_own_data(real, own, folders=True)
+    proc = dvc(["repro", "prepare"], project, check=False)
+    assert proc.returncode != 0 and "is a link to the folder" in proc.stderr + proc.stdout
+
+    for split in ("train", "val", "test"):
+        (own / split).unlink()
+    link_own_data(real, own, folders=False)
+    dvc(["repro", "prepare"], project)
+    assert json.loads((project / "reports" / "prepare.json").read_text())["bench/own_test"]["written"] == 2
+    assert "prepare" not in dvc(["status", "prepare"], project).stdout
+    image = real / "test" / "word_000.png"
+    image.write_bytes(render_word("changed", np.random.default_rng(1)))
+    assert "modified:" in dvc(["status", "prepare"], project).stdout  # data/own, through the link
+    assert "Running stage 'prepare'" in dvc(["repro", "prepare"], project).stdout
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # every stage in subprocesses on shared cores: 5.4 min measured under load
 def test_finetune_profile_runs_end_to_end_on_fixture_crops(tmp_path):

@@ -15,6 +15,7 @@ rejection report and manifest, never dropped silently or replaced.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator, Sequence
 from multiprocessing.pool import Pool
 from pathlib import Path
@@ -86,6 +87,17 @@ def convert_sources(sources: Sequence[tuple[str | Path, SourceFormat, str | Path
                            rejections or default_rej, charset, processes=processes, chunk_size=chunk_size,
                            total=total, description=", ".join(str(src) for src, _, _ in sources),
                            progress=progress, pool=pool)
+
+
+def symlinked_folders(root: str | Path) -> list[Path]:
+    """Folders below ``root`` that are symbolic links, sorted. DVC 3 hashes a directory dependency by walking it
+    without following links (``os.walk``), so a linked folder's images are not part of the hash and changing
+    them does not re-run ``prepare``; a linked *file* is hashed by its content, and ``root`` itself may be a
+    link or lie outside the project (both measured with DVC 3.67)."""
+    found = []
+    for dirpath, dirnames, _ in os.walk(root):  # followlinks=False: a linked folder is listed, not entered
+        found += [Path(dirpath) / d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+    return sorted(found)
 
 
 def _resolve(root: Path, s: OwnSet) -> tuple[Path, SourceFormat, Path | None]:
