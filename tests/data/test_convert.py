@@ -163,6 +163,20 @@ def test_blank_lines_are_counted_with_their_line_numbers(blank_lines_folder: Pat
 
 
 
+@pytest.mark.parametrize("processes", [0, 2])
+def test_opencv_decode_errors_stay_off_stderr(blank_lines_folder: Path, tmp_path: Path, processes: int,
+                                             capfd) -> None:
+    level = cv2.utils.logging.getLogLevel()
+    out = tmp_path / "out"
+    r = convert_samples(samples_from_label_file(blank_lines_folder / "labels.tsv", "tsv"), out / "lmdb",
+                        out / "m.parquet", out / "rej.json", CHARSET, processes=processes, chunk_size=2)
+    assert r.counts == {"undecodable": 2}  # our count of the images OpenCV cannot read, by path:
+    assert json.loads((out / "rej.json").read_text())["items"]["undecodable"] == ["broken.png", "cut.png"]
+    err = capfd.readouterr().err  # file descriptor 2, the spawned workers' too
+    assert "readHeader" not in err and "[ERROR:" not in err and "[ WARN:" not in err, err
+    assert cv2.utils.logging.getLogLevel() == level  # restored for the caller (in-process path)
+
+
 def test_cli_reports_blank_lines(blank_lines_folder: Path, tmp_path: Path, capsys) -> None:
     from textrec.cli import main
 

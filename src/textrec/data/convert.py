@@ -92,9 +92,26 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # the pool is the parallelism; nested cv2 threads only contend
 
 
+@contextmanager
+def _opencv_log_silenced() -> Iterator[None]:
+    """OpenCV prints its decoders' complaints about bad images to stderr itself ("[ERROR:0@0.06] global
+    grfmt_png.cpp:297 readHeader ..."), one or more lines per image; the inspection already counts them
+    (reason ``undecodable``, in the report by path), so its log is off while a chunk is decoded. The level
+    is process-wide: it is restored after the chunk, as the in-process path shares it with the caller."""
+    import cv2
+
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 def _inspect_chunk(task: tuple[list[tuple[bytes | None, str | None, str]], Charset]) -> list[Inspection]:
     payload, charset = task
-    return [inspect_sample(data, label, charset, missing) for data, label, missing in payload]
+    with _opencv_log_silenced():
+        return [inspect_sample(data, label, charset, missing) for data, label, missing in payload]
 
 
 def _chunks(samples: Iterable[Sample], size: int) -> Iterator[list[Sample]]:
