@@ -60,3 +60,27 @@ def test_crlf_and_bom_dictionary(tmp_path: Path):
     d = tmp_path / "dict.txt"
     d.write_bytes(b"\xef\xbb\xbfx\r\ny\r\n")
     assert Charset.from_file(d).characters == ("x", "y")
+
+
+def test_builtin_en_dictionary_is_paddleocr_en_dict():
+    cs = Charset.from_file("builtin:en")
+    # PaddleOCR's ppocr/utils/en_dict.txt: the 95 printable ASCII characters in its order, space last
+    assert len(cs.characters) == 95 and set(cs.characters) == {chr(c) for c in range(32, 127)}
+    assert cs.characters[:11] == tuple("0123456789:") and cs.characters[-2:] == ("/", " ")
+    assert cs.characters.index("A") == 17 and cs.characters.index("a") == 49
+    assert cs.lowercase is False and cs.num_classes == 96
+    assert cs.encode("NOTHING?").text == "NOTHING?" and cs.encode("$500").text == "$500"
+
+
+def test_unknown_builtin_and_unreadable_files_are_one_line(tmp_path: Path):
+    with pytest.raises(CharsetError, match="unknown built-in dictionary 'builtin:fr'"):
+        Charset.from_file("builtin:fr")
+    with pytest.raises(CharsetError, match="cannot read the dictionary file"):
+        Charset.from_file(tmp_path / "missing.txt")
+
+
+def test_duplicate_names_the_file_and_both_lines(tmp_path: Path):
+    d = tmp_path / "dict.txt"
+    d.write_text("a\nb\nc\nb\n")
+    with pytest.raises(CharsetError, match=r"dict.txt line 4: duplicate character 'b' \(first on line 2\)"):
+        Charset.from_file(d)

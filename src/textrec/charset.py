@@ -13,7 +13,11 @@ from typing import Literal
 
 import numpy as np
 
-DEFAULT_DICT = "dict_0-9a-z.txt"
+# Dictionaries shipped in the package, named in params as ``builtin:<name>``: DTRB's 36 characters and
+# PaddleOCR's English dictionary (ppocr/utils/en_dict.txt: the 95 printable ASCII characters, space last).
+BUILTIN_PREFIX = "builtin:"
+BUILTIN_DICTS = {"0-9a-z": "dict_0-9a-z.txt", "en": "dict_en.txt"}
+DEFAULT_DICT = BUILTIN_DICTS["0-9a-z"]
 # why a label cannot be trained on (part of textrec.data.reasons' vocabulary)
 LabelReason = Literal["empty", "too_long", "unknown_chars"]
 
@@ -54,15 +58,13 @@ class Charset:
     @classmethod
     def from_file(cls, path: str | Path | None = None, *, lowercase: bool | None = None,
                   drop_unknown: bool = True, max_text_length: int = 25) -> Charset:
-        """Load a dictionary: one character per line. ``path=None`` is the built-in 0-9a-z list.
+        """Load a dictionary: one character per line. ``path=None`` is the built-in 0-9a-z list;
+        ``builtin:<name>`` names a dictionary shipped in the package (``BUILTIN_DICTS``).
 
         ``lowercase=None`` follows the DTRB rule: lower-case labels only for a dictionary without
         upper-case letters (for the built-in list this is True; a case-sensitive dictionary keeps case).
         """
-        if path is None:
-            text = resources.files("textrec.assets").joinpath(DEFAULT_DICT).read_text(encoding="utf-8")
-        else:
-            text = Path(path).read_text(encoding="utf-8-sig")
+        name, text = read_dictionary(path)
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines = lines[:-1]  # the final newline does not make an empty line
@@ -70,8 +72,12 @@ class Charset:
         for i, line in enumerate(lines, start=1):
             line = line.rstrip("\r")
             if line == "":
-                raise CharsetError(f"{path or DEFAULT_DICT} line {i}: empty line")
+                raise CharsetError(f"{name} line {i}: empty line")
             chars.append(line)
+        if len(set(chars)) != len(chars):  # name the file here: __post_init__ only knows the characters
+            dup = next(c for i, c in enumerate(chars) if c in chars[:i])
+            raise CharsetError(f"{name} line {chars.index(dup, chars.index(dup) + 1) + 1}: duplicate character "
+                               f"{dup!r} (first on line {chars.index(dup) + 1})")
         if lowercase is None:
             lowercase = not any(c.isupper() for c in chars)
         return cls(tuple(chars), lowercase=lowercase, drop_unknown=drop_unknown,
@@ -115,3 +121,18 @@ class Charset:
     def decode_ids(self, ids: list[int] | np.ndarray) -> str:
         """Map class ids (no CTC collapsing) to text; blanks are skipped."""
         return "".join(self.characters[i - 1] for i in ids if i != 0)
+
+
+def read_dictionary(path: str | Path | None) -> tuple[str, str]:
+    """(name for messages, text) of a dictionary file or a ``builtin:<name>``; one line error if missing."""
+    if path is None or str(path).startswith(BUILTIN_PREFIX):
+        key = "0-9a-z" if path is None else str(path)[len(BUILTIN_PREFIX):]
+        if key not in BUILTIN_DICTS:
+            raise CharsetError(f"unknown built-in dictionary {str(path)!r}; known: "
+                               f"{[BUILTIN_PREFIX + k for k in BUILTIN_DICTS]}")
+        return (f"{BUILTIN_PREFIX}{key}",
+                resources.files("textrec.assets").joinpath(BUILTIN_DICTS[key]).read_text(encoding="utf-8"))
+    try:
+        return str(path), Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CharsetError(f"{path}: cannot read the dictionary file ({e})") from None

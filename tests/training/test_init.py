@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tests.training.wordimages import random_words, write_word_lmdb
+from textrec.charset import Charset
 from textrec.config import ConfigError, parse_params
 from textrec.config.train import RecipeConfig
 from textrec.models import pretrained
@@ -24,6 +25,7 @@ from textrec.training.trainer import train
 
 MV3, R34 = "mv3/best_accuracy.pdparams", "r34/r34_init.pdparams"
 RELEASE = "rec_mv3_none_bilstm_ctc_v2.0_train"
+CS36 = Charset.from_file()
 BASE = dict(epochs=1000, batch_size=4, device="cpu", eval_every_steps=0, log_every_steps=1,
             checkpoint_every_steps=1)
 
@@ -85,22 +87,70 @@ def test_a_kit_checkpoint_loads_bit_for_bit(parity_kit, backbone, rel):
     init = resolve_init(str(parity_kit / rel), backbone)
     assert init.sha256 == _sha((parity_kit / rel).read_bytes())
     model = _model(backbone)
-    record = apply_init(model, init, backbone, 37)
+    record = apply_init(model, init, backbone, CS36)
     assert record["head"] == "loaded" and record["source"] == str(parity_kit / rel)
     _equal_to_checkpoint(_state(model), read_params(parity_kit / rel))
 
 
-def test_another_dictionary_reinitialises_only_the_head(parity_kit, caplog):
+def test_another_dictionary_maps_the_head_by_character(parity_kit, caplog):
+    """PaddleOCR's 36-class release starts a 95-character (en) head: 36 trained columns + blank, 59 fresh."""
     init = resolve_init(str(parity_kit / MV3), "mobilenet_v3")
-    fresh = _state(_model("mobilenet_v3", 40, seed=5))
-    model = _model("mobilenet_v3", 40, seed=5)
+    en = Charset.from_file("builtin:en")
+    fresh = _state(_model("mobilenet_v3", en.num_classes, seed=5))
+    model = _model("mobilenet_v3", en.num_classes, seed=5)
     with caplog.at_level(logging.INFO, logger="textrec.training"):
-        record = apply_init(model, init, "mobilenet_v3", 40)
-    assert record["head"] == "re-initialised (37 -> 40 classes)"
-    assert "37 classes, this dictionary 40: the head is re-initialised" in caplog.text
-    got = _state(model)
-    _equal_to_checkpoint(got, read_params(parity_kit / MV3), skip="head.")
-    assert all(np.array_equal(got[k], fresh[k]) for k in ("head.fc.weight", "head.fc.bias"))
+        record = apply_init(model, init, "mobilenet_v3", en)
+    assert record["head"]["copied"] == 37 and record["head"]["fresh"] == 59 and record["head"]["dropped"] == 0
+    assert record["head"]["dictionary"].startswith("builtin:0-9a-z")
+    assert "37 classes carried over, 59 new to the checkpoint" in caplog.text
+    got, ckpt = _state(model), read_params(parity_kit / MV3)
+    _equal_to_checkpoint(got, ckpt, skip="head.")
+    w, b = got["head.fc.weight"], got["head.fc.bias"]
+    assert np.array_equal(w[:, 0], ckpt["head.fc.weight"][:, 0])  # blank
+    for ch in "09az":
+        assert np.array_equal(w[:, en.characters.index(ch) + 1], ckpt["head.fc.weight"][:, CS36.characters.index(ch) + 1])
+        assert b[en.characters.index(ch) + 1] == ckpt["head.fc.bias"][CS36.characters.index(ch) + 1]
+    for ch in "AZ$ ":  # new to the checkpoint: the seeded initialisation
+        assert np.array_equal(w[:, en.characters.index(ch) + 1], fresh["head.fc.weight"][:, en.characters.index(ch) + 1])
+
+
+def test_unknown_or_disjoint_dictionaries_fail_in_one_line(parity_kit, tmp_path):
+    init = resolve_init(str(parity_kit / MV3), "mobilenet_v3")
+    greek = tmp_path / "greek.txt"
+    greek.write_text("α\nβ\n")
+    with pytest.raises(InitError, match=r"shares no character with this run's"):
+        apply_init(_model("mobilenet_v3", 3), init, "mobilenet_v3", Charset.from_file(greek))
+    dup = tmp_path / "dup.txt"
+    dup.write_text("a\nb\na\n")
+    with pytest.raises(InitError, match=r"dup.txt line 3: duplicate character 'a'"):
+        apply_init(_model("mobilenet_v3", 3), init, "mobilenet_v3", Charset.from_file(greek), init_dict=str(dup))
+    # a 96-class checkpoint with no dictionary beside it, loaded by a 37-class run: say what to do
+    import paddle
+
+    en_ckpt = tmp_path / "en.pdparams"
+    paddle.save(_state(_model("mobilenet_v3", 96)), str(en_ckpt))
+    with pytest.raises(InitError, match=r"cannot tell which dictionary .*en.pdparams \(96 classes\).*en.dict.txt"):
+        apply_init(_model("mobilenet_v3"), resolve_init(str(en_ckpt), "mobilenet_v3"), "mobilenet_v3", CS36)
+
+
+def test_a_case_sensitive_head_folds_into_a_lowercase_one(tmp_path):
+    """en -> 0-9a-z: 'a' gets the sum of the 'a' and 'A' columns (logits add), punctuation is dropped."""
+    import paddle
+
+    en = Charset.from_file("builtin:en")
+    src_model = _model("mobilenet_v3", en.num_classes, seed=1)
+    ckpt = tmp_path / "en.pdparams"
+    paddle.save(src_model.state_dict(), str(ckpt))
+    (tmp_path / "en.dict.txt").write_text("".join(c + "\n" for c in en.characters))
+    model = _model("mobilenet_v3", 37, seed=2)
+    record = apply_init(model, resolve_init(str(ckpt), "mobilenet_v3"), "mobilenet_v3", CS36)
+    assert record["head"]["copied"] == 37 and record["head"]["folded"] == 26 and record["head"]["fresh"] == 0
+    assert record["head"]["dropped"] == 33  # 32 punctuation characters and the space
+    src, got = _state(src_model), _state(model)
+    col = en.characters.index
+    assert np.allclose(got["head.fc.weight"][:, CS36.characters.index("g") + 1],
+                       src["head.fc.weight"][:, col("g") + 1] + src["head.fc.weight"][:, col("G") + 1])
+    assert np.array_equal(got["head.fc.weight"][:, CS36.characters.index("7") + 1], src["head.fc.weight"][:, col("7") + 1])
 
 
 def test_shapes_must_match_exactly(parity_kit, tmp_path):
@@ -112,10 +162,10 @@ def test_shapes_must_match_exactly(parity_kit, tmp_path):
     paddle.save(params, str(bad))
     with pytest.raises(CheckpointError, match=r"neck.encoder.lstm.0.cell_fw.weight_hh: checkpoint \[384, 95\] "
                                               r"float32, model \[384, 96\] float32"):
-        apply_init(_model("mobilenet_v3"), resolve_init(str(bad), "mobilenet_v3"), "mobilenet_v3", 37)
+        apply_init(_model("mobilenet_v3"), resolve_init(str(bad), "mobilenet_v3"), "mobilenet_v3", CS36)
     with pytest.raises(CheckpointError, match="is a resnet34_vd checkpoint; this recipe trains mobilenet_v3"):
         apply_init(_model("mobilenet_v3"), resolve_init(str(parity_kit / R34), "mobilenet_v3"), "mobilenet_v3",
-                   37)
+                   CS36)
 
 
 def test_missing_files_and_pinned_checksums(parity_kit, tmp_path, monkeypatch):

@@ -25,6 +25,9 @@ class SynthConfig:
     mix_lexicon: NonNegFloat = 0.6
     mix_random: NonNegFloat = 0.2
     mix_number: NonNegFloat = 0.2
+    # punctuated tokens (prices, times, hyphenated words, ...: data/synth/punct.py), for a dictionary that
+    # has punctuation (charset builtin:en); 0 keeps every other label exactly as without it
+    mix_punct: NonNegFloat = 0.0
     lexicon_size: PosInt = 80_000  # most frequent alphabetic English words of wordfreq's 'large' list
     lexicon_flatten: NonNegFloat = 0.3  # sampling weight = frequency ** flatten (0: uniform, 1: by frequency)
     min_len: PosInt = 1
@@ -33,8 +36,9 @@ class SynthConfig:
     def __post_init__(self) -> None:
         if self.min_len > self.max_len:
             raise ValueError(f"min_len {self.min_len} is above max_len {self.max_len}")
-        if self.mix_lexicon + self.mix_random + self.mix_number <= 0:
-            raise ValueError("mix_lexicon + mix_random + mix_number must be > 0 (the shares are normalised)")
+        if self.mix_lexicon + self.mix_random + self.mix_number + self.mix_punct <= 0:
+            raise ValueError("mix_lexicon + mix_random + mix_number + mix_punct must be > 0 (the shares are "
+                             "normalised)")
 
 
 @dataclass(frozen=True)

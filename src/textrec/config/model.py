@@ -17,7 +17,9 @@ Width = Annotated[int, Range(4)]  # at least one time step
 
 @dataclass(frozen=True)
 class CharsetConfig:
-    dict_path: str | None = None  # None: the built-in 0-9a-z dictionary shipped in the package
+    # a file (one character per line), or a dictionary shipped in the package: builtin:0-9a-z (DTRB's 36, the
+    # default when None) or builtin:en (PaddleOCR's en_dict.txt: 95 printable ASCII characters, case kept)
+    dict_path: str | None = None
     lowercase: bool | None = None  # None: lower-case labels iff the dictionary has no upper-case letters
     drop_unknown: bool = True  # DTRB: drop characters outside the dictionary
     max_text_length: PosInt = 25

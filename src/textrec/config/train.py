@@ -87,6 +87,9 @@ class RecipeConfig:
     eval_every_steps: NonNegInt = 500
     log_every_steps: NonNegInt = 20
     checkpoint_every_steps: NonNegInt = 200
+    # steps at which the weights are also kept as <models>/<backbone>/snapshots/step_<N>.pdparams (rank 0),
+    # e.g. the points of a scaling curve; () keeps none
+    keep_steps: tuple[PosInt, ...] = ()
     nan_policy: Literal["stop", "skip"] = "stop"
     device: Literal["auto", "cpu", "gpu"] = "auto"
     amp: bool = False  # mixed precision, GPU only
@@ -104,6 +107,9 @@ class RecipeConfig:
     # in the package) or a path to a .pdparams; a resumed run ignores it
     init: str = "scratch"
     init_sha256: str | None = None  # pins the init file (paddleocr: the release archive)
+    # the dictionary the init checkpoint was trained with (a file or builtin:<name>); None: the <stem>.dict.txt
+    # beside it, else 0-9a-z for a 37-class head. Its characters keep their trained head columns.
+    init_dict: str | None = None
 
     def __post_init__(self) -> None:
         if self.init not in INIT_KEYWORDS and not self.init.endswith(".pdparams"):

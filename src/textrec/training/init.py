@@ -8,9 +8,11 @@
   the archive's sha256 for ``train.<backbone>.init_sha256``, as for the ``paper`` datasets;
 * ``bundled``: the checkpoint shipped in the package.
 
-``init_sha256`` pins the file (the archive for ``paddleocr``). Every name and shape must match the model;
-a checkpoint whose head has another class count (another dictionary) loads all but the head, which keeps
-its seeded initialisation, and the log says so. The record (source, file, sha256s, head) goes into the
+``init_sha256`` pins the file (the archive for ``paddleocr``). Every name and shape must match the model but
+the head's: a checkpoint trained with another dictionary gives the head its columns character by character
+(``head_map``: shared characters keep their trained column, new ones start fresh; the log and the record
+count both). The checkpoint's dictionary is ``init_dict`` when set, else the ``<stem>.dict.txt`` beside the
+file, else 0-9a-z for a 37-class head (PaddleOCR's CRNN releases), else this run's for a head of its size. The record (source, file, sha256s, head) goes into the
 trainer state and from there into train.json and the MLflow run. A resumed run ignores ``init``: the
 checkpoint it resumes from wins. Same init + same seed: the same weights, bit for bit.
 """
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from textrec.charset import Charset, CharsetError
 from textrec.config import Params, PathsConfig, RealDataConfig
 from textrec.config.model import BackboneName
 from textrec.config.train import RecipeConfig
@@ -33,12 +36,46 @@ from textrec.models.pretrained import (
     release_source,
 )
 from textrec.training import distributed
+from textrec.training.head_map import HeadMapError, map_head
 
 log = logging.getLogger("textrec.training")
 
 
 class InitError(ValueError):
-    """An init checkpoint that cannot be used (missing, or not the file init_sha256 pins)."""
+    """An init checkpoint that cannot be used (missing, not the file init_sha256 pins, unknown dictionary)."""
+
+
+DICT_SIDECAR = ".dict.txt"  # <stem>.dict.txt beside a .pdparams: the dictionary it was trained with
+DTRB_CLASSES = 37  # 0-9a-z + blank: PaddleOCR's CRNN release checkpoints
+
+
+def dictionary_file(checkpoint: str | Path) -> Path:
+    """Where the dictionary of ``checkpoint`` (a .pdparams) is kept beside it."""
+    p = Path(checkpoint)
+    return p.with_name(p.name.removesuffix(".pdparams") + DICT_SIDECAR)
+
+
+def checkpoint_charset(path: Path, num_classes: int, run: Charset, init_dict: str | None) -> tuple[Charset, str]:
+    """(the dictionary ``path`` was trained with, where that came from); one-line InitError if unknown."""
+    side = dictionary_file(path)
+    source = init_dict or (str(side) if side.is_file() else None)
+    if source is not None:
+        try:
+            cs = Charset.from_file(source, lowercase=False)
+        except CharsetError as e:
+            raise InitError(f"init: dictionary of {path}: {e}") from None
+        where = source
+    elif num_classes == DTRB_CLASSES:
+        cs, where = Charset.from_file(None, lowercase=False), "builtin:0-9a-z (a 37-class head)"
+    elif num_classes == run.num_classes:
+        cs, where = run, "this run's (a head of its size, no dictionary beside it)"
+    else:
+        raise InitError(f"init: cannot tell which dictionary {path} ({num_classes} classes) was trained with: "
+                        f"put it beside the file as {side.name} or set train.<backbone>.init_dict")
+    if cs.num_classes != num_classes:
+        raise InitError(f"init: {where} has {len(cs.characters)} characters, but {path}'s head has "
+                        f"{num_classes} classes (characters + blank)")
+    return cs, where
 
 
 @dataclass(frozen=True)
@@ -109,7 +146,8 @@ def resolve_init(init: str, backbone: BackboneName, *, sha256: str | None = None
     return InitCheckpoint(init, path, digest)
 
 
-def apply_init(model, init: InitCheckpoint, backbone: BackboneName, num_classes: int) -> dict[str, Any]:
+def apply_init(model, init: InitCheckpoint, backbone: BackboneName, charset: Charset,
+               init_dict: str | None = None) -> dict[str, Any]:
     """Load ``init`` into ``model`` (all or nothing); returns ``init.record()`` plus what became of the head."""
     if init.path is None:
         return init.record() | {"head": None}
@@ -119,20 +157,26 @@ def apply_init(model, init: InitCheckpoint, backbone: BackboneName, num_classes:
     info = inspect_checkpoint(params)
     if info.backbone != backbone:
         raise CheckpointError(f"init: {init.path} is a {info.backbone} checkpoint; this recipe trains {backbone}")
-    head = "loaded"
-    if info.num_classes != num_classes:  # another dictionary: everything but the classifier still fits
+    source, where = checkpoint_charset(init.path, info.num_classes, charset, init_dict)
+    head: str | dict[str, Any] = "loaded"
+    if source.characters != charset.characters:  # another dictionary: the head column by column
         state = model.state_dict()
-        params = {k: v for k, v in params.items() if not k.startswith("head.")}
-        params |= {k: t.numpy() for k, t in state.items() if k.startswith("head.")}
-        head = f"re-initialised ({info.num_classes} -> {num_classes} classes)"
-        log.info("init: %s has %d classes, this dictionary %d: the head is re-initialised, backbone and neck "
-                 "are loaded", init.path, info.num_classes, num_classes)
+        try:
+            w, b, hm = map_head(params["head.fc.weight"], params["head.fc.bias"], source.characters, charset,
+                                state["head.fc.weight"].numpy(), state["head.fc.bias"].numpy())
+        except HeadMapError as e:
+            raise InitError(f"init: {init.path} ({where}): {e}") from None
+        params = params | {"head.fc.weight": w, "head.fc.bias": b}
+        head = {"dictionary": where} | hm.record()
+        log.info("init: %s was trained with %s (%d characters), this run's dictionary has %d: %s", init.path,
+                 where, len(source.characters), len(charset.characters), hm.summary())
     assign_weights(model, params, source=f"init checkpoint {init.path}")
-    log.info("init: weights from %s (%s, sha256 %s), head %s", init.path, init.source, init.sha256, head)
+    log.info("init: weights from %s (%s, sha256 %s), head %s", init.path, init.source, init.sha256,
+             head if head == "loaded" else "mapped")
     return init.record() | {"head": head}
 
 
-def init_model(model, config: Params | RecipeConfig, backbone: BackboneName, num_classes: int,
+def init_model(model, config: Params | RecipeConfig, backbone: BackboneName, charset: Charset,
                ctx: distributed.DistContext, init: InitCheckpoint | None = None) -> dict[str, Any]:
     """Resolve the recipe's ``init`` (unless ``init`` is given) and load it into a freshly built model.
 
@@ -148,4 +192,4 @@ def init_model(model, config: Params | RecipeConfig, backbone: BackboneName, num
         init = resolve_init(recipe.init, backbone, sha256=recipe.init_sha256, downloads=downloads, real=real)
         if wait and ctx.is_main:
             distributed.barrier(ctx)
-    return apply_init(model, init, backbone, num_classes)
+    return apply_init(model, init, backbone, charset, recipe.init_dict)

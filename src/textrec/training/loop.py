@@ -24,6 +24,7 @@ from textrec.training.step import TrainStep
 from textrec.training.validate import count_correct, set_train_mode
 
 log = logging.getLogger("textrec.training")
+SNAPSHOTS = "snapshots"  # <out>/snapshots/step_<N>.pdparams: train.<backbone>.keep_steps
 
 
 class MetricsSink(Protocol):
@@ -197,6 +198,8 @@ class TrainingLoop:
             log_line(st.step, self.total, epoch, loss, lr, meter.window(), st.skipped_batches, r.batch_size)
         if r.checkpoint_every_steps > 0 and st.step % r.checkpoint_every_steps == 0:
             self._save("latest")
+        if st.step in r.keep_steps and self.ctx.is_main:
+            self._snapshot()
         meter.pause_ended()
         return val
 
@@ -226,6 +229,14 @@ class TrainingLoop:
         if scaler is not None:
             self.state.scaler = base64.b64encode(pickle.dumps(scaler.state_dict())).decode("ascii")
         ckpt.save_checkpoint(self.out, name, self.model, self.step.optimizer, self.state)
+
+    def _snapshot(self) -> None:
+        """Weights only, kept for good: the points of a scaling curve (accuracy against images seen)."""
+        from textrec.models.checkpoint import save_weights
+
+        path = save_weights(self.model, self.out / SNAPSHOTS / f"step_{self.state.step}.pdparams")
+        log.info("step %d: snapshot %s (%d images seen)", self.state.step, path,
+                 self.state.step * self.recipe.batch_size)
 
     def _finish(self) -> None:
         if self.val_ds is not None and self._last_eval_step != self.state.step:

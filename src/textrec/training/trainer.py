@@ -139,7 +139,7 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
     else:
         state = ckpt.TrainerState(backbone=backbone, num_classes=charset.num_classes, recipe=recipe_dict,
                                   data=fingerprint,
-                                  init=init_model(model, config, backbone, charset.num_classes, ctx, init))
+                                  init=init_model(model, config, backbone, charset, ctx, init))
     net = model if not ctx.distributed else _data_parallel(model)
     csv = MetricsCsv(metrics_csv or out / "train_metrics.csv", resume_step=resumed_from) if ctx.is_main else None
     step = build_train_step(model, opt, ctc_frame_loss, amp=scaler is not None, fast_kernels=recipe.fast_kernels,

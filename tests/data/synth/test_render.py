@@ -110,3 +110,18 @@ def test_samples_carry_one_centre_per_character_in_reading_order(ctx: RenderCont
         assert all(-0.2 < x < 1.2 for x in char_x), (label, char_x)  # clipped crops may cut a letter
         increasing += all(b > a for a, b in zip(char_x, char_x[1:], strict=False))
     assert increasing >= 36  # rotations beyond ~45 degrees are rare
+
+
+def test_punctuated_labels_get_a_font_with_their_glyphs_and_benchmarks_none(ctx: RenderContext) -> None:
+    lacking = next(f for f in ctx.faces if "%" in f.missing or "^" in f.missing)
+    book = Renderer(replace(ctx, faces=(lacking, *ctx.faces[:40]))).book
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        face = book.pick_covering(rng, {"sans": 1, "serif": 1, "display": 1, "monospace": 1, "handwriting": 1},
+                                  "50%^")
+        assert not any(c in face.missing for c in "50%^")
+    punct = Renderer(replace(ctx, mix=replace(ctx.mix, punct=3.0)))  # 3/4 of the labels
+    assert sum(not punct.sample(TRAIN, 0, 5, i).label.isalnum() for i in range(40)) >= 20
+    plain = Renderer(ctx)  # the benchmark profiles draw without the punctuated share: the suite never changes
+    for i in range(10):
+        assert punct.sample(profile("synth_IC15"), 0, 5, i) == plain.sample(profile("synth_IC15"), 0, 5, i)

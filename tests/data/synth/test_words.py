@@ -67,3 +67,29 @@ def test_bad_inputs_are_refused(lexicon: Lexicon) -> None:
         WordSampler(lexicon, WordMix(min_len=5, max_len=3))
     with pytest.raises(ValueError, match="letters only"):
         lexicon_from_counts(["ok", "don't"], np.array([1.0, 2.0]), 0.3, "test")
+
+
+def test_punctuated_share_covers_every_english_dictionary_character(lexicon: Lexicon) -> None:
+    en = Charset.from_file("builtin:en")
+    sampler = WordSampler(lexicon, WordMix(punct=0.5))
+    rng = np.random.default_rng(3)
+    labels = [sampler.sample(rng) for _ in range(6000)]
+    assert all(en.encode(lab).reason is None for lab in labels)  # printable ASCII, <= 25 characters
+    punctuated = [lab for lab in labels if not lab.isalnum()]
+    assert 0.28 < len(punctuated) / len(labels) < 0.38  # 0.5 of shares 0.6 + 0.2 + 0.2 + 0.5
+    assert set("".join(labels)) == set(en.characters)  # every class is seen, space and '`' included
+    shapes = {"price": r"\$?[\d,]+(\.\d\d)?\$?", "percent": r"-?[\d.]+%", "hyphenated": r"[A-Za-z]+-[A-Za-z]+"}
+    for name, pattern in shapes.items():
+        assert sum(bool(re.fullmatch(pattern, lab)) for lab in punctuated) > 50, name
+
+
+def test_zero_punctuated_share_draws_exactly_the_labels_of_before(lexicon: Lexicon) -> None:
+    """mix_punct 0 must leave the 0-9a-z profiles' data (and the synthetic benchmarks) unchanged."""
+    import textrec.data.synth.words as words
+
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    with_field = WordSampler(lexicon, WordMix(punct=0.0))
+    three = WordSampler(lexicon, WordMix())
+    three._kinds = three._kinds[:3]  # the three kinds of before: the same draws, index for index
+    assert [with_field.sample(a) for _ in range(2000)] == [three.sample(b) for _ in range(2000)]
+    assert words.WordMix().punct == 0.0

@@ -27,6 +27,7 @@ import numpy as np
 from textrec.data.synth.fonts import FontFace, inventory_path
 
 GLYPHS = string.digits + string.ascii_letters
+PUNCTUATION = string.punctuation  # optional: a face without some of them is kept, and lists them as missing
 _GOOGLE_CATEGORY = {"SANS_SERIF": "sans", "SERIF": "serif", "DISPLAY": "display",
                     "HANDWRITING": "handwriting", "MONOSPACE": "monospace"}
 # Families of the two non-fontpkg sources (their fonts carry no category).
@@ -87,6 +88,13 @@ def _glyph_checks(file: str) -> tuple[str | None, bool, float]:
     return None, caps_only, width_ratio
 
 
+def _empty_glyph(file: str, c: str) -> bool:
+    from PIL import ImageFont
+
+    m = ImageFont.truetype(file, 48).getmask(c)
+    return m.size[0] * m.size[1] == 0 or not np.asarray(m).any()
+
+
 def _same_shape(a: np.ndarray, b: np.ndarray) -> bool:
     """Do two glyph bitmaps look alike once scaled to the same box (small capitals count as capitals)?"""
     import cv2
@@ -120,6 +128,7 @@ def examine(dist: str, package: str, path: str, licence: str | None, category: s
     reason, caps_only, width_ratio = _glyph_checks(file)
     if reason:
         return None, reason
+    missing = "".join(c for c in PUNCTUATION if ord(c) not in cmap or _empty_glyph(file, c))
     os2 = tt.get("OS/2")
     axes = tuple((a.axisTag, float(a.minValue), float(a.defaultValue), float(a.maxValue))
                  for a in tt["fvar"].axes) if "fvar" in tt else ()
@@ -131,7 +140,7 @@ def examine(dist: str, package: str, path: str, licence: str | None, category: s
                  or any(w in family.lower() for w in ("condensed", "narrow", "compressed")))
     face = FontFace(package=package, path=path, family=family, style=names[17] or names[2], category=cat,
                     licence=licence, weight=weight, italic=italic, monospace=mono or cat == "monospace",
-                    condensed=condensed, caps_only=caps_only, axes=axes)
+                    condensed=condensed, caps_only=caps_only, axes=axes, missing=missing)
     return face, None
 
 
@@ -145,7 +154,7 @@ def scan() -> dict:
             rejected.append({"package": package, "path": path, "reason": reason})
         else:
             fonts.append(face.to_json())
-    return {"glyphs": GLYPHS, "packages": dict(sorted(versions.items())), "fonts": fonts,
+    return {"glyphs": GLYPHS, "optional_glyphs": PUNCTUATION, "packages": dict(sorted(versions.items())), "fonts": fonts,
             "rejected": rejected, "summary": summarize([FontFace.from_json(f) for f in fonts])}
 
 
@@ -162,6 +171,7 @@ def summarize(faces: list[FontFace]) -> dict:
         "monospace": sum(f.monospace for f in faces),
         "caps_only": sum(f.caps_only for f in faces),
         "variable": sum(bool(f.axes) for f in faces),
+        "all_punctuation": sum(not f.missing for f in faces),
     }
 
 

@@ -37,6 +37,7 @@ class FontFace:
     condensed: bool
     caps_only: bool  # lower-case letters look like capitals: the renderer upper-cases the label
     axes: tuple[tuple[str, float, float, float], ...] = ()  # variable axes (tag, min, default, max)
+    missing: str = ""  # printable ASCII punctuation this face has no (or an empty) glyph for
     file: str = ""  # absolute path, filled in by load_inventory
 
     @property
@@ -110,6 +111,17 @@ class FontBook:
         fams = self._families[cat]
         family = fams[int(rng.integers(len(fams)))]
         return self.faces[family[int(rng.integers(len(family)))]]
+
+    def pick_covering(self, rng: np.random.Generator, weights: Mapping[str, float], label: str,
+                      tries: int = 20) -> FontFace:
+        """``pick`` again until the face has a glyph for every character of ``label`` (the first pick for an
+        alphanumeric label: every face has 0-9a-zA-Z). After ``tries`` misses the last pick is returned and
+        the caller drops what it cannot draw."""
+        for _ in range(tries):
+            face = self.pick(rng, weights)
+            if not face.missing or not any(c in face.missing for c in label):
+                return face
+        return face
 
 
 def open_font(face: FontFace, size: int, rng: np.random.Generator, bold_bias: float = 0.0):

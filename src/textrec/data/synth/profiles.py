@@ -21,6 +21,7 @@ def _mapping(**kw: float) -> dict[str, float]:
 class Profile:
     name: str
     # ---- text and font ---------------------------------------------------------------------------------
+    punct_labels: bool = True  # draw labels with data.synth.mix_punct (False: benchmarks, the same suite always)
     font_categories: dict[str, float] = field(default_factory=lambda: _mapping(
         sans=0.5, serif=0.17, display=0.15, monospace=0.06, handwriting=0.12))
     bold_bias: float = 0.45  # 0: weights uniform over a variable font's range; towards 1: heavier
@@ -69,7 +70,7 @@ class Profile:
 TRAIN = Profile("train")
 
 _REGULAR = replace(
-    TRAIN, name="regular", p_curve=0.0, p_perspective=0.15, perspective=0.04, rotation_deg=2.0,
+    TRAIN, name="regular", punct_labels=False, p_curve=0.0, p_perspective=0.15, perspective=0.04, rotation_deg=2.0,
     p_rotation=0.4, p_motion=0.03, p_lowres=0.15, p_clip=0.03, margin=(0.0, 0.25), p_distractor=0.15)
 
 BENCHMARKS: dict[str, Profile] = {
@@ -86,17 +87,17 @@ BENCHMARKS: dict[str, Profile] = {
     "synth_IC13": replace(_REGULAR, name="synth_IC13", out_height=(24, 90), p_blur=0.3, p_noise=0.25,
                           p_lowres=0.1, p_outline=0.2, p_shadow=0.25),
     # ICDAR 2015 incidental: wearable-camera frames, tiny, blurred, rotated, loosely cropped.
-    "synth_IC15": replace(TRAIN, name="synth_IC15", p_curve=0.0, out_height=(14, 36), rotation_deg=9.0,
+    "synth_IC15": replace(TRAIN, name="synth_IC15", punct_labels=False, p_curve=0.0, out_height=(14, 36), rotation_deg=9.0,
                           p_rotation=0.9, p_perspective=0.5, perspective=0.1, p_blur=0.7,
                           blur_sigma=(0.4, 1.1), p_motion=0.2, motion_len=(2.0, 6.0), p_lowres=0.5,
                           lowres_factor=(1.3, 2.2), p_noise=0.6, margin=(-0.05, 0.5), p_clip=0.2,
                           min_contrast=(2.0, 4.0), jpeg_quality=(35, 80), p_distractor=0.45),
     # SVT-Perspective: the same kind of street signs seen at strong angles.
-    "synth_SVTP": replace(TRAIN, name="synth_SVTP", p_curve=0.0, font_categories=_mapping(
+    "synth_SVTP": replace(TRAIN, name="synth_SVTP", punct_labels=False, p_curve=0.0, font_categories=_mapping(
         sans=0.7, serif=0.2, display=0.1), p_perspective=1.0, perspective=0.2, rotation_deg=5.0,
         out_height=(20, 56), p_lowres=0.35, p_blur=0.45, jpeg_quality=(35, 85)),
     # CUTE80: curved text on logos, emblems and shirts, high resolution.
-    "synth_CUTE80": replace(TRAIN, name="synth_CUTE80", p_curve=1.0, curve=(0.3, 0.75), out_height=(40, 96),
+    "synth_CUTE80": replace(TRAIN, name="synth_CUTE80", punct_labels=False, p_curve=1.0, curve=(0.3, 0.75), out_height=(40, 96),
                             p_lowres=0.05, p_blur=0.25, font_categories=_mapping(
                                 sans=0.35, serif=0.15, display=0.35, handwriting=0.15)),
 }

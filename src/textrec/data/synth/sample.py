@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -51,20 +51,29 @@ class Renderer:
         self.ctx = ctx
         self.book = FontBook(list(ctx.faces))
         self.words = WordSampler(ctx.lexicon, ctx.mix)
+        # the benchmark profiles draw their words without the punctuated share: the synthetic suite stays the
+        # same images whatever data.synth.mix_punct a profile trains with (a punctuation-only mix has no other)
+        plain = replace(ctx.mix, punct=0.0)
+        self.plain_words = (WordSampler(ctx.lexicon, plain) if plain.lexicon + plain.random + plain.number > 0
+                            else self.words)
 
     def sample(self, profile: Profile, seed: int, stream: int, index: int) -> SynthSample:
         rng = np.random.default_rng([seed, stream, index])
-        label = self.words.sample(rng)
-        face = self.book.pick(rng, profile.font_categories)
+        words = self.words if profile.punct_labels else self.plain_words
+        label = words.sample(rng)
+        face = self.book.pick_covering(rng, profile.font_categories, label)
         try:
-            return self._render(label, face, profile, rng)
+            return self._render(label, face, profile, rng, words)
         except Exception as e:  # add the context needed to reproduce it, then fail
             raise RuntimeError(f"sample {index} (seed {seed}, stream {stream}, profile {profile.name}, "
                                f"label {label!r}, font {face.id}) failed: {e}") from e
 
-    def _render(self, label: str, face: FontFace, profile: Profile, rng: np.random.Generator) -> SynthSample:
+    def _render(self, label: str, face: FontFace, profile: Profile, rng: np.random.Generator,
+                words: WordSampler) -> SynthSample:
         if face.caps_only:
             label = label.upper()  # the label says what the image shows
+        if face.missing:  # no face with every glyph was found: the label says what the image shows
+            label = "".join(c for c in label if c not in face.missing) or label.strip(face.missing) or "0"
         lo, hi = profile.out_height  # log-uniform: real crops are mostly small, a few are large
         out_h = min(hi, int(np.exp(rng.uniform(np.log(lo), np.log(hi + 1)))))
         # render near the output scale: no work on pixels that the final resize throws away
@@ -86,7 +95,7 @@ class Renderer:
         distractors = []
         if rng.random() < profile.p_distractor:
             for _ in range(int(rng.integers(1, 3))):
-                other = self.words.sample(rng)
+                other = words.sample(rng)
                 dface = face if rng.random() < 0.6 else self.book.pick(rng, profile.font_categories)
                 dsize = max(12, int(size * rng.uniform(0.6, 1.2)))
                 dsize = min(dsize, int(MAX_TEXT_PX / (0.6 * len(other))))

@@ -20,7 +20,7 @@ BENCHMARK_NAMES: tuple[str, ...] = tuple(BENCHMARKS)  # all seven synthetic benc
 def make_context(cfg: SynthConfig) -> RenderContext:
     """Fonts from the inventory and the lexicon, as configured (validates the config's word mix)."""
     lexicon = load_lexicon(cfg.lexicon_size, cfg.lexicon_flatten, max_len=cfg.max_len)
-    mix = WordMix(lexicon=cfg.mix_lexicon, random=cfg.mix_random, number=cfg.mix_number,
+    mix = WordMix(lexicon=cfg.mix_lexicon, random=cfg.mix_random, number=cfg.mix_number, punct=cfg.mix_punct,
                   min_len=cfg.min_len, max_len=cfg.max_len)
     return RenderContext(tuple(load_inventory()), lexicon, mix, cfg.image_format)
 

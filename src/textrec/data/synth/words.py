@@ -1,11 +1,12 @@
-"""What the synthetic images say: English words, random alphanumeric strings and numbers.
+"""What the synthetic images say: English words, random alphanumeric strings, numbers and punctuated tokens.
 
 The lexicon is the English word-frequency list of the ``wordfreq`` package (code Apache-2.0, data
 CC BY-SA 4.0; Google Books Ngrams, Wikipedia, OpenSubtitles, Twitter and other corpora), installed by setup.
 Words are sampled with probability ``frequency ** flatten`` so common words ("exit", "open") come up
 often without drowning the long tail that teaches spelling rather than a language prior.
 
-Labels keep their case; the charset lower-cases at training time. Every label is made of 0-9a-zA-Z only.
+Labels keep their case; a 0-9a-z charset lower-cases them (and drops punctuation) at training time. Labels are
+printable ASCII: 0-9a-zA-Z, plus punctuation and the odd space for the ``punct`` share (``punct.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import string
 from dataclasses import dataclass
 
 import numpy as np
+
+from textrec.data.synth.punct import punctuated
 
 LETTERS = string.ascii_letters
 ALNUM = string.digits + string.ascii_letters
@@ -68,6 +71,7 @@ class WordMix:
     lexicon: float = 0.6
     random: float = 0.2
     number: float = 0.2
+    punct: float = 0.0  # prices, times, hyphenated words, ... (punct.py); 0 leaves every other draw unchanged
     concat: float = 0.08  # of lexicon picks: 2-3 words run together ("BANKNORTH", "parkinglot")
     upper: float = 0.45
     title: float = 0.35
@@ -82,7 +86,7 @@ class WordSampler:
     def __init__(self, lexicon: Lexicon, mix: WordMix) -> None:
         if not 1 <= mix.min_len <= mix.max_len:
             raise ValueError(f"bad label lengths {mix.min_len}..{mix.max_len}")
-        shares = np.array([mix.lexicon, mix.random, mix.number], dtype=np.float64)
+        shares = np.array([mix.lexicon, mix.random, mix.number, mix.punct], dtype=np.float64)
         if (shares < 0).any() or shares.sum() <= 0:
             raise ValueError(f"word mix shares must be >= 0 and not all 0, got {shares.tolist()}")
         self.lexicon = lexicon
@@ -93,7 +97,7 @@ class WordSampler:
     def sample(self, rng: np.random.Generator) -> str:
         for _ in range(100):
             kind = int(np.searchsorted(self._kinds, rng.random(), side="right"))
-            text = (self._word, self._random, self._number)[min(kind, 2)](rng)
+            text = (self._word, self._random, self._number, self._punct)[min(kind, 3)](rng)
             if self.mix.min_len <= len(text) <= self.mix.max_len:
                 return text
         raise RuntimeError(f"no label of length {self.mix.min_len}..{self.mix.max_len} in 100 draws")
@@ -114,6 +118,9 @@ class WordSampler:
             for _ in range(int(rng.integers(1, 3))):
                 word += self.lexicon.sample(rng)
         return self._case(word, rng)
+
+    def _punct(self, rng: np.random.Generator) -> str:
+        return punctuated(rng, lambda r: self._case(self.lexicon.sample(r), r))
 
     def _random(self, rng: np.random.Generator) -> str:
         n = int(rng.integers(self.mix.min_len, min(self.mix.max_len, 12) + 1))
