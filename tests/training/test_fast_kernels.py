@@ -5,7 +5,11 @@ The first test compiles kernels.cc (20-60 s once per machine, cached in ~/.cache
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +20,14 @@ F = paddle.nn.functional
 from textrec.models.crnn import build_model  # noqa: E402
 from textrec.training.fast_kernels import (  # noqa: E402
     ACT_CODES,
+    BUILT,
+    SOURCES,
+    build_directory,
+    built_library,
+    cache_key,
     is_plain_batchnorm,
     is_plain_depthwise,
+    key_inputs,
     load_kernels,
     plan_swaps,
     swapped,
@@ -175,3 +185,70 @@ def test_bad_input_is_refused() -> None:
         k.bn_act(paddle.zeros([2, 4, 3, 3]), *(paddle.ones([3]) for _ in range(4)), 0.9, 1e-5, 0)
     with pytest.raises(OSError, match=r"\[N, C, 1, 1\]"):
         k.channel_scale(paddle.zeros([2, 4, 3, 3]), paddle.zeros([2, 4, 3, 1]))
+
+
+def test_cache_key_changes_with_each_input_and_only_with_them(tmp_path: Path, monkeypatch) -> None:
+    inputs = key_inputs()
+    assert set(inputs) == {"sources", "flags", "paddle", "cpu", "python"}
+    assert set(inputs["sources"]) == {s.name for s in SOURCES}  # by content hash: no path anywhere
+    assert str(SOURCES[0].parent) not in json.dumps(inputs) and sys.prefix not in json.dumps(inputs)
+    key = cache_key(inputs)
+    assert cache_key(json.loads(json.dumps(inputs))) == key  # stable: the same inputs, the same key
+    changed = [{**inputs, "sources": {**inputs["sources"], "kernels.cc": "0" * 64}},
+               {**inputs, "flags": [*inputs["flags"], "-DNDEBUG"]}, {**inputs, "paddle": "3.2.0"},
+               {**inputs, "cpu": inputs["cpu"] + " avx512f"}, {**inputs, "python": "cpython-312"}]
+    assert len({key, *map(cache_key, changed)}) == 1 + len(changed)  # each input: another key
+    # the folder is named by the key (two keys, two folders), under $TEXTREC_EXTENSION_DIR
+    monkeypatch.setenv("TEXTREC_EXTENSION_DIR", str(tmp_path))
+    assert build_directory() == tmp_path / f"textrec_kernels-{key}"
+
+
+def test_only_a_complete_build_is_reused(tmp_path: Path) -> None:
+    """A folder whose compile did not finish (no BUILT record, or no library) is built again, not loaded."""
+    library = tmp_path / "textrec_kernels" / "textrec_kernels.so"
+    assert built_library(tmp_path) is None
+    library.parent.mkdir()
+    library.write_bytes(b"half-written")  # a compile killed before the record
+    assert built_library(tmp_path) is None
+    (tmp_path / BUILT).write_text("{}")
+    assert built_library(tmp_path) == library
+    library.unlink()
+    assert built_library(tmp_path) is None
+
+
+# Another checkout (its own path, files newer than the build) loading the kernels in its own process: it must
+# find this checkout's build by key and load it as it is. Before issue 19 paddle's builder saw other source
+# paths (and, from another venv, other include paths) and rebuilt the library in place, 30-70 s each time.
+OTHER_CHECKOUT = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("other_checkout_fast_kernels", sys.argv[1])
+fast_kernels = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(fast_kernels)
+import paddle
+kernels = fast_kernels.load_kernels()
+print(json.dumps({"dir": str(fast_kernels.build_directory()),
+                  "hardswish": float(kernels.hardswish(paddle.to_tensor([1.0]))[0])}))
+"""
+
+
+def test_another_checkout_reuses_the_build(tmp_path: Path) -> None:
+    load_kernels()  # built once per machine (or found) by this checkout
+    out = build_directory()
+    library = built_library(out)
+    assert library is not None
+    before = library.stat()
+    other = tmp_path / "checkout" / "src" / "textrec" / "training"
+    other.mkdir(parents=True)
+    module = Path(sys.modules[load_kernels.__module__].__file__)
+    for f in (module, *SOURCES):
+        shutil.copy(f, other / f.name)  # same content, another path, a newer mtime
+    proc = subprocess.run([sys.executable, "-c", OTHER_CHECKOUT, str(other / module.name)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["dir"] == str(out)  # same sources, flags, paddle: the same folder
+    assert got["hardswish"] == pytest.approx(2 / 3)  # 1 * (1 + 3) / 6: the library works there
+    assert "Compiling" not in proc.stdout  # paddle's "Compiling user custom op ..." when it builds
+    after = library.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # loaded as it was
+    assert json.loads((out / BUILT).read_text()) == key_inputs()  # what the folder's name stands for

@@ -7,9 +7,10 @@ takes ~27% and the squeeze-excite pooling and broadcast multiply ~9%, all memory
 makes more often than needed. The ``.cc`` files hold small Paddle custom operators doing the same
 arithmetic (``kernels.cc``: depthwise conv, hardswish; ``batchnorm.cc``: training-mode BatchNorm fused with
 relu/hardswish, running statistics updated in place; ``squeeze_excite.cc``: plane mean, channel scale).
-They are compiled on first use with g++ (30-60 s, cached under ``$TEXTREC_EXTENSION_DIR`` or
-``~/.cache/textrec/extensions``, keyed by sources, flags, paddle version, CPU and Python) for the CPU they
-run on (``-march=native``: AVX-512 where present, else AVX2).
+They are compiled on first use with g++ (30-70 s) for the CPU they run on (``-march=native``: AVX-512 where
+present, else AVX2), into a folder under ``$TEXTREC_EXTENSION_DIR`` or ``~/.cache/textrec/extensions`` named
+by ``cache_key(key_inputs())``: the sources' content, the flags, paddle's version, the CPU and the Python ABI,
+never a path, so checkouts and venvs with the same of those share one build, loaded as it is once complete.
 
     kernels = load_kernels()                 # raises KernelBuildError if it cannot be compiled
     plan = plan_swaps(model)                 # the layers the kernels reproduce exactly
@@ -26,19 +27,22 @@ import contextlib
 import fcntl
 import functools
 import hashlib
+import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from textrec.machine import cpu_model
+from textrec.machine import cpu_flags, cpu_model
 
 SOURCES = tuple(Path(__file__).with_name(f) for f in ("kernels.cc", "batchnorm.cc", "squeeze_excite.cc"))
 # -fno-trapping-math lets GCC vectorise the activation gradients' selects with AVX2 too (without it they stay
 # scalar there: 1.7x slower steps); it changes no result
 CXX_FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-trapping-math")
 EXTENSION_NAME = "textrec_kernels"
+BUILT = "built.json"  # written into the build folder once its library is complete: what the key was made of
 
 
 ACT_CODES = {None: 0, "relu": 1, "hardswish": 2}  # ConvBN activation -> textrec_bn_act's ``act``
@@ -74,30 +78,74 @@ class SwapPlan:
         return len(self.layers())
 
 
-def build_directory() -> Path:
-    """Where the compiled operators are cached; another source, flag set, paddle, CPU or Python gets its own."""
+def key_inputs() -> dict[str, Any]:
+    """Everything the compiled library depends on, and nothing else: the sources' content, the compiler
+    flags, the paddle it links to, the CPU ``-march=native`` targets and the Python ABI. No path (of the
+    checkout or of the venv) is in it, so checkouts and venvs with the same of these share one build."""
     import paddle
 
+    return {"sources": {s.name: hashlib.sha256(s.read_bytes()).hexdigest() for s in SOURCES},
+            "flags": list(CXX_FLAGS), "paddle": paddle.__version__, "cpu": _cpu_signature(),
+            "python": sys.implementation.cache_tag}
+
+
+def _cpu_signature() -> str:
+    """What ``-march=native`` compiles for: a VM's model name can be generic, its instruction-set flags are
+    not (a build with AVX-512 on a shared home must not load on an AVX2-only machine)."""
+    return f"{cpu_model()} | {' '.join(sorted(cpu_flags()))}"
+
+
+def cache_key(inputs: Mapping[str, Any]) -> str:
+    """The build folder's name for ``key_inputs()``: a hash of their canonical JSON."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def build_directory() -> Path:
+    """This machine's build folder for the current sources, flags, paddle and Python."""
     root = Path(os.environ.get("TEXTREC_EXTENSION_DIR", Path.home() / ".cache" / "textrec" / "extensions"))
-    key = hashlib.sha256()
-    for part in (*(s.read_bytes() for s in SOURCES), " ".join(CXX_FLAGS).encode(),
-                 paddle.__version__.encode(), cpu_model().encode(), sys.version.encode()):
-        key.update(part)
-    return root / f"{EXTENSION_NAME}-{key.hexdigest()[:16]}"
+    return root / f"{EXTENSION_NAME}-{cache_key(key_inputs())}"
+
+
+def built_library(out: Path) -> Path | None:
+    """The library of a complete build in ``out`` (its BUILT record written after the compile), or None."""
+    library = out / EXTENSION_NAME / f"{EXTENSION_NAME}.so"  # where paddle's load() puts it
+    return library if (out / BUILT).is_file() and library.is_file() else None
+
+
+def _build(out: Path):
+    """Compile with paddle's ``load`` and record the build as complete."""
+    from paddle.utils.cpp_extension import load
+
+    module = load(name=EXTENSION_NAME, sources=[str(s) for s in SOURCES], extra_cxx_cflags=list(CXX_FLAGS),
+                  build_directory=str(out))
+    tmp = out / f"{BUILT}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(key_inputs(), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out / BUILT)
+    return module
+
+
+def _open_built(out: Path):
+    """Load a complete build as it is. paddle's public ``load()`` always runs its builder, which compares the
+    source and include paths with the last build's and recompiles in place when another checkout or venv
+    built it; the function it ends with loads the library alone. Its name is private, so without it (another
+    paddle) the build runs again through ``load()``, slower but correct. The library links paddle by soname
+    (libpaddle.so), which this process has already loaded from its own venv."""
+    try:
+        from paddle.utils.cpp_extension.extension_utils import _import_module_from_library
+    except ImportError:
+        return _build(out)
+    return _import_module_from_library(EXTENSION_NAME, str(out / EXTENSION_NAME))
 
 
 @functools.cache  # one load per process: loading the library twice would register the operators twice
 def load_kernels() -> Kernels:
-    """Compile (once per machine, under a file lock so parallel ranks do not race) and load the operators."""
-    from paddle.utils.cpp_extension import load
-
+    """Compile (once per build key, under a file lock so parallel ranks do not race) and load the operators."""
     out = build_directory()
     out.mkdir(parents=True, exist_ok=True)
     with open(out / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            module = load(name=EXTENSION_NAME, sources=[str(s) for s in SOURCES],
-                          extra_cxx_cflags=list(CXX_FLAGS), build_directory=str(out))
+            module = _open_built(out) if built_library(out) is not None else _build(out)
         except Exception as exc:  # compiler missing, headers missing, ABI mismatch: all fatal here
             names = " + ".join(s.name for s in SOURCES)
             raise KernelBuildError(f"cannot build {names} in {out}: {exc}") from exc
