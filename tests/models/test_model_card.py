@@ -1,24 +1,47 @@
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
+import onnxruntime as ort
 import paddle
+import pytest
 import yaml
 
 from textrec.cli import main
+from textrec.data.lmdb_io import LmdbWriter
+from textrec.models import pretrained
 from textrec.models.crnn import build_model
 from textrec.training.checkpointing import TrainerState, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
+DTRB = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def _pipeline_outputs(root: Path) -> Path:
-    """A checkpoint, its evaluation JSONs and a real-dev JSON, as the pipeline and bench/real_dev.py write them."""
+def _lmdbs(params: dict, root: Path, rows: list[tuple[Path, str]]) -> None:
+    """The prepare stage's LMDBs the bundle's ONNX checks read: train (INT8 calibration) and each benchmark."""
+    lmdb = root / params["paths"]["lmdb"]
+    with LmdbWriter(lmdb / "train") as w:
+        for path, label in rows:
+            w.add(path.read_bytes(), label)
+    for bench in params["eval"]["benchmarks"]:
+        shutil.copytree(lmdb / "train", lmdb / "bench" / bench)
+
+
+def _pipeline_outputs(root: Path, rows: list[tuple[Path, str]]) -> Path:
+    """A checkpoint, its evaluation JSONs, a real-dev JSON and the run's LMDBs (the parity kit's images), as
+    the pipeline and bench/real_dev.py write them."""
     params = yaml.safe_load((REPO / "profiles" / "pretrain.yaml").read_text())
     params["paths"] = {k: str(root / v) for k, v in params["paths"].items()}
+    params["quantize"] |= {"calibration_images": 8, "timing_rounds": 1}
+    params["charset"]["dict_path"] = None  # the 0-9a-z head built below, whatever dictionary the profile has now
+    params["data"]["synth"]["train_size"] = 300_000  # the figures the assertions below name
+    params["train"]["mobilenet_v3"]["max_steps"] = 16_000
     (root / "params.yaml").write_text(yaml.safe_dump(params))
+    _lmdbs(params, root, rows)
     model = build_model("mobilenet_v3", 37)
     opt = paddle.optimizer.Adam(parameters=model.parameters())
     state = TrainerState(step=1200, epoch=2, backbone="mobilenet_v3", num_classes=37, best_accuracy=0.41,
@@ -38,12 +61,26 @@ def _pipeline_outputs(root: Path) -> Path:
     return root / "params.yaml"
 
 
-def test_bundle_copies_the_checkpoint_bit_for_bit_with_a_card_of_its_facts(tmp_path, monkeypatch):
-    params = _pipeline_outputs(tmp_path)
+def _files_match(card: dict, out: Path) -> None:
+    """Every file of the bundle's directory but the card is on the card, with its true size and sha256."""
+    on_card = {f["name"]: f for f in card["files"]}
+    assert set(on_card) == {p.name for p in out.iterdir() if p.suffix not in (".json", ".md")}
+    for name, f in on_card.items():
+        data = (out / name).read_bytes()
+        assert (f["bytes"], f["sha256"]) == (len(data), hashlib.sha256(data).hexdigest()), name
+
+
+def _onnx_characters(path: Path) -> str:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta(
+    ).custom_metadata_map["textrec.characters"]
+
+
+def test_bundle_copies_the_checkpoint_bit_for_bit_with_a_card_of_its_facts(tmp_path, parity_rows, monkeypatch):
+    params = _pipeline_outputs(tmp_path, parity_rows)
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "assets"
     assert main(["bundle", "--params", str(params), "--checkpoint", "models/mobilenet_v3/best.pdparams",
-                 "--real-dev", "reports/bench/real_dev.json", "--out", str(out)]) == 0
+                 "--real-dev", "reports/bench/real_dev.json", "--out", str(out), "--no-int8"]) == 0
     src = (tmp_path / "models" / "mobilenet_v3" / "best.pdparams").read_bytes()
     assert (out / "mobilenet_v3.pdparams").read_bytes() == src
     card = json.loads((out / "mobilenet_v3.json").read_text())
@@ -56,18 +93,110 @@ def test_bundle_copies_the_checkpoint_bit_for_bit_with_a_card_of_its_facts(tmp_p
     assert "76,800 images" in md and "CPU A, CPU B" in md and "| IIIT5k_train_2000 (real) | 2000 | 50.0% |" in md
 
 
-def test_bundle_refuses_a_missing_evaluation(tmp_path, monkeypatch, capsys):
-    params = _pipeline_outputs(tmp_path)
+def test_bundle_ships_the_onnx_and_its_dictionary_on_the_card(tmp_path, parity_rows, monkeypatch):
+    """The fp32 ONNX beside the checkpoint computes what the checkpoint computes and names its dictionary, as
+    does the dictionary file; the card lists every file (size, sha256), the dictionary and the parity check."""
+    from textrec.inference.engines import OnnxEngine, PaddleEngine
+    from textrec.preprocess import preprocess_batch
+
+    params = _pipeline_outputs(tmp_path, parity_rows)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "assets"
+    assert main(["bundle", "--params", str(params), "--real-dev", "", "--out", str(out), "--no-int8"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["mobilenet_v3.dict.txt", "mobilenet_v3.json", "mobilenet_v3.md",
+                                                     "mobilenet_v3.onnx", "mobilenet_v3.pdparams"]
+    x = preprocess_batch([path.read_bytes() for path, _ in parity_rows[:6]])  # [6, 3, 32, 100]
+    eager = PaddleEngine(out / "mobilenet_v3.pdparams", 37)(x)
+    assert abs(OnnxEngine(out / "mobilenet_v3.onnx")(x) - eager).max() < 1e-4
+    assert (out / "mobilenet_v3.dict.txt").read_text().split("\n") == [*DTRB, ""]
+    assert _onnx_characters(out / "mobilenet_v3.onnx") == DTRB
+    card = json.loads((out / "mobilenet_v3.json").read_text())
+    _files_match(card, out)
+    assert card["dictionary"] == {"file": "mobilenet_v3.dict.txt", "characters": DTRB, "size": 36,
+                                  "num_classes": 37, "summary": "0-9a-z"}
+    assert card["onnx"]["parity"]["images"] == 7 * 16 and card["onnx"]["parity"]["max_abs_diff"] <= 1e-4
+    assert card["onnx"]["int8"] is None
+    md = (out / "mobilenet_v3.md").read_text()
+    assert "37 classes (blank + 0-9a-z, dictionary `mobilenet_v3.dict.txt`)" in md
+    sha = hashlib.sha256((out / "mobilenet_v3.onnx").read_bytes()).hexdigest()
+    assert "| `mobilenet_v3.onnx` | ONNX fp32: the default of `Recognizer()` and `textrec predict` | " in md
+    assert f"`{sha}` |" in md and "INT8: not attempted" in md
+
+
+def test_int8_failing_the_gates_is_not_shipped_and_an_older_one_goes(tmp_path, parity_rows, monkeypatch):
+    """A negative allowed drop no plan can meet (params.yaml refuses one, so it is set on the loaded params):
+    both plans are tried, no INT8 file ships, and the one an earlier bundle left is removed."""
+    import textrec.config
+
+    params = _pipeline_outputs(tmp_path, parity_rows)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "assets"
+    out.mkdir()
+    (out / "mobilenet_v3_int8.onnx").write_bytes(b"an earlier bundle's INT8 model")
+    load = textrec.config.load_params
+
+    def negative_drop(path):
+        p = load(path)
+        return dataclasses.replace(p, quantize=dataclasses.replace(p.quantize, max_accuracy_drop=-0.01))
+
+    monkeypatch.setattr(textrec.config, "load_params", negative_drop)
+    assert main(["bundle", "--params", str(params), "--real-dev", "", "--out", str(out), "--no-progress"]) == 0
+    assert not (out / "mobilenet_v3_int8.onnx").exists()
+    card = json.loads((out / "mobilenet_v3.json").read_text())
+    _files_match(card, out)
+    int8 = card["onnx"]["int8"]
+    assert not int8["shipped"] and int8["failed_gates"] and int8["allowed_drop"] == -0.01
+    assert [t["plan"] for t in int8["tried"]] == ["static_u8_dynamic_lstm", "dynamic_lstm"]
+    assert all(any(g.startswith("accuracy[") for g in t["failed_gates"]) for t in int8["tried"])
+    assert "- INT8: not shipped, failed gate(s): accuracy[" in (out / "mobilenet_v3.md").read_text()
+
+
+def test_reexport_keeps_the_cards_facts_and_refuses_another_dictionary(tmp_path, parity_rows, monkeypatch, capsys):
+    params = _pipeline_outputs(tmp_path, parity_rows)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "assets"
+    assert main(["bundle", "--params", str(params), "--real-dev", "", "--out", str(out), "--no-int8"]) == 0
+    card = json.loads((out / "mobilenet_v3.json").read_text())
+    card["steps"] = 999  # a fact only the card knows: re-exporting must not rebuild it from the run's files
+    (out / "mobilenet_v3.json").write_text(json.dumps(card))
+    (out / "mobilenet_v3.onnx").unlink()
+    shutil.rmtree(tmp_path / "models")  # the run is gone; the bundle's own .pdparams is exported
+    assert main(["bundle", "--params", str(params), "--out", str(out), "--reexport", "--no-int8"]) == 0
+    again = json.loads((out / "mobilenet_v3.json").read_text())
+    assert again["steps"] == 999 and (out / "mobilenet_v3.onnx").is_file()
+    _files_match(again, out)
+
+    (tmp_path / "reversed.txt").write_text("".join(c + "\n" for c in reversed(DTRB)))
+    other = yaml.safe_load(params.read_text())
+    other["charset"]["dict_path"] = str(tmp_path / "reversed.txt")
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
+    capsys.readouterr()
+    assert main(["bundle", "--params", str(tmp_path / "other.yaml"), "--out", str(out), "--reexport"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the bundle's dictionary is '0123" in err and "zyx" in err
+
+
+def test_bundle_refuses_a_missing_evaluation(tmp_path, parity_rows, monkeypatch, capsys):
+    params = _pipeline_outputs(tmp_path, parity_rows)
     (tmp_path / "reports" / "eval" / "mobilenet_v3" / "synth_SVT.json").unlink()
     monkeypatch.chdir(tmp_path)
     assert main(["bundle", "--params", str(params), "--real-dev", "", "--out", str(tmp_path / "a")]) == 2
     assert "synth_SVT.json: missing" in capsys.readouterr().err
 
 
-def test_card_says_whether_the_run_it_came_from_finished(tmp_path, monkeypatch):
-    params = _pipeline_outputs(tmp_path)
+def test_bundle_needs_the_benchmark_lmdbs_for_its_onnx_checks(tmp_path, parity_rows, monkeypatch, capsys):
+    params = _pipeline_outputs(tmp_path, parity_rows)
+    shutil.rmtree(tmp_path / "data" / "lmdb" / "bench" / "synth_IIIT5K")
     monkeypatch.chdir(tmp_path)
-    args = ["bundle", "--params", str(params), "--real-dev", "", "--out", str(tmp_path / "a")]
+    assert main(["bundle", "--params", str(params), "--real-dev", "", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "synth_IIIT5K: no benchmark LMDB for the ONNX checks" in err
+
+
+def test_card_says_whether_the_run_it_came_from_finished(tmp_path, parity_rows, monkeypatch):
+    params = _pipeline_outputs(tmp_path, parity_rows)
+    monkeypatch.chdir(tmp_path)
+    args = ["bundle", "--params", str(params), "--real-dev", "", "--out", str(tmp_path / "a"), "--no-int8"]
     assert main(args) == 0
     assert "an intermediate checkpoint: step 1,200 of the recipe's 16,000" in (tmp_path / "a/mobilenet_v3.md").read_text()
 
@@ -83,3 +212,21 @@ def test_card_says_whether_the_run_it_came_from_finished(tmp_path, monkeypatch):
     md = (tmp_path / "a/mobilenet_v3.md").read_text()
     assert "intermediate" not in md
     assert "best validation checkpoint (accuracy 0.41): step 1,200 of the 1,500 it trained (max_steps" in md
+
+
+def test_the_committed_bundle_is_on_its_card():
+    """The package's bundle: every file on the card with its size and sha256, one dictionary (file, card, ONNX
+    metadata), INT8 present exactly when the card says it passed its gates, model files <= 25 MB together."""
+    out = pretrained.BUNDLED_DIR
+    if not (out / "mobilenet_v3.onnx").is_file():
+        pytest.skip("no bundled ONNX model in this checkout")
+    card = json.loads((out / "mobilenet_v3.json").read_text())
+    _files_match(card, out)
+    chars = (out / card["dictionary"]["file"]).read_text(encoding="utf-8").removesuffix("\n").split("\n")
+    assert "".join(chars) == card["dictionary"]["characters"] and len(chars) + 1 == card["num_classes"]
+    int8 = card["onnx"]["int8"]
+    assert (out / "mobilenet_v3_int8.onnx").is_file() == bool(int8 and int8["shipped"])
+    for f in out.glob("*.onnx"):
+        assert _onnx_characters(f) == card["dictionary"]["characters"], f.name
+    assert sum(f["bytes"] for f in card["files"] if not f["name"].endswith(".txt")) <= 25 * 1024 * 1024
+    assert card["sha256"] == next(f["sha256"] for f in card["files"] if f["name"] == "mobilenet_v3.pdparams")

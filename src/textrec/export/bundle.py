@@ -2,6 +2,7 @@
 
     bundle = export_bundle("models/mobilenet_v3/best.pdparams", "exported/mobilenet_v3", charset)
     report = verify_bundle(bundle, images, atol=1e-4)   # raises ParityError above atol
+    shipped = onnx_for_package(checkpoint, work_dir, params, "mobilenet_v3", int8=True)  # `textrec bundle`
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from textrec.charset import Charset
+from textrec.config import Params
 from textrec.config.model import BackboneName
 from textrec.config.pipeline import INT8_NAME, ONNX_NAME
 from textrec.export.parity import ParityError, ParityReport, compare
 from textrec.preprocess import IMAGE_SHAPE
 
-__all__ = ["INT8_NAME", "ONNX_NAME", "Bundle", "export_bundle", "verify_bundle"]
+__all__ = ["INT8_NAME", "ONNX_NAME", "Bundle", "PackagedOnnx", "export_bundle", "onnx_for_package", "verify_bundle"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +62,63 @@ def verify_bundle(bundle: Bundle, images: np.ndarray, atol: float, threads: int 
     if failed and raise_on_failure:
         raise ParityError("; ".join(failed))
     return reports
+
+
+@dataclass(frozen=True)
+class PackagedOnnx:
+    """What ``onnx_for_package`` made: the fp32 ONNX (checked), the INT8 ONNX if it passed, and the card's
+    ``onnx`` section (parity, and the INT8 gates' verdict: None when not attempted)."""
+
+    fp32: Path
+    int8: Path | None
+    card: dict
+
+
+def onnx_for_package(checkpoint: Path, work: Path, params: Params, backbone: BackboneName, int8: bool,
+                     progress: bool = False) -> PackagedOnnx:
+    """The checkpoint exported as the export stage exports it (``params.export``: opset; parity with the
+    eager checkpoint on ``parity_images`` crops of each benchmark LMDB, else ValueError), plus INT8 as the
+    quantize stage makes it (``params.quantize``: calibrated on train crops, shipped only if a plan passes
+    the accuracy and speed gates on the benchmarks). Files go to ``work``."""
+    from textrec.export.images import sample_lmdbs
+
+    benches = {b: params.paths.bench_lmdb(b) for b in params.eval.benchmarks}
+    missing = [p for p in benches.values() if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]}: no benchmark LMDB for the ONNX checks; run `dvc repro` first "
+                                "(the prepare stage renders them)")
+    cfg, shape, charset = params.export, params.model.image_shape, params.charset.build()
+    bundle = export_bundle(checkpoint, work, charset, backbone, cfg.opset, shape)
+    sample = sample_lmdbs(list(benches.values()), cfg.parity_images, shape)
+    onnx_report = next(r for r in verify_bundle(bundle, sample.images, cfg.parity_atol, raise_on_failure=False)
+                       if r.candidate == "onnx")  # the ONNX file is what ships; the Paddle Inference dir is not
+    if not onnx_report.passed:
+        raise ValueError(f"{checkpoint}: not bundled, the ONNX export differs from the checkpoint: "
+                         f"{onnx_report.message()}")
+    card = {"opset": cfg.opset, "parity": {"atol": cfg.parity_atol, "images": len(sample.keys),
+                                           "max_abs_diff": onnx_report.max_abs_diff}, "int8": None}
+    if not int8:
+        return PackagedOnnx(bundle.onnx, None, card)
+    attempt, attempts = gated_int8(bundle.onnx, work / INT8_NAME, params, benches, progress)
+    card["int8"] = {"shipped": not attempt.failures, "allowed_drop": params.quantize.max_accuracy_drop,
+                    **{k: v for k, v in attempt.as_dict().items() if k not in ("passed", "op_counts")},
+                    "plan": attempt.plan.name,  # the shipped plan, or the one that failed fewest gates
+                    "tried": [{"plan": a.plan.name, "failed_gates": a.failures} for a in attempts]}
+    return PackagedOnnx(bundle.onnx, None if attempt.failures else work / INT8_NAME, card)
+
+
+def gated_int8(fp32: Path, out: Path, params: Params, benches: dict[str, Path], progress: bool = False):
+    """INT8 of ``fp32`` through the quantize stage's gates (``quantize_with_gates``) -> (the passing attempt,
+    or the one with the fewest failed gates: its ``failures`` say why; every attempt), PlanAttempts."""
+    from textrec.export.images import sample_lmdb, sample_lmdbs
+    from textrec.export.int8_check import quantize_with_gates
+
+    cfg, shape, train = params.quantize, params.model.image_shape, params.paths.split_lmdb("train")
+    if not train.exists():
+        raise FileNotFoundError(f"{train}: no training LMDB to calibrate INT8 on; run `dvc repro` first, or "
+                                "pass --no-int8")
+    calib = sample_lmdb(train, cfg.calibration_images, image_shape=shape)
+    timing = sample_lmdbs(list(benches.values()), 64 // len(benches) + 1, shape)  # as stages/quantize.py
+    chosen, attempts = quantize_with_gates(fp32, out, calib.images, benches, timing.images, params.charset.build(),
+                                           cfg, params.eval.batch_size, shape, progress)
+    return chosen or min(attempts, key=lambda a: len(a.failures)), attempts

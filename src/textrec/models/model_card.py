@@ -2,7 +2,9 @@
 well it reads, gathered from the files the pipeline wrote (files are the contract).
 
     card = build_card(checkpoint, params, backbone, real_dev_json, repo)  # evaluations: params.paths
-    write_card(card, "src/textrec/assets/models/mobilenet_v3")   # -> .json + MODEL_CARD section in .md
+    card |= {"dictionary": dictionary_section(name, chars), "files": [file_entry(path, use), ...],
+             "onnx": {...}}                                     # what `textrec bundle` ships beside it
+    write_card(card, "src/textrec/assets/models/mobilenet_v3")   # -> .json + .md
 
 No paddle import here.
 """
@@ -80,8 +82,73 @@ def build_card(checkpoint: Path, params: Params, backbone: BackboneName,
         "synthetic_mean_accuracy": sum(r["accuracy"] for r in synth_bench) / max(1, len(synth_bench)),
         "real_dev": real,
         "source": _git_commit(repo),
-        "sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
+        "sha256": sha256_file(checkpoint),  # the .pdparams; every shipped file's is under "files"
     }
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_entry(path: Path, use: str) -> dict[str, Any]:
+    """One shipped file: name (beside the card), what it is for, size and sha256."""
+    return {"name": path.name, "use": use, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def describe_characters(chars: str) -> str:
+    """A short name for a dictionary: runs of 3+ consecutive code points as ranges ("0-9a-z")."""
+    out, i = [], 0
+    while i < len(chars):
+        j = i
+        while j + 1 < len(chars) and ord(chars[j + 1]) == ord(chars[j]) + 1:
+            j += 1
+        out.append(f"{chars[i]}-{chars[j]}" if j - i >= 2 else chars[i:j + 1])
+        i = j + 1
+    return "".join(out).replace(" ", "\u2420")  # space shown as a visible symbol
+
+
+def dictionary_section(file_name: str, characters: str) -> dict[str, Any]:
+    """The dictionary of the bundle: its file, characters in class order (class i+1 = characters[i])."""
+    return {"file": file_name, "characters": characters, "size": len(characters),
+            "num_classes": len(characters) + 1, "summary": describe_characters(characters)}
+
+
+def _classes_text(card: dict[str, Any]) -> str:
+    d = card.get("dictionary")
+    if d is None:  # a card written before the dictionary was recorded: the built-in one
+        return f"{card['num_classes']} classes (blank + 0-9a-z)"
+    return f"{d['num_classes']} classes (blank + {d['summary']}, dictionary `{d['file']}`)"
+
+
+def _files_lines(card: dict[str, Any]) -> list[str]:
+    if not card.get("files"):
+        return []
+    lines = ["", "| file | use | size | sha256 |", "|---|---|---|---|"]
+    lines += [f"| `{f['name']}` | {f['use']} | {_size(f['bytes'])} | `{f['sha256']}` |" for f in card["files"]]
+    onnx = card.get("onnx")
+    if onnx:
+        par = onnx["parity"]
+        lines += ["", f"- ONNX (opset {onnx['opset']}): max abs difference to the paddle checkpoint "
+                  f"{par['max_abs_diff']:.2g} over {par['images']} benchmark crops (tolerance {par['atol']:g})"]
+        lines.append(_int8_line(onnx.get("int8")))
+    return lines
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 100_000 else f"{n:,} bytes"
+
+
+def _int8_line(int8: dict[str, Any] | None) -> str:
+    if int8 is None:
+        return "- INT8: not attempted (`textrec bundle --no-int8`)"
+    if int8["shipped"]:
+        return (f"- INT8 (plan {int8['plan']}): passed the quantize gates, largest accuracy drop "
+                f"{int8['max_accuracy_drop']:.4f} (allowed {int8['allowed_drop']:.4f}), faster than fp32")
+    return "- INT8: not shipped, failed gate(s): " + "; ".join(int8["failed_gates"])
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -89,7 +156,7 @@ def card_markdown(card: dict[str, Any]) -> str:
     cpus = sorted({s["cpu"] for s in segs})
     lines = [f"# Bundled recognizer: {card['backbone']}", "",
              f"CRNN ({card['backbone']}, 2-layer BiLSTM, CTC), input {'x'.join(map(str, card['input']))}, "
-             f"{card['num_classes']} classes (blank + 0-9a-z). Trained by textrec on its own synthetic renders only "
+             f"{_classes_text(card)}. Trained by textrec on its own synthetic renders only "
              f"(no real image), from {card['init'].get('source', 'scratch')}.", "",
              f"- steps: {card['steps']:,} x batch {card['recipe']['batch_size']} = {card['images_seen']:,} images "
              f"({card['epochs']} full epoch{'' if card['epochs'] == 1 else 's'} of "
@@ -105,6 +172,7 @@ def card_markdown(card: dict[str, Any]) -> str:
     if card["real_dev"]:
         lines += [f"| {r['name']} (real) | {r['count']} | {r['accuracy']:.1%} |" for r in card["real_dev"]["datasets"]]
     lines += ["", "Accuracy: DTRB protocol (case-insensitive, 0-9a-z only), exact word match."]
+    lines += _files_lines(card)
     return "\n".join(lines) + "\n"
 
 
