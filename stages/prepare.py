@@ -72,8 +72,7 @@ def prepare_folder(params: Params, progress: bool) -> dict:
               f"(listed in {r.rejections})")
         if r.written == 0:
             raise ValueError(f"{rel}: no usable row in {r.samples}; see {r.rejections}")
-    own = {t.name for t in folder.test}
-    synthetic = [b for b in params.eval.benchmarks if b not in own]
+    synthetic = [b for b in params.eval.benchmarks if b not in params.own_benchmarks()]
     if synthetic:  # the same renders as the synthetic profiles' suite (bench_seed): comparable numbers
         summary["synthetic"] = prepare_synthetic(params, synthetic, progress)
     return summary

@@ -19,6 +19,7 @@ from tests.pipeline.project import copy_project, dvc, run
 from tests.training.wordimages import random_words, render_word
 from textrec.config import PROFILES, load_params
 from textrec.data.lmdb_io import find_lmdbs, iter_records
+from textrec.tracking.files import avg_acc_key
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -205,3 +206,6 @@ def test_finetune_profile_runs_end_to_end_on_fixture_crops(tmp_path):
     version = client.get_model_version_by_alias("crnn-finetuned", "challenger")
     run_data = client.get_run(version.run_id).data
     assert run_data.tags["profile"] == "finetune" and "acc_fp32/own_test" in run_data.metrics
+    own_mean = avg_acc_key("int8", own=True)  # ranked by your test set: its mean is the one the version carries
+    assert run_data.metrics[own_mean] == run_data.metrics["acc_int8/own_test"]
+    assert version.tags[own_mean] == str(run_data.metrics[own_mean])

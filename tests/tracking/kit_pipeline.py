@@ -129,6 +129,40 @@ def clone_run(src: Path, dst: Path, validation_success: bool = True) -> Path:
     return dst / "params.yaml"
 
 
+def _rewrite_json(src: Path, dst: Path, change) -> None:
+    """``dst`` := ``change(json of src)``; ``src`` goes (a clone's files are hard links into the cache: never
+    written through)."""
+    data = change(json.loads(src.read_text(encoding="utf-8")))
+    src.unlink()
+    dst.write_text(json.dumps(data), encoding="utf-8")
+
+
+def clone_as_finetune(src: Path, dst: Path, own: tuple[str, ...], start_gap: float) -> Path:
+    """A clone of the kit run as a ``finetune`` run makes it: the benchmarks ``own`` are your own test sets, the
+    others become the synthetic suite (``kit_synth`` -> ``synth_kit``), and each backbone was trained from a
+    start checkpoint that read ``start_gap`` more than the trained model on every benchmark (eval JSON
+    ``start``; it fixes only what the start measured, everything else is the kit's). Returns params.yaml."""
+    clone_run(src, dst)
+    names = {b: b if b in own else "synth_" + b.removeprefix("kit_") for b in BENCHES}
+    for bb in CHECKPOINTS:
+        for old, new in names.items():
+            ev = dst / "reports" / "eval" / bb
+            _rewrite_json(ev / f"{old}.json", ev / f"{new}.json", lambda d: d | {"start": {
+                "source": "bundled", "path": "init.pdparams", "sha256": "ab" * 32, "reason": None,
+                "accuracy": d["accuracy"] + start_gap, "count": d["count"]}})
+        q = dst / "reports" / "quantize" / f"{bb}.json"
+        _rewrite_json(q, q, lambda d: d | {"benchmarks": [r | {"name": names[r["name"]]} for r in d["benchmarks"]]})
+    params = yaml.safe_load((dst / "params.yaml").read_text(encoding="utf-8"))
+    params["profile"] = "finetune"
+    params["eval"]["benchmarks"] = list(names.values())
+    params["data"] = {"source": "folder", "folder": {
+        "train": [{"src": "rec_gt_train.txt"}], "val": [{"src": "rec_gt_val.txt"}],
+        "test": [{"src": f"rec_gt_{b}.txt", "name": b} for b in own]}}
+    (dst / "params.yaml").unlink()  # a hard link too
+    (dst / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    return dst / "params.yaml"
+
+
 def export_models(cache: Path) -> Path:
     """cache/<backbone>/{model.onnx, model_int8.onnx, train_log.csv}."""
     import paddle

@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.tracking.kit_pipeline import BENCHES, clone_run
+from tests.tracking.kit_pipeline import BENCHES, clone_as_finetune, clone_run
 from textrec.config import load_params
 from textrec.tracking.files import (
+    FORGETTING,
     METRICS,
+    avg_acc_key,
     dvc_data_hash,
     eval_metrics,
     git_state,
@@ -116,14 +118,45 @@ def test_dvc_hash_git_state_and_validation(kit_run, tmp_path):
         validation_passed(clone / "reports/validation.json")
 
 
-def test_every_logged_metric_is_one_documented_name(kit_run):
+def test_every_logged_metric_is_one_documented_name(kit_run, tmp_path):
     """One set of names: what a run carries matches the table in files.METRICS and the README, and each
-    documented name is logged (no duplicate spelling of a number, such as acc/<bench> beside acc_fp32/<bench>)."""
+    documented name is logged (no duplicate spelling of a number, such as acc/<bench> beside acc_fp32/<bench>),
+    by a run of some profile (the own means and forgetting: a finetune run)."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert [k for k in METRICS if f"`{k}`" not in readme] == []
     names = set(eval_metrics({b: kit_run / "reports/eval/mobilenet_v3" / f"{b}.json" for b in BENCHES}))
     names |= set(quantize_metrics(kit_run / "reports/quantize/mobilenet_v3.json", tuple(BENCHES)))
+    ft = clone_as_finetune(kit_run, tmp_path / "ft", ("kit_synth",), start_gap=0.1).parent
+    params = load_params(ft / "params.yaml")
+    benches, own = params.eval.benchmarks, params.own_benchmarks()
+    names |= set(eval_metrics({b: ft / params.paths.eval_report("mobilenet_v3", b) for b in benches}, own))
+    names |= set(quantize_metrics(ft / params.paths.quantize_report("mobilenet_v3"), benches, own))
     names |= {"validation_success"} | {k for k, _, _ in read_train_log(kit_run / "reports/train/mobilenet_v3/train_log.csv")}
     patterns = {k: re.compile(re.sub(r"<\w+>", "[A-Za-z0-9_]+", re.escape(k))) for k in METRICS}
     assert sorted(n for n in names if not any(p.fullmatch(n) for p in patterns.values())) == []
     assert [k for k, p in patterns.items() if not any(p.fullmatch(n) for n in names)] == []
+
+
+def test_own_test_sets_get_their_own_mean_and_the_synthetic_suite_gives_forgetting(kit_run, tmp_path):
+    """What `textrec track` reads for a finetune run (kit_synth your test set, the other two the synthetic suite,
+    whose start checkpoint read 25 points more): the own means and forgetting; for other runs, neither."""
+    from textrec.tracking.log import collect_backbone
+
+    ft = clone_as_finetune(kit_run, tmp_path / "ft", ("kit_synth",), start_gap=0.25).parent
+    params = load_params(ft / "params.yaml")
+    assert params.own_benchmarks() == ("kit_synth",)
+    assert params.eval.benchmarks == ("synth_iiit5k", "synth_ic15", "kit_synth")
+    m = collect_backbone(params, ft, "mobilenet_v3", "p", ("c", False), "h").metrics
+    rows = {r["name"]: r for r in json.loads((ft / "reports/quantize/mobilenet_v3.json").read_text())["benchmarks"]}
+    for prec in ("fp32", "int8"):
+        assert m[avg_acc_key(prec, own=True)] == pytest.approx(rows["kit_synth"][f"{prec}_accuracy"])
+        assert m[avg_acc_key(prec)] == pytest.approx(sum(r[f"{prec}_accuracy"] for r in rows.values()) / 3)
+    assert m[FORGETTING] == pytest.approx(0.25)
+
+    ev = ft / params.paths.eval_report("mobilenet_v3", "synth_ic15")  # a start the evaluate stage could not measure
+    data = json.loads(ev.read_text())
+    ev.write_text(json.dumps(data | {"start": data["start"] | {"accuracy": None, "reason": "gone"}}))
+    assert FORGETTING not in collect_backbone(params, ft, "mobilenet_v3", "p", ("c", False), "h").metrics
+
+    plain = collect_backbone(load_params(kit_run / "params.yaml"), kit_run, "mobilenet_v3", "p", ("c", False), "h")
+    assert not {avg_acc_key("int8", own=True), avg_acc_key("fp32", own=True), FORGETTING} & set(plain.metrics)

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from tests.conftest import read_predictions
-from textrec.tracking.files import serving_config
-from textrec.tracking.registry import promote, register_best, register_run, rollback
+from textrec.tracking.files import FORGETTING, avg_acc_key, serving_config
+from textrec.tracking.registry import best_run, promote, register_best, register_run, rollback
 from textrec.tracking.store import client, mlflow_session
 
 
@@ -161,3 +161,52 @@ def test_the_registered_code_is_the_package_without_its_bundled_weights(tmp_path
     out = _package_copy(tmp_path)
     assert (out / "inference" / "recognizer.py").is_file() and (out / "assets" / "models").is_dir()
     assert not list(out.rglob("*.pdparams")) and not list(out.rglob("__pycache__"))
+
+
+def test_best_run_ranks_by_the_own_test_sets_when_the_runs_have_them(tmp_path):
+    """In a real store: run b is better on your own test sets, a on the mean over every benchmark."""
+    from tests.tracking.conftest import sqlite_store
+    from textrec.config import Params
+    from textrec.tracking.log import TAG_PIPELINE_RUN
+
+    store = sqlite_store(tmp_path)
+    c, ids = client(store), {}
+    with mlflow_session(store) as exp_id:
+        for pipeline, own in (("finetune", True), ("synthetic", False)):
+            for bb, overall, own_mean in (("a", 0.80, 0.70), ("b", 0.60, 0.90)):
+                run_id = c.create_run(exp_id, tags={TAG_PIPELINE_RUN: pipeline, "backbone": bb}).info.run_id
+                c.log_metric(run_id, avg_acc_key("int8"), overall)
+                if own:
+                    c.log_metric(run_id, avg_acc_key("int8", own=True), own_mean)
+                ids[pipeline, bb] = run_id
+    assert best_run(Params(), store, "finetune") == ids["finetune", "b"]
+    assert best_run(Params(), store, "synthetic") == ids["synthetic", "a"]  # no own test sets: as before
+
+
+def test_a_finetune_run_is_registered_by_its_own_test_sets_and_gated_on_forgetting(tracked, kit_run, tmp_path):
+    """The kit run as a finetune run (kit_synth your test set, the other two the synthetic suite, whose start
+    checkpoint read 20 points more): tracked, registered by the own mean, refused above max_forgetting and
+    promoted within it."""
+    from tests.tracking.kit_pipeline import clone_as_finetune
+    from textrec.config import load_params
+    from textrec.tracking.log import track_pipeline_run
+
+    name = "t-finetune"
+    root = clone_as_finetune(kit_run, tmp_path / "ft", ("kit_synth",), start_gap=0.2).parent
+    params = dataclasses.replace(load_params(root / "params.yaml"), promotion=_params(
+        tracked, name, max_latency_ms=1e6).promotion)
+    run = track_pipeline_run(params, root, ("mobilenet_v3",), store=tracked.store)
+    rv = register_best(params, tracked.store, run.pipeline_run_id)
+    c = client(tracked.store)
+    metrics = c.get_run(rv.run_id).data.metrics
+    assert rv.metric == avg_acc_key("int8", own=True) and rv.score == metrics["acc_int8/kit_synth"]
+    assert rv.score != metrics[avg_acc_key("int8")]  # the kit model reads kit_synth best: the means differ
+    assert c.get_model_version(name, rv.version).tags[rv.metric] == str(rv.score)
+    assert metrics[FORGETTING] == pytest.approx(0.2)
+
+    d = promote(dataclasses.replace(params.promotion, max_forgetting=0.15), tracked.store)
+    assert d.decision == "refused" and [g.name for g in d.gates if not g.passed] == ["forgetting"]
+    assert "synthetic suite -20.0 points since the start checkpoint" in str(d.gates[-1])
+    d = promote(dataclasses.replace(params.promotion, max_forgetting=0.25), tracked.store)
+    assert d.promoted and [g.name for g in d.gates][-1] == "forgetting"
+    assert f"{rv.metric}={rv.score:.4f}" in str(d.gates[1])  # the accuracy gate read the own mean

@@ -33,7 +33,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     params, store = _setup(args)
     rv = register_best(params, store, args.pipeline_run_id)
     print(f"{rv.model_name} version {rv.version} (alias challenger): {rv.backbone}, run {rv.run_id}, "
-          f"pipeline run {rv.pipeline_run_id}, avg_acc_{params.promotion.serve_precision}={rv.score:.4f}")
+          f"pipeline run {rv.pipeline_run_id}, {rv.metric}={rv.score:.4f}")
     return 0
 
 

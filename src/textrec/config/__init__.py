@@ -66,6 +66,15 @@ class Params:
             raise ValueError(f"eval.benchmarks {other} are neither data.folder.test sets nor synthetic "
                              "benchmarks (synth_*)")
 
+    def own_benchmarks(self) -> tuple[str, ...]:
+        """The benchmarks that are your own test sets (data.source folder), in eval.benchmarks order; () for the
+        other sources. With own test sets, the rest of eval.benchmarks is the synthetic suite (what a fine-tune
+        forgets): promotion ranks by the own ones and reports the rest as forgetting."""
+        if self.data.source != "folder":
+            return ()
+        own = {t.name for t in self.data.folder.test}
+        return tuple(b for b in self.eval.benchmarks if b in own)
+
 
 def parse_params(data: dict[str, Any]) -> Params:
     return build(Params, data, "params")

@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import subprocess
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,8 +36,13 @@ METRICS = {
                         "scores the same weights with the same code)",
     "acc_int8/<bench>": "accuracy of the INT8 ONNX model (quantize stage)",
     "int8_drop/<bench>": "acc_fp32 - acc_int8",
-    "avg_acc_fp32": "plain mean of acc_fp32 over eval.benchmarks (the registry ranks runs by avg_acc_<served>)",
+    "avg_acc_fp32": "plain mean of acc_fp32 over eval.benchmarks (without own test sets, the registry ranks "
+                    "runs by avg_acc_<served>)",
     "avg_acc_int8": "plain mean of acc_int8",
+    "avg_acc_own_<precision>": "plain mean of acc_<precision> over your own test sets (data.source folder only); "
+                               "the registry ranks by it and the accuracy gate compares it",
+    "forgetting": "with own test sets: the synthetic suite's mean accuracy of the start checkpoint minus the "
+                  "trained one's (evaluate stage; positive = forgotten; promotion gate max_forgetting)",
     "int8_drop_max": "largest int8_drop (promotion gate int8_drop)",
     "ned/<bench>": "mean normalised edit distance (evaluate stage, trained checkpoint)",
     "confidence/<bench>": "mean confidence (evaluate stage)",
@@ -121,23 +127,60 @@ def train_tags(path: Path) -> dict[str, str] | None:
     return tags
 
 
-def eval_metrics(paths: dict[str, Path]) -> dict[str, float]:
+def avg_acc_key(precision: str, own: bool = False) -> str:
+    """The mean accuracy's metric: over every benchmark, or (``own``) over your own test sets only."""
+    return f"avg_acc_own_{precision}" if own else f"avg_acc_{precision}"
+
+
+FORGETTING = "forgetting"  # the synthetic suite's mean accuracy lost from the start checkpoint (eval_metrics)
+
+
+def ranking_key(metrics: Collection[str], precision: str) -> str:
+    """The mean the registry ranks runs by and the accuracy gate compares, given a run's metric names: over
+    your own test sets when the run has them (a fine-tune is for your data; what it forgets of the synthetic
+    suite is ``forgetting``, gated on its own), else over every benchmark."""
+    own = avg_acc_key(precision, own=True)
+    return own if own in metrics else avg_acc_key(precision)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _forgetting(reports: dict[str, dict], own: Collection[str]) -> float | None:
+    """Start minus trained mean accuracy over the benchmarks that are not ``own``; None without such a
+    benchmark or without the start checkpoint's accuracy on each (trained from scratch, or not measurable)."""
+    synthetic = [b for b in reports if b not in own]
+    starts = [(reports[b].get("start") or {}).get("accuracy") for b in synthetic]
+    if not synthetic or None in starts:
+        return None
+    before = [_number(a, f"eval report {b}: start.accuracy") for a, b in zip(starts, synthetic, strict=True)]
+    after = [_number(reports[b].get("accuracy"), f"eval report {b}: accuracy") for b in synthetic]
+    return _mean(before) - _mean(after)
+
+
+def eval_metrics(paths: dict[str, Path], own: Collection[str] = ()) -> dict[str, float]:
     """What the evaluate stage measured of the trained checkpoint beyond accuracy, per benchmark:
-    ``ned/``, ``confidence/``, ``count/``, ``empty/<bench>``. Its accuracy is not logged a second time: the
-    accuracy of the exported model (``acc_fp32/<bench>``, ``quantize_metrics``) is the same model's."""
+    ``ned/``, ``confidence/``, ``count/``, ``empty/<bench>``, and with ``own`` test sets ``forgetting`` (when
+    the start checkpoint was measured). Its accuracy is not logged a second time: the accuracy of the exported
+    model (``acc_fp32/<bench>``, ``quantize_metrics``) is the same model's."""
     m: dict[str, float] = {}
-    for bench, p in paths.items():
-        rep = _json(p)
+    reports = {bench: _json(p) for bench, p in paths.items()}
+    for bench, rep in reports.items():
+        p = paths[bench]
         m[f"ned/{bench}"] = _number(rep.get("norm_edit_distance"), f"{p} norm_edit_distance")
         m[f"confidence/{bench}"] = _number(rep.get("mean_confidence"), f"{p} mean_confidence")
         m[f"count/{bench}"] = _number(rep.get("count"), f"{p} count")
         m[f"empty/{bench}"] = _number(rep.get("empty_predictions"), f"{p} empty_predictions")
+    if own and (forgot := _forgetting(reports, own)) is not None:
+        m[FORGETTING] = forgot
     return m
 
 
-def quantize_metrics(path: Path, benchmarks: tuple[str, ...]) -> dict[str, float]:
-    """``acc_fp32/<bench>``, ``acc_int8/<bench>``, ``int8_drop/<bench>``, averages, max drop and latencies
-    (``latency_ms_<precision>_b<N>`` at every timed batch size; batch 1 is required)."""
+def quantize_metrics(path: Path, benchmarks: tuple[str, ...], own: tuple[str, ...] = ()) -> dict[str, float]:
+    """``acc_fp32/<bench>``, ``acc_int8/<bench>``, ``int8_drop/<bench>``, averages (also over the ``own`` test
+    sets, if any), max drop and latencies (``latency_ms_<precision>_b<N>`` at every timed batch size; batch 1
+    is required)."""
     rep = _json(path)
     rows = {r.get("name"): r for r in rep.get("benchmarks") or [] if isinstance(r, dict)}
     m: dict[str, float] = {}
@@ -149,7 +192,9 @@ def quantize_metrics(path: Path, benchmarks: tuple[str, ...]) -> dict[str, float
                                                f"{path} benchmarks[{bench}].{prec}_accuracy")
         m[f"int8_drop/{bench}"] = m[f"acc_fp32/{bench}"] - m[f"acc_int8/{bench}"]
     for prec in PRECISIONS:
-        m[f"avg_acc_{prec}"] = sum(m[f"acc_{prec}/{b}"] for b in benchmarks) / len(benchmarks)
+        m[avg_acc_key(prec)] = _mean([m[f"acc_{prec}/{b}"] for b in benchmarks])
+        if own:
+            m[avg_acc_key(prec, own=True)] = _mean([m[f"acc_{prec}/{b}"] for b in own])
     m["int8_drop_max"] = max(m[f"int8_drop/{b}"] for b in benchmarks)
     for t in rep.get("speed") or []:
         prec = str(t.get("engine", "")).removeprefix("onnx_") if isinstance(t, dict) else None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from textrec.config import PromotionConfig
 from textrec.evaluation.metrics import drop_within
-from textrec.tracking.files import latency_key
+from textrec.tracking.files import FORGETTING, latency_key, ranking_key
 
 
 @dataclass(frozen=True)
@@ -30,14 +30,16 @@ def evaluate_gates(challenger: dict[str, float], production: dict[str, float] | 
     """Every gate, in a fixed order; a metric missing from the challenger's run fails its gate.
 
     ``precision`` is the one the registered model serves ("fp32" or "int8"): accuracy and latency are
-    compared for that precision; the INT8 drop gate applies to either, as the pipeline ships both.
+    compared for that precision; the INT8 drop gate applies to either, as the pipeline ships both. Accuracy
+    is the mean over the challenger's own test sets when it has them (``ranking_key``); the gate
+    ``forgetting`` follows when ``cfg.max_forgetting`` is set.
     """
     gates = []
     v = _get(challenger, "validation_success")
     gates.append(Gate("validation", v == 1.0, "data validation passed" if v == 1.0 else
                       "data validation failed" if v is not None else "metric validation_success missing"))
 
-    key = f"avg_acc_{precision}"
+    key = ranking_key(challenger, precision)  # production is held to the same mean: a run without it fails
     acc = _get(challenger, key)
     prod = _get(production, key) if production is not None else None
     if acc is None:
@@ -61,4 +63,14 @@ def evaluate_gates(challenger: dict[str, float], production: dict[str, float] | 
     gates.append(Gate("latency", lat is not None and lat <= cfg.max_latency_ms,
                       f"metric {key} missing" if lat is None else
                       f"{key}={lat:.3f} vs budget {cfg.max_latency_ms:g} ms"))
+    if cfg.max_forgetting is not None:
+        gates.append(_forgetting_gate(_get(challenger, FORGETTING), cfg.max_forgetting))
     return gates
+
+
+def _forgetting_gate(forgot: float | None, limit: float) -> Gate:
+    if forgot is None:
+        return Gate("forgetting", False, f"metric {FORGETTING} missing (it needs own test sets, synthetic "
+                    "benchmarks and a start checkpoint the evaluate stage could measure)")
+    return Gate("forgetting", drop_within(forgot, limit), f"synthetic suite {-100 * forgot + 0.0:+.1f} points "
+                f"since the start checkpoint ({FORGETTING}={forgot:.4f}) vs limit {limit:g}")

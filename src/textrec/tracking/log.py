@@ -53,8 +53,9 @@ def collect_backbone(params: Params, root: Path, backbone: str, pipeline_run_id:
     paths, bb = params.paths, backbone
     benches = params.eval.benchmarks
     evals = [root / paths.eval_report(bb, b) for b in benches]
-    metrics = eval_metrics(dict(zip(benches, evals, strict=True)))
-    metrics |= quantize_metrics(root / paths.quantize_report(bb), benches)
+    own = params.own_benchmarks()  # their mean ranks the runs; the rest, the synthetic suite, gives forgetting
+    metrics = eval_metrics(dict(zip(benches, evals, strict=True)), own)
+    metrics |= quantize_metrics(root / paths.quantize_report(bb), benches, own)
     passed = validation_passed(root / paths.validation_report())
     metrics["validation_success"] = float(passed)
     onnx = {"fp32": root / paths.onnx_model(bb), "int8": root / paths.onnx_model(bb, "int8")}

@@ -18,7 +18,7 @@ from importlib.metadata import version as pkg_version
 from pathlib import Path
 
 from textrec.config import Params, PromotionConfig
-from textrec.tracking.files import latency_key, serving_config
+from textrec.tracking.files import latency_key, ranking_key, serving_config
 from textrec.tracking.gates import Gate, evaluate_gates
 from textrec.tracking.log import TAG_PIPELINE_RUN
 from textrec.tracking.store import Store, client, mlflow_session
@@ -35,7 +35,8 @@ class RegisteredVersion:
     run_id: str
     backbone: str
     pipeline_run_id: str
-    score: float  # avg_acc_<precision> that made it the best
+    metric: str  # what it was ranked by: files.ranking_key (the own test sets' mean, when the run has them)
+    score: float  # its value, the best of its pipeline run
 
 
 @dataclass(frozen=True)
@@ -105,20 +106,27 @@ def _package_copy(dst: Path) -> Path:
     return out
 
 
-def register_best(params: Params, store: Store, pipeline_run_id: str | None = None) -> RegisteredVersion:
-    """The run with the highest ``avg_acc_<serve_precision>`` of a pipeline run (default: the latest)
-    becomes a new version of ``params.promotion.model_name`` with alias ``challenger``."""
-    metric = f"avg_acc_{params.promotion.serve_precision}"
+def best_run(params: Params, store: Store, pipeline_run_id: str | None = None) -> str:
+    """The id of the run of a pipeline run (default: the latest) with the highest mean accuracy of the served
+    precision: over the own test sets when its runs have them, else over every benchmark (``ranking_key``)."""
+    precision = params.promotion.serve_precision
     with mlflow_session(store) as exp_id:
         pipeline_run_id = pipeline_run_id or latest_pipeline_run(store, exp_id)
         runs = client(store).search_runs([exp_id], filter_string=f"tags.{TAG_PIPELINE_RUN} = '{pipeline_run_id}'")
+    metric = ranking_key({name for r in runs for name in r.data.metrics}, precision)
     scored = [r for r in runs if metric in r.data.metrics]
     if not scored:
         raise ValueError(f"pipeline run {pipeline_run_id!r}: no run with metric {metric} ({len(runs)} run(s) found)")
     # ties: the faster one, then by backbone name, so the choice is deterministic
-    best = max(scored, key=lambda r: (r.data.metrics[metric], -r.data.metrics.get(
-        latency_key(params.promotion.serve_precision), 0.0), r.data.tags.get("backbone", "")))
-    return register_run(params, store, best.info.run_id)
+    best = max(scored, key=lambda r: (r.data.metrics[metric], -r.data.metrics.get(latency_key(precision), 0.0),
+                                      r.data.tags.get("backbone", "")))
+    return best.info.run_id
+
+
+def register_best(params: Params, store: Store, pipeline_run_id: str | None = None) -> RegisteredVersion:
+    """``best_run`` of a pipeline run (default: the latest) becomes a new version of
+    ``params.promotion.model_name`` with alias ``challenger``."""
+    return register_run(params, store, best_run(params, store, pipeline_run_id))
 
 
 def register_run(params: Params, store: Store, run_id: str) -> RegisteredVersion:
@@ -128,10 +136,10 @@ def register_run(params: Params, store: Store, run_id: str) -> RegisteredVersion
     import onnx
 
     cfg = params.promotion
-    metric = f"avg_acc_{cfg.serve_precision}"
     with mlflow_session(store), tempfile.TemporaryDirectory() as tmp:
         c = client(store)
         run = c.get_run(run_id)
+        metric = ranking_key(run.data.metrics, cfg.serve_precision)
         model_uri = run.data.tags.get(f"model_uri.{cfg.serve_precision}")
         if model_uri is None or metric not in run.data.metrics:
             raise ValueError(f"run {run_id} was not logged by `textrec track` (no {cfg.serve_precision} model)")
@@ -154,7 +162,7 @@ def register_run(params: Params, store: Store, run_id: str) -> RegisteredVersion
         mv = mlflow.register_model(info.model_uri, cfg.model_name, tags=tags)
         c.set_registered_model_alias(cfg.model_name, CHALLENGER, mv.version)
     return RegisteredVersion(cfg.model_name, str(mv.version), run_id, tags["backbone"], tags[TAG_PIPELINE_RUN],
-                             run.data.metrics[metric])
+                             metric, run.data.metrics[metric])
 
 
 def _history(c, name: str) -> list[str]:
