@@ -20,7 +20,7 @@ def main() -> None:
 
     results = collect(paths, params.model.backbones, params.eval.benchmarks)
     table = build_report(results, params.eval.benchmarks, paths.bench_lmdb(), paths.report_html(),
-                         paths.summary_md(), params.profile)
+                         paths.summary_md(), params.profile, params.own_benchmarks())
     accuracy_long(table).to_csv(paths.accuracy_csv(), index=False)  # the accuracy plot's data (dvc.yaml)
     print(paths.summary_md().read_text())
 

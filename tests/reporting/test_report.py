@@ -188,3 +188,24 @@ def test_a_model_trained_from_a_checkpoint_is_shown_beside_where_it_started(tmp_
     assert "mobilenet_v3 was trained from bundled (sha256 abababababab)" in md
     assert "mean 30.00% before, 30.00% after training (+0.0 points)" in md
     assert "mobilenet_v3 was trained from bundled" in (reports / "report.html").read_text()
+
+
+def test_with_own_test_sets_the_headline_is_their_change_and_the_synthetic_suites_is_forgetting(tmp_path) -> None:
+    """finetune: b1 stands for your test set, b2 for the synthetic suite; the headline (first, above the table)
+    gives your test set's change, then what the synthetic suite lost."""
+    reports, bench_root = _stage_files(tmp_path)  # mobilenet_v3 fp32: b1 0.5, b2 0.1
+    for bench, before in (("b1", 0.4), ("b2", 0.2)):
+        f = reports / "eval" / "mobilenet_v3" / f"{bench}.json"
+        f.write_text(json.dumps(json.loads(f.read_text()) | {"start": {
+            "source": "bundled", "sha256": "ab" * 32, "accuracy": before, "count": 10, "path": "x.pdparams",
+            "reason": None}}))
+    results = collect(PathsConfig(reports=str(reports)), ("mobilenet_v3", "resnet34_vd"), BENCHES)
+    build_report(results, BENCHES, bench_root, reports / "report.html", reports / "summary.md", "finetune",
+                 own=("b1",))
+    md = (reports / "summary.md").read_text().splitlines()
+    assert md[0] == "# textrec summary (finetune)" and md[2].startswith("mobilenet_v3 was trained from bundled")
+    assert "On your own test sets (b1): mean 40.00% before, 50.00% after training (+10.0 points)." in md[2]
+    assert "Forgetting, on the synthetic suite (1 benchmark): mean 20.00% before, 10.00% after (-10.0 points)" in md[2]
+    assert "+0.0 points" not in md[2]  # not the mean over both, which did not move
+    page = (reports / "report.html").read_text()
+    assert page.index("On your own test sets (b1)") < page.index("<table>")

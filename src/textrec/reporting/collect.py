@@ -85,6 +85,13 @@ def accuracy_table(results: list[BackboneResults], benchmarks: tuple[str, ...]) 
     return pd.concat([df, pd.DataFrame([weighted, mean])], ignore_index=True)
 
 
+def mean_change(table: pd.DataFrame, backbone: str, benchmarks: tuple[str, ...]) -> tuple[float, float]:
+    """(start, trained) plain mean accuracy of ``backbone`` over ``benchmarks``, from ``accuracy_table``'s
+    per-benchmark rows (the eval JSONs' ``start.accuracy`` and ``accuracy``: the checkpoints, fp32)."""
+    rows = table.set_index("benchmark").loc[list(benchmarks)]
+    return float(rows[f"{backbone} start"].mean()), float(rows[f"{backbone} fp32"].mean())
+
+
 def accuracy_long(table: pd.DataFrame) -> pd.DataFrame:
     """``accuracy_table`` one row per benchmark and model (``<backbone> fp32|int8|start``): columns benchmark,
     model, accuracy, count (``reports/accuracy.csv``, the data of DVC's accuracy plot); a model without a

@@ -16,6 +16,7 @@ from textrec.reporting.collect import (
     accuracy_table,
     empty_predictions_table,
     is_model_column,
+    mean_change,
     published_comparison,
     training_table,
 )
@@ -92,9 +93,27 @@ def _latency_rows(results: list[BackboneResults]) -> pd.DataFrame | None:
     return pd.DataFrame(rows) if rows else None
 
 
-def _start_note(results: list[BackboneResults], table: pd.DataFrame) -> str | None:
-    """One sentence per backbone trained from an init checkpoint: where it started and the mean change."""
-    mean = table.set_index("benchmark").loc["average (mean)"]
+def _points(before: float, after: float) -> str:
+    return f"{round(100 * (after - before), 1) + 0.0:+.1f} points"  # + 0.0: no -0.0
+
+
+def _own_change(backbone: str, table: pd.DataFrame, benchmarks: tuple[str, ...], own: tuple[str, ...]) -> str:
+    """With your own test sets the headline is their change; the synthetic suite's is what it forgot."""
+    before, after = mean_change(table, backbone, own)
+    out = (f"On your own test sets ({', '.join(own)}): mean {_fmt(before)} before, {_fmt(after)} after training "
+           f"({_points(before, after)}).")
+    synthetic = tuple(b for b in benchmarks if b not in own)
+    if synthetic:
+        before, after = mean_change(table, backbone, synthetic)
+        out += (f" Forgetting, on the synthetic suite ({len(synthetic)} benchmark{'s' * (len(synthetic) > 1)}): "
+                f"mean {_fmt(before)} before, {_fmt(after)} after ({_points(before, after)}).")
+    return out
+
+
+def _start_note(results: list[BackboneResults], table: pd.DataFrame, benchmarks: tuple[str, ...],
+                own: tuple[str, ...]) -> str | None:
+    """Per backbone trained from an init checkpoint: where it started and the mean change, over your own test
+    sets (then the synthetic suite's, as forgetting) when there are some, else over every benchmark."""
     notes = []
     for r in results:
         start = next((e["start"] for e in r.eval.values() if "start" in e), None)
@@ -104,15 +123,20 @@ def _start_note(results: list[BackboneResults], table: pd.DataFrame) -> str | No
             notes.append(f"{r.backbone} was trained from {start['source']}, which could not be measured: "
                          f"{start.get('reason')}.")
             continue
-        before, after = mean[f"{r.backbone} start"], mean[f"{r.backbone} fp32"]
-        notes.append(f"{r.backbone} was trained from {start['source']} (sha256 {str(start['sha256'])[:12]}); "
-                     f"'{r.backbone} start' is that checkpoint on the same images: mean {_fmt(before)} before, "
-                     f"{_fmt(after)} after training ({round(100 * (after - before), 1) + 0.0:+.1f} points).")  # no -0.0
+        where = (f"{r.backbone} was trained from {start['source']} (sha256 {str(start['sha256'])[:12]}); "
+                 f"'{r.backbone} start' is that checkpoint on the same images")
+        if own:
+            notes.append(f"{where}. {_own_change(r.backbone, table, benchmarks, own)}")
+            continue
+        before, after = mean_change(table, r.backbone, benchmarks)
+        notes.append(f"{where}: mean {_fmt(before)} before, {_fmt(after)} after training "
+                     f"({_points(before, after)}).")
     return " ".join(notes) or None
 
 
 def build_report(results: list[BackboneResults], benchmarks: tuple[str, ...], bench_root: Path,
-                 out_html: Path, out_md: Path, profile: str) -> pd.DataFrame:
+                 out_html: Path, out_md: Path, profile: str, own: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``own``: the benchmarks that are your own test sets (``Params.own_benchmarks``): the headline is theirs."""
     table = accuracy_table(results, benchmarks)
     pct_cols = [c for c in table.columns if is_model_column(c)]
     parts = [f"<h1>textrec report</h1><p>profile <b>{html.escape(profile)}</b>, generated "
@@ -120,9 +144,9 @@ def build_report(results: list[BackboneResults], benchmarks: tuple[str, ...], be
              "(case-insensitive, alphanumerics only).</p>",
              "<h2>Accuracy per benchmark</h2>", _table_html(table, pct_cols),
              _img_tag(charts.accuracy_bars(table), "accuracy per benchmark")]
-    start = _start_note(results, table)
-    if start is not None:
-        parts.insert(2, f"<p>{html.escape(start)}</p>")
+    start = _start_note(results, table, benchmarks, own)
+    if start is not None:  # the headline: what training changed
+        parts.insert(1, f"<p><b>{html.escape(start)}</b></p>")
     published = published_comparison(results, table, benchmarks)
     pub_cols = ["ours fp32", "ours int8", "PaddleOCR published", "fp32 - published"]
     if published is not None:
@@ -154,9 +178,8 @@ def build_report(results: list[BackboneResults], benchmarks: tuple[str, ...], be
     md = table.copy()
     for c in pct_cols:
         md[c] = md[c].map(_fmt)
-    lines = [f"# textrec summary ({profile})", "", md.to_markdown(index=False), ""]
-    if start is not None:
-        lines += [start, ""]
+    lines = [f"# textrec summary ({profile})", ""] + ([start, ""] if start is not None else [])
+    lines += [md.to_markdown(index=False), ""]
     if published is not None:
         pub = published.copy()
         for c in pub_cols:
