@@ -8,7 +8,7 @@ import sys
 
 
 def _recognizer(args: argparse.Namespace):
-    """The model of ``--model`` (default: the bundled one) as the Python API loads it, with the runtime
+    """The model of ``--model`` (default: the bundled ONNX file) as the Python API loads it, with the runtime
     settings of the stages for an eager ``.pdparams`` model (an ONNX model does not import paddle)."""
     from textrec.inference.recognizer import Recognizer
 
@@ -58,11 +58,12 @@ def _model_args(sp: argparse.ArgumentParser) -> None:
     from textrec.config import BACKBONES
 
     sp.add_argument("--model", default=None,
-                    help=".pdparams checkpoint (ours or PaddleOCR's), exported inference dir, or .onnx "
-                         "(default: the bundled MobileNetV3 model)")
+                    help=".pdparams checkpoint (ours or PaddleOCR's), exported inference dir, .onnx, or the "
+                         "model shipped in the package: bundled (ONNX fp32, the default), bundled:int8, "
+                         "bundled:pdparams (needs paddle)")
     sp.add_argument("--backbone", choices=BACKBONES,
                     help="for .pdparams; detected from the checkpoint when omitted")
-    sp.add_argument("--dict", help="dictionary file (default: built-in 0-9a-z)")
+    sp.add_argument("--dict", help="dictionary file (default: a bundled model's own, else built-in 0-9a-z)")
     sp.add_argument("--batch-size", type=int, default=32)
     sp.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar (there is none off a terminal)")

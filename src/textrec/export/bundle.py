@@ -17,6 +17,7 @@ from textrec.config import Params
 from textrec.config.model import BackboneName
 from textrec.config.pipeline import INT8_NAME, ONNX_NAME
 from textrec.export.parity import ParityError, ParityReport, compare
+from textrec.inference.recognizer import CHARACTERS_KEY
 from textrec.preprocess import IMAGE_SHAPE
 
 __all__ = ["INT8_NAME", "ONNX_NAME", "Bundle", "PackagedOnnx", "export_bundle", "onnx_for_package", "verify_bundle"]
@@ -42,7 +43,7 @@ def export_bundle(checkpoint: str | Path, out_dir: str | Path, charset: Charset,
     model = load_checkpoint_model(checkpoint, charset.num_classes, backbone)
     export_inference(model, out, image_shape)
     c, h, _ = image_shape
-    meta = {"textrec.backbone": model.backbone_name, "textrec.characters": "".join(charset.characters),
+    meta = {"textrec.backbone": model.backbone_name, CHARACTERS_KEY: "".join(charset.characters),
             "textrec.blank_index": "0", "textrec.input": f"x [N,{c},{h},W] float32 BGR (u/255-0.5)/0.5",
             "textrec.output": "probs [N,W/4,num_classes] softmax"}
     onnx_path = export_onnx(out, out / ONNX_NAME, opset, meta)

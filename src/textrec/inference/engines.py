@@ -128,6 +128,8 @@ class OnnxEngine:
         opts.log_severity_level = 3  # errors only
         self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         self._input = self.session.get_inputs()[0].name
+        # what the export wrote beside the graph (textrec.characters, textrec.backbone, ...; empty for others')
+        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self._input: np.ascontiguousarray(x, dtype=np.float32)})[0]

@@ -1,8 +1,9 @@
 """The Python API: read the text in word images with the bundled model or any model textrec can load.
 
     from textrec import Recognizer
-    rec = Recognizer()                        # the MobileNetV3 checkpoint shipped in the package
-    rec = Recognizer("model.onnx")            # or a .pdparams checkpoint, or an exported inference directory
+    rec = Recognizer()                        # the MobileNetV3 model shipped in the package, as ONNX
+    rec = Recognizer("model.onnx")            # or a .pdparams checkpoint, an exported inference directory,
+                                              # "bundled:pdparams" or "bundled:int8" (textrec.inference.bundled)
     rec("word.png")                           # -> Prediction(text='hello', confidence=0.98)
     rec(["a.png", png_bytes, gray_array])     # a batch -> [Prediction, ...] in input order
     rec(cv2.imread("word.png"), bgr=True)     # arrays are RGB (PIL, imageio) unless bgr=True (OpenCV)
@@ -11,7 +12,7 @@ An image is a file path, encoded bytes (PNG, JPEG, ...) or a uint8 array: HxW gr
 ``bgr=True``), or HxWx4 with the alpha channel dropped. A list or tuple of images, or an NxHxWx3 array, is a
 batch. Every image goes through ``textrec.preprocess`` (PaddleOCR's BGR eval transform), so an array gives
 the same text as the file it was read from. ``textrec predict``/``evaluate`` and the MLflow pyfunc call this
-class too. An ONNX model never imports paddle.
+class too. An ONNX model (the default included) never imports paddle.
 """
 
 from __future__ import annotations
@@ -25,29 +26,39 @@ import numpy as np
 
 from textrec.charset import Charset
 from textrec.evaluation.ctc import Prediction, ctc_greedy_decode
+from textrec.inference.bundled import BUNDLED_BACKBONE, bundled_model, bundled_variant
 from textrec.inference.engines import Engine, load_engine
 from textrec.inference.predict import ImageResult, predict_paths
 from textrec.preprocess import IMAGE_SHAPE, ImageDecodeError, normalize_resize, preprocess_bytes
 
-BUNDLED_BACKBONE = "mobilenet_v3"  # the one backbone the package ships trained weights for
 ImageInput = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray
 
-__all__ = ["BUNDLED_BACKBONE", "ImageInput", "Prediction", "Recognizer", "bundled_model"]
+__all__ = ["BUNDLED_BACKBONE", "ImageInput", "Prediction", "Recognizer"]
+# the metadata key an ONNX export carries its dictionary in (textrec.export.bundle writes it, checked below)
+CHARACTERS_KEY = "textrec.characters"
 
 
-def bundled_model() -> Path:
-    """The bundled checkpoint; when this installation has none, an error that says what to do instead."""
-    from textrec.models import pretrained
+def _resolve(model: str | os.PathLike | None, dictionary: str | os.PathLike | None,
+             backbone: str | None) -> tuple[Path, str | os.PathLike | None, str | None]:
+    """(model file or directory, dictionary file or None for the built-in, backbone) of a model argument:
+    a bundled name is the package's file with the bundle's dictionary (unless one is given)."""
+    variant = bundled_variant(model)
+    if variant is None:
+        return Path(model), dictionary, backbone  # type: ignore[arg-type]
+    found = bundled_model(variant)
+    return found.path, dictionary or found.dictionary, backbone or found.backbone
 
-    try:
-        return pretrained.bundled_checkpoint(BUNDLED_BACKBONE)
-    except pretrained.PretrainedError:
-        missing = pretrained.BUNDLED_DIR / f"{BUNDLED_BACKBONE}.pdparams"
-        raise pretrained.PretrainedError(
-            f"no bundled model in this installation ({missing} is missing). Pass a model instead: "
-            "Recognizer('model.onnx' | 'checkpoint.pdparams' | exported_dir), or --model MODEL on the command "
-            "line; or build and bundle one: `textrec profile pretrain && dvc repro`, then `textrec bundle`"
-        ) from None
+
+def _check_dictionary(engine: Engine, charset: Charset, model: Path, dictionary: str | os.PathLike | None) -> None:
+    """An ONNX export names its dictionary: a different one would decode every class id to the wrong
+    character, so it is refused (one line) rather than read as garbage."""
+    metadata = getattr(engine, "metadata", {})
+    exported = metadata.get(CHARACTERS_KEY)
+    if exported is not None and exported != "".join(charset.characters):
+        given = dictionary or "the built-in 0-9a-z dictionary"
+        raise ValueError(f"{model} was exported for a {len(exported)}-character dictionary ({exported[:40]!r}"
+                         f"{'...' if len(exported) > 40 else ''}) but {given} has {len(charset.characters)}: "
+                         "pass the model's own dictionary file (--dict / dictionary=)")
 
 
 def _tune_paddle(threads: int | None) -> None:
@@ -97,9 +108,11 @@ def _is_one_image(images: object) -> bool:
 class Recognizer:
     """A loaded model plus its charset: ``rec(image) -> Prediction``, ``rec([images]) -> [Prediction]``.
 
-    ``model``: a ``.pdparams`` checkpoint (ours or PaddleOCR's), an exported inference directory or an
-    ``.onnx`` file; None loads the bundled MobileNetV3 checkpoint. ``dictionary``: the model's dictionary
-    file (None: the built-in 0-9a-z). ``backbone``: for a ``.pdparams`` file, detected when None.
+    ``model``: a ``.pdparams`` checkpoint (ours or PaddleOCR's), an exported inference directory, an
+    ``.onnx`` file, or a bundled model by name: None or ``"bundled"`` (the ONNX file shipped in the package),
+    ``"bundled:int8"``, ``"bundled:pdparams"`` (needs paddle). ``dictionary``: the model's dictionary file
+    (None: the bundle's own for a bundled model, else the built-in 0-9a-z; an ONNX export that names
+    another is refused). ``backbone``: for a ``.pdparams`` file, detected when None.
     ``threads``: CPU threads (None: all cores). ``batch_size``: images per model call.
     ``tune_runtime``: for an eager ``.pdparams`` model, apply ``textrec.runtime.configure_runtime`` in this
     process first, as the CLI and the stages do (paddle threads, MKL's AVX2 path on AMD CPUs, glibc keeping
@@ -109,15 +122,14 @@ class Recognizer:
     def __init__(self, model: str | os.PathLike | None = None, *, dictionary: str | os.PathLike | None = None,
                  backbone: str | None = None, threads: int | None = None, batch_size: int = 32,
                  tune_runtime: bool = True) -> None:
-        if model is None:
-            path, backbone = bundled_model(), backbone or BUNDLED_BACKBONE
-        else:
-            path = Path(model)
+        path, dictionary, backbone = _resolve(model, dictionary, backbone)
         charset = Charset.from_file(dictionary)
         if tune_runtime and path.suffix == ".pdparams" and path.is_file():
             _tune_paddle(threads)
+        engine = load_engine(path, charset.num_classes, backbone, threads)
+        _check_dictionary(engine, charset, path, dictionary)
         self.model: Path | None = path
-        self._setup(load_engine(path, charset.num_classes, backbone, threads), charset, batch_size)
+        self._setup(engine, charset, batch_size)
 
     @classmethod
     def from_engine(cls, engine: Engine, charset: Charset | None = None, batch_size: int = 32) -> Recognizer:
