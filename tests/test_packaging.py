@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
 from tests.tracking.conftest import kit_run
+from textrec.evaluation.metrics import dtrb_normalize
+from textrec.models import pretrained
 
 __all__ = ["kit_run"]
 SETUP_EXTRAS = ("pipeline", "fonts", "dev")  # what requirements.lock holds besides the core
@@ -69,16 +73,17 @@ def test_core_is_inference_only_and_extras_split_the_paddle_builds():
     assert pipeline - gpu == {"paddlepaddle==3.3.1"} and gpu - pipeline == {"paddlepaddle-gpu==3.3.1"}
 
 
-@pytest.mark.timeout(600)
-def test_core_install_runs_onnx_inference_without_paddle(kit_run, parity_rows, tmp_path):
+@pytest.fixture(scope="module")
+def core_env(tmp_path_factory) -> Path:
     """The package built from this tree's sources, installed with its core requirements only (uv, as
-    `pip install textrec` would), predicts what the project's environment predicts."""
-    tree = tmp_path / "tree"  # build from a copy: a build writes egg-info and build/ into its source tree
+    `pip install textrec` would) into a fresh environment; checked to hold none of the pipeline's packages."""
+    tmp = tmp_path_factory.mktemp("core")
+    tree = tmp / "tree"  # build from a copy: a build writes egg-info and build/ into its source tree
     shutil.copytree(REPO / "src" / "textrec", tree / "src" / "textrec",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, tree / name)
-    env, uv = tmp_path / "env", [sys.executable, "-m", "uv"]
+    env, uv = tmp / "env", [sys.executable, "-m", "uv"]
     for cmd in ([*uv, "venv", "-q", "--python", sys.executable, str(env)],
                 [*uv, "pip", "install", "-q", "--python", str(env / "bin" / "python"), str(tree)]):
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -88,7 +93,13 @@ def test_core_install_runs_onnx_inference_without_paddle(kit_run, parity_rows, t
              "'pandas', 'yaml') if u.find_spec(m)))")
     proc = subprocess.run([str(env / "bin" / "python"), "-I", "-c", probe], capture_output=True, text=True)
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr  # none of the pipeline's packages
+    return env
 
+
+@pytest.mark.timeout(600)
+def test_core_install_runs_onnx_inference_without_paddle(core_env, kit_run, parity_rows, tmp_path):
+    """The core install predicts with a given ONNX model what the project's environment predicts."""
+    env = core_env
     model = kit_run / "exported" / "mobilenet_v3" / "model.onnx"
     image = str(parity_rows[0][0])
     lean = subprocess.run([str(env / "bin" / "textrec"), "predict", image, "--model", str(model)],
@@ -107,3 +118,41 @@ def test_core_install_runs_onnx_inference_without_paddle(kit_run, parity_rows, t
     # a pipeline command says which extra it needs (one line, no traceback)
     track = subprocess.run([str(env / "bin" / "textrec"), "track"], capture_output=True, text=True, cwd=tmp_path)
     assert track.returncode == 2 and "needs the pipeline extra" in track.stderr, track.stderr[-2000:]
+
+
+BUNDLED_API = """
+import importlib.util, sys
+from textrec import Recognizer
+print(Recognizer()(sys.argv[1]).text)
+assert importlib.util.find_spec("paddle") is None and "paddle" not in sys.modules
+"""
+
+
+def _texts(stdout: str) -> dict[str, str]:
+    return {row["path"]: row["text"] for row in map(json.loads, stdout.splitlines())}
+
+
+@pytest.mark.timeout(600)
+def test_core_install_reads_with_the_bundled_model(core_env, parity_kit, parity_rows, tmp_path):
+    """`pip install textrec` alone, no paddle: `textrec predict` without --model and `Recognizer()` read the
+    kit's 24 words with the bundled ONNX file, as the project's environment reads them with the bundled
+    checkpoint (`--model bundled:pdparams`, paddle)."""
+    if not (pretrained.BUNDLED_DIR / "mobilenet_v3.onnx").is_file():
+        pytest.skip("no bundled ONNX model in this checkout")
+    images = str(parity_kit / "images")
+    lean = subprocess.run([str(core_env / "bin" / "textrec"), "predict", images, "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert lean.returncode == 0, lean.stderr[-3000:]
+    here = subprocess.run([sys.executable, "-m", "textrec.cli", "predict", images, "--json", "--model",
+                           "bundled:pdparams"], capture_output=True, text=True, timeout=300)
+    assert here.returncode == 0, here.stderr[-3000:]
+    read = _texts(lean.stdout)
+    assert read == _texts(here.stdout)
+    right = sum(dtrb_normalize(read[str(path)]) == dtrb_normalize(label) for path, label in parity_rows)
+    assert right >= 12, f"{right} of 24 read correctly"
+
+    word = str(parity_rows[0][0])  # "Introducing"
+    proc = subprocess.run([str(core_env / "bin" / "python"), "-I", "-c", BUNDLED_API, word], capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == read[word] and dtrb_normalize(read[word]) == dtrb_normalize(parity_rows[0][1])
