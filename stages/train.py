@@ -1,8 +1,8 @@
 """DVC stage `train@<backbone>`: train the CRNN on <paths.lmdb>/train, validate on <paths.lmdb>/val.
 
 Outputs: <paths.models>/<backbone>/{latest,best}.{pdparams,pdopt,state.json}; under
-<paths.reports>/train/<backbone>/: train_log.csv (one row per step, DVC plot), train.json (summary metrics
-and the init the weights started from, with its sha256),
+<paths.reports>/train/<backbone>/: train_log.csv (one row per step, DVC plot), train.json (summary metrics,
+the init the weights started from with its sha256),
 data_train.json / data_val.json (every rejected record with its key and reason).
 Resumes an unfinished run of the same recipe and data by default (the models dir is a persistent output);
 --resume insists on resuming, --fresh never resumes. Data parallel: `train.<backbone>.processes: N` makes
@@ -10,6 +10,8 @@ this script start itself as N ranks under `python -m paddle.distributed.launch` 
 both cores better than two threads in one); for GPUs run it under the launcher yourself
 (`--nproc_per_node <gpus>`). Rank 0 writes the files. On a terminal, with several ranks the launching
 process draws the progress bar from rank 0's CSV (training/follow.py): every rank's stderr is its log file.
+Too little disk for the run's checkpoints, a disk that fills during a save, and a torn checkpoint with no
+consistent previous set: one `train: error:` line each.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from textrec.models.pretrained import PretrainedError
 from textrec.preflight import load_stage_params, require_writable
 from textrec.progress import on_terminal
 from textrec.tracking.live import open_training_run
+from textrec.training.checkpoint_space import CheckpointSpaceError
+from textrec.training.checkpointing import ResumeError
 from textrec.training.distributed import launch_command, launched_world_size
 from textrec.training.follow import run_following
 from textrec.training.init import InitError, resolve_init
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                        progress=progress,
                        # curves to MLflow as they happen; the store is the project's (params file's directory)
                        tracker=functools.partial(open_training_run, params, bb, Path(args.params).resolve().parent))
-    except TooManyRejectedError as e:
+    except (TooManyRejectedError, ResumeError, CheckpointSpaceError) as e:
         print(f"train: error: {e}", file=sys.stderr)
         return 1
     if result.rank != 0:

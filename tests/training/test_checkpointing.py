@@ -11,10 +11,12 @@ from textrec.models.checkpoint import read_params
 from textrec.models.crnn import build_model
 from textrec.training.checkpointing import (
     ResumeError,
+    TornCheckpointError,
     TrainerState,
     load_checkpoint,
     paths,
     read_state,
+    recover,
     save_checkpoint,
 )
 from textrec.training.loss import ctc_loss
@@ -83,7 +85,7 @@ def test_a_save_killed_between_renames_resumes_from_the_previous_set(tmp_path, m
     previous one (kept hard-linked while the renames run), whose step the state on disk still names."""
     import os
 
-    from textrec.training import checkpointing
+    from textrec.training import checkpoint_files
 
     paddle.seed(4)
     m, opt = _setup()
@@ -98,14 +100,18 @@ def test_a_save_killed_between_renames_resumes_from_the_previous_set(tmp_path, m
             raise KeyboardInterrupt("killed")
         real_replace(src, dst)
 
-    monkeypatch.setattr(checkpointing.os, "replace", killed_after_pdparams)
+    monkeypatch.setattr(checkpoint_files.os, "replace", killed_after_pdparams)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(tmp_path, "latest", m, opt, TrainerState(step=8))
-    monkeypatch.setattr(checkpointing.os, "replace", real_replace)
+    monkeypatch.setattr(checkpoint_files.os, "replace", real_replace)
     assert paths(tmp_path, "latest")["pdparams"].read_bytes() != first["pdparams"]  # torn on disk
+    with pytest.raises(TornCheckpointError, match=r"latest.prev.\* is restored by checkpointing.recover"):
+        read_state(tmp_path, "latest")  # reads only: every rank calls it
     with caplog.at_level("WARNING", logger="textrec.training"):
+        recover(tmp_path)  # one process (rank 0) repairs
         state = read_state(tmp_path, "latest")
     assert state.step == 4 and "restored the previous checkpoint, step 4" in caplog.text
+    assert not list(tmp_path.glob("latest.prev.*")) and not list(tmp_path.glob(".*tmp*"))
     assert {k: f.read_bytes() for k, f in paths(tmp_path, "latest").items()} == first
     m2, opt2 = _setup()
     assert load_checkpoint(tmp_path, "latest", m2, opt2).step == 4

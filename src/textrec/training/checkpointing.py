@@ -7,10 +7,13 @@
 * ``.state.json``: step, epoch, position in the epoch order, best metric, RNG states (python, numpy, paddle;
   pickled + base64), AMP scaler state, and the sha256 of the two binary files.
 
-All three are written to temp files first, then moved into place with ``os.replace`` (state last); a
-resume checks the hashes, so a set torn by a kill between two renames is never half-loaded. While the
-renames run, the previous set stays hard-linked as ``<name>.prev.*`` (removed once the new set is in place):
-a set torn by a kill in that window is replaced by that previous, consistent one, with a warning.
+One process saves (rank 0). All three files are written to new temp files first (created exclusively: never
+an existing name, which could be a hard link to a live file), then moved into place with ``os.replace``
+(state last); a resume checks the hashes, so a set torn by a kill between two renames is never half-loaded.
+While the renames run, the previous set stays hard-linked as ``<name>.prev.*`` (removed once the new set is
+in place). At start, one process runs ``recover``: it replaces a set torn by a kill with that previous,
+consistent one, and removes temp files and stale ``.prev`` sets. A full disk during a save removes the temp
+files and raises CheckpointSpaceError (one line); the set in place is untouched.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import pickle
 import random
 from dataclasses import asdict, dataclass, field
@@ -29,13 +31,19 @@ from typing import Any
 
 import numpy as np
 
+from textrec.training import checkpoint_files as files
+from textrec.training.checkpoint_files import SUFFIXES
+
 STATE_VERSION = 1
-SUFFIXES = ("pdparams", "pdopt", "state.json")  # the order they are moved into place: state last
 log = logging.getLogger("textrec.training")
 
 
 class ResumeError(RuntimeError):
     """A checkpoint that cannot be resumed from (missing, torn, or made for another model)."""
+
+
+class MissingCheckpointError(ResumeError):
+    """No checkpoint of that name (its state file does not exist)."""
 
 
 class TornCheckpointError(ResumeError):
@@ -85,26 +93,12 @@ def restore_rng(rng: dict[str, str]) -> None:
     paddle.set_rng_state(states["paddle"])
 
 
-def _to_bytes(obj: Any) -> bytes:
+def serialise(obj: Any) -> bytes:
     import paddle
 
     buf = io.BytesIO()
     paddle.save(obj, buf)
     return buf.getvalue()
-
-
-def _tmp_name(path: Path) -> Path:
-    """A hidden sibling of ``path`` that this process owns until it is renamed over ``path``."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-def _write_tmp(path: Path, data: bytes) -> Path:
-    tmp = _tmp_name(path)
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    return tmp
 
 
 def paths(out_dir: str | Path, name: str) -> dict[str, Path]:
@@ -113,63 +107,84 @@ def paths(out_dir: str | Path, name: str) -> dict[str, Path]:
 
 
 def save_checkpoint(out_dir: str | Path, name: str, model, optimizer, state: TrainerState) -> Path:
-    """Write ``<out_dir>/<name>.*`` atomically; returns the ``.pdparams`` path."""
+    """Write ``<out_dir>/<name>.*`` atomically; returns the ``.pdparams`` path. One process saves (rank 0)."""
     p = paths(out_dir, name)
     p["pdparams"].parent.mkdir(parents=True, exist_ok=True)
-    blobs = {"pdparams": _to_bytes(model.state_dict()), "pdopt": _to_bytes(optimizer.state_dict())}
+    blobs = {"pdparams": serialise(model.state_dict()), "pdopt": serialise(optimizer.state_dict())}
     state.rng = capture_rng()
     state.param_names = {n: prm.name for n, prm in model.named_parameters()}
     state.files = {k: hashlib.sha256(v).hexdigest() for k, v in blobs.items()}
     blobs["state.json"] = (json.dumps(asdict(state), indent=1) + "\n").encode()
-    tmps = {k: _write_tmp(p[k], v) for k, v in blobs.items()}
+    tmps = files.write_set(p, blobs)
     prev = paths(out_dir, f"{name}.prev")
-    if all(f.exists() for f in p.values()):  # the set in place, kept while it is being replaced
-        _link_set(p, prev)
-    for k in SUFFIXES:  # state last: it vouches for the other two
-        os.replace(tmps[k], p[k])
-    for f in prev.values():
-        f.unlink(missing_ok=True)
+    # the set in place (consistent: recover() ran at start, and every save completed or raised before its
+    # renames), kept while it is being replaced
+    if all(f.exists() for f in p.values()):
+        files.link_set(p, prev)
+    files.move_set(tmps, p)
+    files.unlink_set(prev)
+    files.remove_temp_files(out_dir)
     return p["pdparams"]
 
 
-def _link_set(src: dict[str, Path], dst: dict[str, Path]) -> None:
-    """Hard-link each file of ``src`` to ``dst`` (atomically per file; no data is copied)."""
-    for k in SUFFIXES:
-        tmp = _tmp_name(dst[k])
-        tmp.unlink(missing_ok=True)
-        os.link(src[k], tmp)
-        os.replace(tmp, dst[k])
+def recover(out_dir: str | Path, names: tuple[str, ...] = ("latest", "best")) -> None:
+    """Undo what a kill during a save left in ``out_dir``: temp files go, a torn set is replaced by its
+    previous one (``<name>.prev.*``) when that is consistent (with a warning), a stale ``.prev`` set goes.
+    One process only (rank 0), before any process reads a checkpoint: two processes repairing at once
+    undo each other's renames. A torn set without a consistent previous one stays: read_state refuses it."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        return
+    files.remove_temp_files(out)
+    for name in names:
+        prev = paths(out, f"{name}.prev")
+        if not any(f.exists() for f in prev.values()):
+            continue
+        try:
+            _read_consistent(out, name)
+        except (TornCheckpointError, MissingCheckpointError) as torn:
+            try:
+                state = _read_consistent(out, f"{name}.prev")
+            except ResumeError:
+                continue  # nothing consistent to go back to; keep every file for the user to look at
+            files.link_set(prev, paths(out, name))
+            log.warning("%s: restored the previous checkpoint, step %d, from %s", torn, state.step,
+                        prev["state.json"])
+        except ResumeError:
+            continue
+        files.unlink_set(prev)
 
 
 def read_state(out_dir: str | Path, name: str) -> TrainerState:
-    """The trainer state of ``<out_dir>/<name>.*``, its files checked against it. A set torn by a kill while
-    it was being saved is replaced by the previous one (``<name>.prev.*``) when that one is consistent."""
+    """The trainer state of ``<out_dir>/<name>.*``, its files checked against it. Reads only: a set torn by a
+    kill is repaired by recover(), which the trainer runs first (one rank)."""
     try:
         return _read_consistent(out_dir, name)
     except TornCheckpointError as torn:
-        prev = paths(out_dir, f"{name}.prev")
         try:
-            state = _read_consistent(out_dir, f"{name}.prev")
+            _read_consistent(out_dir, f"{name}.prev")
+            advice = f"the consistent previous set {name}.prev.* is restored by checkpointing.recover()"
         except ResumeError:
-            raise torn from None
-        _link_set(prev, paths(out_dir, name))
-        log.warning("%s (killed while saving?): restored the previous checkpoint, step %d, from %s", torn,
-                    state.step, prev["state.json"])
-        return _read_consistent(out_dir, name)
+            advice = (f"there is no consistent previous set ({name}.prev.*) to go back to: delete "
+                      f"{Path(out_dir) / name}.* to start this run over (or resume from another checkpoint)")
+        raise TornCheckpointError(f"{torn}; {advice}") from None
 
 
 def _read_consistent(out_dir: str | Path, name: str) -> TrainerState:
     p = paths(out_dir, name)
     if not p["state.json"].exists():
-        raise ResumeError(f"no checkpoint to resume from: {p['state.json']} does not exist")
-    raw = json.loads(p["state.json"].read_text(encoding="utf-8"))
+        raise MissingCheckpointError(f"no checkpoint to resume from: {p['state.json']} does not exist")
+    try:
+        raw = json.loads(p["state.json"].read_text(encoding="utf-8"))
+    except (ValueError, OSError) as e:  # renamed into place whole, so an edit or a damaged disk
+        raise TornCheckpointError(f"{p['state.json']} cannot be read ({e})") from None
     if raw.get("version") != STATE_VERSION:
         raise ResumeError(f"{p['state.json']}: unsupported state version {raw.get('version')}")
     state = TrainerState(**raw)
     for suffix, digest in state.files.items():
         if not p[suffix].exists() or hashlib.sha256(p[suffix].read_bytes()).hexdigest() != digest:
-            raise TornCheckpointError(f"{p[suffix]} does not match {p['state.json']} (torn or edited checkpoint); "
-                              f"resume from another checkpoint or start over")
+            raise TornCheckpointError(f"{p[suffix]} does not match {p['state.json']} (a save killed between "
+                                      f"its renames, or an edited file)")
     return state
 
 

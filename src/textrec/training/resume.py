@@ -3,7 +3,8 @@ DVC stage whose ``models/<backbone>`` output is persistent so a killed run conti
 
 "auto" resumes only an *unfinished* run (killed, or stopped by its time budget) of the same backbone, the
 same recipe (ignoring settings that do not change the weights) and the same training data; anything else
-starts from scratch, and the log says why.
+starts from scratch, and the log says why. A torn ``latest`` (no consistent set to go back to) is refused in
+both modes: hours of progress are not overwritten without the user saying so.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def should_resume(mode: ResumeMode, out: Path, backbone: str, num_classes: int, 
         return True
     try:
         state = ckpt.read_state(out, "latest")
+    except ckpt.TornCheckpointError:
+        raise  # a run's progress, damaged: starting over is the user's decision (the message says how)
     except ckpt.ResumeError as e:
         log.info("starting from scratch: %s", e)
         return False

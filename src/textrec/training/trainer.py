@@ -28,6 +28,7 @@ from textrec.data.report import DatasetReport, check_rejected_fraction
 from textrec.runtime import configure_runtime
 from textrec.training import checkpointing as ckpt
 from textrec.training import distributed
+from textrec.training.checkpoint_space import check_free_space, estimate_set_bytes
 from textrec.training.init import InitCheckpoint, init_model
 from textrec.training.loop import MetricsSink, NonFiniteLossError, TrainingLoop, backfill
 from textrec.training.loss import ctc_frame_loss
@@ -117,6 +118,7 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
     opt = build_optimizer(recipe, model)
     scaler = build_scaler(recipe, ctx)
     out = Path(out_dir)
+    _prepare_out_dir(ctx, out, model, saves_best=val_ds is not None)
     recipe_dict, fingerprint = to_dict(recipe), data_fingerprint(train_ds)
     resumed_from = None
     if should_resume(resume, out, backbone, charset.num_classes, recipe_dict, fingerprint):
@@ -172,6 +174,25 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
                        loop.images / loop.seconds if loop.seconds > 0 else 0.0, train_ds.report,
                        None if val_ds is None else val_ds.report, ctx.world_size, ctx.rank, resumed_from,
                        init=state.init, tracking_run_id=state.tracking_run_id if ctx.is_main else None)
+
+
+def _prepare_out_dir(ctx: distributed.DistContext, out: Path, model, saves_best: bool) -> None:
+    """Rank 0 undoes what a killed save left in ``out`` (checkpointing.recover) and checks that the run's
+    checkpoints fit on the disk, while the other ranks wait: one process writes there, and every rank
+    reads the repaired checkpoint. Raises on every rank if rank 0 failed (none waits in a collective)."""
+    error: Exception | None = None
+    if ctx.is_main:
+        try:
+            ckpt.recover(out)
+            set_bytes = estimate_set_bytes(len(ckpt.serialise(model.state_dict())), model)
+            check_free_space(out, set_bytes, sets=3 if saves_best else 2)
+        except Exception as e:  # re-raised below, once the other ranks know
+            error = e
+    failed = distributed.all_sum(ctx, [0.0 if error is None else 1.0])[0] > 0  # also the barrier
+    if error is not None:
+        raise error
+    if failed:
+        raise RuntimeError(f"rank 0 could not prepare {out} for checkpoints; its log says why")
 
 
 def _data_parallel(model):
