@@ -1,4 +1,4 @@
-"""`mlflow models serve` of models:/<name>@production answers real word images; bad input gets a 4xx."""
+"""`textrec serve` of models:/<name>@production answers real word images; bad input gets a 4xx."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bench.servers import http, post_json, start_scoring_server
+from bench.servers import http, post_json
 from tests.conftest import read_predictions
+from tests.serving.conftest import start_textrec_server
 from tests.tracking.conftest import sqlite_store
 from tests.tracking.kit_pipeline import clone_run
 from textrec.config import load_params
@@ -37,20 +38,20 @@ def production(kit_run, tmp_path):
     run = track_pipeline_run(params, root, ("mobilenet_v3",), store=store)
     register_best(params, store, run.pipeline_run_id)
     assert promote(params.promotion, store).promoted
-    return store, f"models:/{params.promotion.model_name}@production"
+    return store, root
 
 
 @pytest.mark.servers
-@pytest.mark.timeout(900)  # may build kit_run, then starts `mlflow models serve`
+@pytest.mark.timeout(900)  # may build kit_run, then starts `textrec serve`
 def test_scoring_server(production, parity_kit, parity_rows, tmp_path):
-    store, uri = production
+    store, root = production
     want = read_predictions(parity_kit / "predictions_mv3.tsv")
     images = [base64.b64encode(p.read_bytes()).decode() for p, _ in parity_rows]
     rng = np.random.default_rng(0)
     bad = {
         "corrupt image": ({"inputs": {"image": [images[0], base64.b64encode(b"\x89PNG\r\n junk").decode()]}},
                           "image 1: cannot decode"),
-        "empty body": (None, "Invalid input"),
+        "empty body": (None, "the body is not valid JSON"),
         "empty image": ({"inputs": {"image": [""]}}, "image 0: empty image"),
         "too many pixels": ({"inputs": {"image": [_png(np.full((1100, 2000, 3), 200, np.uint8))]}},
                             f"2000x1100 pixels is larger than the limit {MAX_PIXELS}"),
@@ -66,7 +67,7 @@ def test_scoring_server(production, parity_kit, parity_rows, tmp_path):
         "wrong column": ({"dataframe_split": {"columns": ["images"], "data": [[images[0]]]}},
                          "no field 'image' in the request"),
     }
-    with start_scoring_server(uri, store.tracking_uri, tmp_path / "serve.log") as srv:
+    with start_textrec_server(root, tmp_path / "serve.log", tracking_uri=store.tracking_uri) as srv:
         status, body = post_json(srv.url + "/invocations", {"inputs": {"image": images}})
         assert status == 200, body
         preds = body["predictions"]

@@ -167,6 +167,9 @@ class PromotionConfig:
     max_image_bytes: PosInt = 10_000_000
     max_image_pixels: PosInt = 16_000_000
     max_images_per_request: PosInt = 256
+    # `textrec serve` refuses a larger request body with HTTP 413 before reading it: one image at
+    # max_image_bytes is ~4/3 of that in base64, plus the JSON around it
+    max_request_bytes: PosInt = 20_000_000
     # (no key for file paths: the registered model never reads them; see tracking/recognizer.py)
 
 

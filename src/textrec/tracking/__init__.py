@@ -9,6 +9,7 @@
     gates       the promotion gates, pure functions
     images      request parsing for the served model: bytes / base64 / paths, size limits (no MLflow)
     recognizer  the registered pyfunc model (ONNX + preprocessing + CTC decoding)
+    scoring     `textrec serve`'s MLflow side: fetch the model once, MLflow's scoring app for it
 
 Importing this package imports none of its modules.
 """

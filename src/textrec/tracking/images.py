@@ -21,6 +21,9 @@ import numpy as np
 from textrec.preprocess import IMAGE_SHAPE, ImageDecodeError, decode_image, normalize_resize
 
 IMAGE_COLUMN = "image"
+# how the served model's refusals start (recognizer.py): `textrec serve` passes only such messages on to
+# the client, having replaced every other error (MLflow's quote the request) with a fixed sentence
+MODEL_REFUSAL = "bad input: "
 _MAX_PATH_LEN = 4096
 
 

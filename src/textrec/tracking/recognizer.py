@@ -8,7 +8,8 @@ Imported only by MLflow when it loads the model (through ``recognizer_code.py``)
 
 Bad images (corrupt, empty, above the byte/pixel limits in the model config) raise an MlflowException
 with INVALID_PARAMETER_VALUE, which the scoring server answers with HTTP 400 and a message that says what
-is wrong without quoting the request.
+is wrong without quoting the request; it starts with ``MODEL_REFUSAL``, which is how ``textrec serve``
+tells it from MLflow's own errors (those it replaces: they quote the request).
 
 File paths are not images: by default a string is base64 and nothing else, so no client of a scoring server
 can make it open files. A trusted local process that wants to pass paths opts in when it loads the model:
@@ -35,7 +36,13 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from textrec.charset import Charset
 from textrec.inference.engines import OnnxEngine
 from textrec.inference.recognizer import Recognizer
-from textrec.tracking.images import ImageInputError, ImageLimits, images_from_input, preprocess_items
+from textrec.tracking.images import (
+    MODEL_REFUSAL,
+    ImageInputError,
+    ImageLimits,
+    images_from_input,
+    preprocess_items,
+)
 
 # keys of the model config (logged with the model, overridable with load_model(..., model_config=...))
 DEFAULT_CONFIG = {
@@ -100,7 +107,7 @@ class CrnnRecognizer(mlflow.pyfunc.PythonModel):
         try:
             x = preprocess_items(images_from_input(model_input), self.limits, self.image_shape)  # [N, 3, 32, 100]
         except ImageInputError as e:
-            raise BadImageInput(f"bad input: {e}") from None
+            raise BadImageInput(f"{MODEL_REFUSAL}{e}") from None
         preds = self.recognizer.predict_inputs(x)  # batch_size images per engine call
         return pd.DataFrame({"text": [p.text for p in preds],
                              "confidence": np.asarray([p.confidence for p in preds], dtype=np.float64)})
