@@ -2,7 +2,7 @@
 
 Outputs: <paths.models>/<backbone>/{latest,best}.{pdparams,pdopt,state.json}; under
 <paths.reports>/train/<backbone>/: train_log.csv (one row per step, DVC plot), train.json (summary metrics,
-the init the weights started from with its sha256),
+the init the weights started from with its sha256, and the machine record the bench JSONs carry),
 data_train.json / data_val.json (every rejected record with its key and reason).
 Resumes an unfinished run of the same recipe and data by default (the models dir is a persistent output);
 --resume insists on resuming, --fresh never resumes. Data parallel: `train.<backbone>.processes: N` makes
@@ -10,8 +10,8 @@ this script start itself as N ranks under `python -m paddle.distributed.launch` 
 both cores better than two threads in one); for GPUs run it under the launcher yourself
 (`--nproc_per_node <gpus>`). Rank 0 writes the files. On a terminal, with several ranks the launching
 process draws the progress bar from rank 0's CSV (training/follow.py): every rank's stderr is its log file.
-Too little disk for the run's checkpoints, a disk that fills during a save, and a torn checkpoint with no
-consistent previous set: one `train: error:` line each.
+Missing LMDBs (run before `prepare`), too little disk for the run's checkpoints, a disk that fills during a
+save, and a torn checkpoint with no consistent previous set: one `train: error:` line each.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from textrec.data.archive import ArchiveError
 from textrec.data.download import DownloadError
 from textrec.data.lmdb_io import find_lmdbs, num_samples
 from textrec.data.report import TooManyRejectedError
-from textrec.machine import cpu_model
+from textrec.machine import machine_info
 from textrec.models.pretrained import PretrainedError
 from textrec.preflight import load_stage_params, require_writable
 from textrec.progress import on_terminal
@@ -59,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     paths, bb = params.paths, args.backbone
     reports, out_dir = paths.train_reports(bb), paths.model_dir(bb)
     require_writable("train", out_dir, reports)  # not at the first checkpoint, hundreds of steps in
+    missing = [str(d) for d in (paths.split_lmdb("train"), paths.split_lmdb("val")) if not find_lmdbs(d)]
+    if missing:  # not a FileNotFoundError traceback from the dataset, in every rank
+        print(f"train: error: no LMDB in {' or '.join(missing)}: run `dvc repro prepare` first (it writes "
+              f"{paths.lmdb}/train and val)", file=sys.stderr)
+        return 1
     recipe = params.train.recipe(args.backbone)
     try:  # the init checkpoint (PaddleOCR's release fetched if needed) before any rank starts; a resume ignores it
         init = resolve_init(recipe.init, args.backbone, sha256=recipe.init_sha256,
@@ -96,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
                if f.name not in ("train_report", "val_report", "out_dir")}
     summary.update(train_rejected=len(result.train_report.rejections),
                    val_rejected=len(result.val_report.rejections) if result.val_report else None,
-                   images_seen=result.steps * params.train.recipe(bb).batch_size, cpu=cpu_model())
+                   images_seen=result.steps * params.train.recipe(bb).batch_size)
+    # the bench JSONs' machine record (family/model/stepping name a VM's generic CPU); "cpu" for the report
+    summary["machine"] = machine_info()
+    summary["cpu"] = summary["machine"]["cpu"]
     paths.train_summary(bb).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if not result.recipe_complete:
         print(f"WARNING {args.backbone}: the time budget stopped training at step {result.steps} of "

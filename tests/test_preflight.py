@@ -104,3 +104,12 @@ def test_train_refuses_read_only_models_dir_before_training(tmp_path, monkeypatc
             main(["--backbone", "mobilenet_v3", "--params", str(tmp_path / "params.yaml")])
     finally:
         out.chmod(0o755)
+
+
+def test_train_before_prepare_fails_in_one_line(tmp_path):
+    """No LMDB yet (stages/train.py run by hand before `prepare`): one line, not the dataset's traceback."""
+    r = _run_stage("train", {"train": {"mobilenet_v3": {"processes": 1}}}, tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == ["train: error: no LMDB in data/lmdb/train or data/lmdb/val: run `dvc repro "
+                                     "prepare` first (it writes data/lmdb/train and val)"]
+    assert not (tmp_path / "models" / "mobilenet_v3" / "latest.pdparams").exists()

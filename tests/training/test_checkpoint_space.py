@@ -24,6 +24,7 @@ import yaml
 from tests.training.faults import FaultyOs
 from tests.training.wordimages import random_words, write_project, write_word_lmdb
 from textrec.config.train import RecipeConfig
+from textrec.machine import machine_info
 from textrec.models.checkpoint import read_params
 from textrec.models.crnn import build_model
 from textrec.training import checkpoint_files, checkpoint_space
@@ -134,6 +135,8 @@ def test_a_disk_full_mid_run_is_one_line_and_a_rerun_resumes_to_the_same_weights
     a, b = read_params(ref_models / "latest.pdparams"), read_params(models / "latest.pdparams")
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert _leftovers(models) == []
+    # the machine record of the bench JSONs (family/model/stepping name a VM's generic "Xeon Processor")
+    assert summary["machine"] == machine_info() and summary["cpu"] == machine_info()["cpu"]
 
 
 def test_a_real_small_disk_is_refused_before_step_one(tmp_path, small_disk, monkeypatch, capsys):
