@@ -28,7 +28,7 @@ from textrec.data.report import DatasetReport, check_rejected_fraction
 from textrec.runtime import configure_runtime
 from textrec.training import checkpointing as ckpt
 from textrec.training import distributed
-from textrec.training.checkpoint_space import check_free_space, estimate_set_bytes
+from textrec.training.checkpoint_space import CheckpointSpaceError, check_free_space, estimate_set_bytes
 from textrec.training.init import InitCheckpoint, init_model
 from textrec.training.loop import MetricsSink, NonFiniteLossError, TrainingLoop, backfill
 from textrec.training.loss import ctc_frame_loss
@@ -188,11 +188,14 @@ def _prepare_out_dir(ctx: distributed.DistContext, out: Path, model, saves_best:
             check_free_space(out, set_bytes, sets=3 if saves_best else 2)
         except Exception as e:  # re-raised below, once the other ranks know
             error = e
-    failed = distributed.all_sum(ctx, [0.0 if error is None else 1.0])[0] > 0  # also the barrier
+    # rank 0's outcome on every rank (0 fine, 1 too little space, 2 another error); also the barrier
+    code = 0.0 if error is None else 1.0 if isinstance(error, CheckpointSpaceError) else 2.0
+    code = distributed.all_sum(ctx, [code])[0]
     if error is not None:
         raise error
-    if failed:
-        raise RuntimeError(f"rank 0 could not prepare {out} for checkpoints; its log says why")
+    if code:
+        kind = CheckpointSpaceError if code == 1.0 else RuntimeError
+        raise kind(f"rank 0 could not prepare {out} for checkpoints; its log says why")
 
 
 def _data_parallel(model):
