@@ -192,6 +192,9 @@ def test_bundled_names_that_are_not_there_or_not_names(bundled_kit, tmp_path, mo
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="model not found: bundled"):
         Recognizer(Path("bundled"))  # a Path is a path, never a name
+    (bundled_kit / "mobilenet_v3.onnx").unlink()  # a bundle made before ONNX shipped
+    with pytest.raises(pretrained.PretrainedError, match="no ONNX model .* use --model bundled:pdparams"):
+        Recognizer()
 
 
 def test_the_bundles_dictionary_file_decodes_its_model(parity_kit, tmp_path, monkeypatch) -> None:

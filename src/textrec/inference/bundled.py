@@ -69,6 +69,10 @@ def bundled_model(variant: BundledVariant = "onnx", backbone: str = BUNDLED_BACK
             raise PretrainedError(f"this installation's bundle has no INT8 model ({path}): it did not pass the "
                                   f"quantize gates when bundled (see {path.with_name(backbone + '.md')}); use "
                                   f"--model {SPEC}")
+        if variant == "onnx" and bundled_file(backbone, "pdparams").is_file():
+            raise PretrainedError(f"this installation's bundle has no ONNX model ({path}), only its checkpoint: "
+                                  f"use --model {SPEC}:pdparams (needs paddle), or export it into the bundle "
+                                  "with `textrec bundle --reexport`")
         raise PretrainedError(
             f"no bundled model in this installation ({path} is missing). Pass a model instead: "
             "Recognizer('model.onnx' | 'checkpoint.pdparams' | exported_dir), or --model MODEL on the command "
