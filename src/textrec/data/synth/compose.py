@@ -51,7 +51,8 @@ def _paint(img: np.ndarray, mask: np.ndarray, colour: np.ndarray, alpha: float =
     roi += tmp
 
 
-def compose(word: TextMask, distractors: list[TextMask], profile: Profile, rng: np.random.Generator) -> Scene:
+def compose(word: TextMask, distractors: list[TextMask], profile: Profile, rng: np.random.Generator,
+            neighbour: TextMask | None = None) -> Scene:
     x0, y0, x1, y1 = word.box
     th, tw = y1 - y0, x1 - x0
     pad_y, pad_x = int(0.9 * th) + 6, int(0.5 * th) + 6
@@ -68,6 +69,18 @@ def compose(word: TextMask, distractors: list[TextMask], profile: Profile, rng: 
         ys, xs = slice(max(top, 0), min(top + dm.shape[0], h)), slice(max(left, 0), min(left + dm.shape[1], w))
         if ys.stop > ys.start and xs.stop > xs.start:
             part = dm[ys.start - top:ys.stop - top, xs.start - left:xs.stop - left]
+            np.maximum(fill[ys, xs], part, out=fill[ys, xs])
+    if neighbour is not None:  # the next word on the line, a word space away (its sliver shows at the edge)
+        nx0, ny0, nx1, ny1 = neighbour.box
+        on_right = bool(rng.random() < 0.5)
+        # [nh, <= pad_x]: only the part of it next to the word can fall inside the canvas
+        nm = neighbour.mask[ny0:ny1, nx0:nx1][:, :pad_x] if on_right else neighbour.mask[ny0:ny1, nx0:nx1][:, -pad_x:]
+        gap = int(rng.uniform(0.02, 0.3) * th)
+        left = pad_x + tw + gap if on_right else pad_x - gap - nm.shape[1]
+        top = pad_y + th - nm.shape[0]  # the same baseline, roughly
+        ys, xs = slice(max(top, 0), min(top + nm.shape[0], h)), slice(max(left, 0), min(left + nm.shape[1], w))
+        if ys.stop > ys.start and xs.stop > xs.start:
+            part = nm[ys.start - top:ys.stop - top, xs.start - left:xs.stop - left] / 255.0
             np.maximum(fill[ys, xs], part, out=fill[ys, xs])
 
     floor = 1.8 if rng.random() < profile.p_low_contrast else rng.uniform(*profile.min_contrast)

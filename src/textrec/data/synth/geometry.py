@@ -13,6 +13,10 @@ from textrec.data.synth.compose import Scene
 from textrec.data.synth.profiles import Profile
 
 
+def _rotation(a: float) -> np.ndarray:
+    return np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+
+
 def _homography(scene: Scene, profile: Profile, rng: np.random.Generator) -> np.ndarray:
     x0, y0, x1, y1 = scene.box
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
@@ -26,7 +30,15 @@ def _homography(scene: Scene, profile: Profile, rng: np.random.Generator) -> np.
     if rng.random() < profile.p_rotation:
         a = np.deg2rad(np.clip(rng.normal(0, profile.rotation_deg), -3 * profile.rotation_deg,
                                3 * profile.rotation_deg))
-        m = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]]) @ m
+        m = _rotation(a) @ m
+    # no draw when off (the suite stays the same). A long word at a steep angle, squeezed into 32x100, is a
+    # line no model can read: the steepest angle falls with the length (4 characters: 50 degrees, 8: 25),
+    # and words over 10 characters stay out
+    n = len(scene.centres)
+    if profile.p_steep > 0 and n <= 10 and rng.random() < profile.p_steep:
+        lo, hi = profile.steep_deg
+        a = rng.uniform(lo, min(hi, max(lo + 3.0, 200.0 / n)))
+        m = _rotation(np.deg2rad(a * rng.choice([-1.0, 1.0]))) @ m
     if rng.random() < profile.p_perspective:
         # move the corners of the (already transformed) word box; solve for the projective map
         hw, hh = tw / 2, th / 2

@@ -100,7 +100,12 @@ class Renderer:
                 dsize = max(12, int(size * rng.uniform(0.6, 1.2)))
                 dsize = min(dsize, int(MAX_TEXT_PX / (0.6 * len(other))))
                 distractors.append(text.render_straight(other, open_font(dface, max(dsize, 8), rng)))
-        scene = compose(word, distractors, profile, rng)
+        neighbour = None
+        if profile.p_side_neighbour > 0 and rng.random() < profile.p_side_neighbour:  # no draw when off
+            # same font and size (the same sign); only its first or last letters can show: 6 are plenty
+            other = words.sample(rng)
+            neighbour = text.render_straight(other[:6] if rng.random() < 0.5 else other[-6:], font)
+        scene = compose(word, distractors, profile, rng, neighbour)
         crop, centres = geometry.warp_and_crop(scene, profile, rng)
         # the resize to out_h scales x by out_w / w: a fraction of the width (pixel centres) survives it
         char_x = tuple(round(float(x), 5) for x in (centres[:, 0] + 0.5) / crop.shape[1])
