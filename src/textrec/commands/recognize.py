@@ -21,7 +21,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from textrec.progress import on_terminal
 
     paths = list_images(args.path)  # a folder without images fails here (exit 2), before the model loads
-    results = _recognizer(args).predict_files(paths, progress=len(paths) > 1 and on_terminal(args.no_progress))
+    rec = _recognizer(args)
+    if args.log:
+        rec.enable_log(args.log, source="cli")
+    results = rec.predict_files(paths, progress=len(paths) > 1 and on_terminal(args.no_progress))
     failed = 0
     for r in results:
         failed += r.error is not None
@@ -35,7 +38,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
             print(f"{r.path}\t{r.text}\t{r.confidence:.6f}")
     if failed:
         print(f"{failed} of {len(results)} image(s) could not be read (listed above)", file=sys.stderr)
+    if rec.log is not None:
+        _close_log(rec.log)
     return 1 if failed else 0
+
+
+def _close_log(log) -> None:
+    """Write what is queued; predictions that could not be logged are reported, not an error."""
+    log.close()
+    if lost := sum(log.stats()["failed"].values()):
+        print(f"prediction log {log.path}: {lost} prediction(s) could not be logged "
+              f"({log.stats()['failed']})", file=sys.stderr)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -74,6 +87,8 @@ def register(sub) -> None:
     sp.add_argument("path")
     sp.add_argument("--json", action="store_true",
                     help='one JSON object per image: {"path", "text", "confidence"} or {"path", "error"}')
+    sp.add_argument("--log", metavar="DB", help="also log each prediction to this SQLite prediction log "
+                    "(textrec monitor and textrec select read it)")
     _model_args(sp)
     sp.set_defaults(func=cmd_predict)
 

@@ -21,6 +21,7 @@ from textrec.config.data import (
     ValidationConfig,
 )
 from textrec.config.model import BACKBONES, BackboneName, CharsetConfig, ModelConfig
+from textrec.config.monitoring import MonitoringConfig, PredictionLogConfig
 from textrec.config.pipeline import (
     EvalConfig,
     ExportConfig,
@@ -55,6 +56,7 @@ class Params:
     quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
 
     def __post_init__(self) -> None:
         if self.data.source != "folder":
@@ -100,4 +102,5 @@ __all__ = [
     "PromotionConfig", "QuantizeConfig", "RealDataConfig", "RecipeConfig", "ScheduleConfig", "SynthConfig",
     "TrackingConfig", "TrainConfig", "ValidationConfig", "build", "flatten", "load_params", "parse_params",
     "to_dict",
+    "MonitoringConfig", "PredictionLogConfig",
 ]

@@ -117,11 +117,12 @@ class Recognizer:
     ``tune_runtime``: for an eager ``.pdparams`` model, apply ``textrec.runtime.configure_runtime`` in this
     process first, as the CLI and the stages do (paddle threads, MKL's AVX2 path on AMD CPUs, glibc keeping
     freed memory: process-wide, hence the switch); ONNX and exported models take ``threads`` themselves.
+    ``log``: an SQLite file to log every prediction to (opt-in; ``enable_log``).
     """
 
     def __init__(self, model: str | os.PathLike | None = None, *, dictionary: str | os.PathLike | None = None,
                  backbone: str | None = None, threads: int | None = None, batch_size: int = 32,
-                 tune_runtime: bool = True) -> None:
+                 tune_runtime: bool = True, log: str | os.PathLike | None = None) -> None:
         path, dictionary, backbone = _resolve(model, dictionary, backbone)
         charset = Charset.from_file(dictionary)
         if tune_runtime and path.suffix == ".pdparams" and path.is_file():
@@ -130,6 +131,8 @@ class Recognizer:
         _check_dictionary(engine, charset, path, dictionary)
         self.model: Path | None = path
         self._setup(engine, charset, batch_size)
+        if log is not None:
+            self.enable_log(log)
 
     @classmethod
     def from_engine(cls, engine: Engine, charset: Charset | None = None, batch_size: int = 32) -> Recognizer:
@@ -143,6 +146,24 @@ class Recognizer:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.engine, self.charset, self.batch_size = engine, charset, batch_size
+        self.log = None  # a textrec.monitoring PredictionLogger once enable_log is called
+
+    def enable_log(self, path: str | os.PathLike, *, model: str | None = None, version: str | None = None,
+                   cfg=None, source: str = "api"):
+        """Log every prediction of ``rec(...)`` and ``predict_files`` (time, model, version, text, confidence,
+        image size and hashes, the image within ``cfg``'s bounds: ``textrec.monitoring.store``) to the SQLite
+        file ``path``. ``model``/``version`` default to the model file's name and sha256. Logging runs in a
+        background thread and never fails a prediction; ``rec.log.stats()`` counts what could not be logged."""
+        from textrec.monitoring.hooks import recognizer_logger
+
+        self.log = recognizer_logger(path, self.model, model, version, cfg, source)
+        return self.log
+
+    def _log(self, images: Sequence, preds: Sequence, bgr: bool = False) -> None:
+        if self.log is not None:
+            from textrec.monitoring.store import LogItem
+
+            self.log.log([LogItem(i, p.text, p.confidence, bgr) for i, p in zip(images, preds, strict=True)])
 
     @overload
     def __call__(self, images: ImageInput, *, bgr: bool = False) -> Prediction: ...
@@ -154,7 +175,9 @@ class Recognizer:
         ``bgr``: arrays with 3 or 4 channels are in OpenCV's BGR(A) order (default RGB(A)); files and bytes
         are decoded by OpenCV and need no hint. A bad image raises, naming its path or batch index."""
         if _is_one_image(images):
-            return self.predict_inputs(_preprocess(images, bgr)[None])[0]
+            pred = self.predict_inputs(_preprocess(images, bgr)[None])[0]
+            self._log([images], [pred], bgr)
+            return pred
         items = list(images)
         x = np.empty((len(items), *IMAGE_SHAPE), dtype=np.float32)  # [N, 3, 32, 100]
         for i, item in enumerate(items):
@@ -162,7 +185,9 @@ class Recognizer:
                 x[i] = _preprocess(item, bgr)
             except (ImageDecodeError, ValueError, TypeError) as e:
                 raise type(e)(f"image {i}: {e}") from None
-        return self.predict_inputs(x)
+        preds = self.predict_inputs(x)
+        self._log(items, preds, bgr)
+        return preds
 
     def predict_inputs(self, x: np.ndarray) -> list[Prediction]:
         """Preprocessed images [N, 3, 32, W] float32 (``textrec.preprocess``) -> one Prediction each,
@@ -175,7 +200,10 @@ class Recognizer:
     def predict_files(self, paths: Iterable[Path], progress: bool = False) -> list[ImageResult]:
         """Like ``rec(paths)``, but an unreadable file becomes a result with ``error`` set (and the rest are
         still read): what ``textrec predict`` prints. ``progress``: a bar on stderr counts the files."""
-        return predict_paths(self.engine, paths, self.charset, self.batch_size, progress)
+        results = predict_paths(self.engine, paths, self.charset, self.batch_size, progress)
+        read = [r for r in results if r.error is None]
+        self._log([r.path for r in read], read)
+        return results
 
     def __repr__(self) -> str:
         return f"Recognizer({str(self.model)!r})" if self.model else f"Recognizer.from_engine({self.engine!r})"

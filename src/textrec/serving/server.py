@@ -20,12 +20,15 @@ ENV = "TEXTREC_SERVE"
 class ServeSettings:
     model_dir: str  # the model's files on this machine (tracking/scoring.py downloads them)
     max_request_bytes: int
+    log: dict | None = None  # the prediction log: {"path", "model", "version", "cfg"} (None: off)
 
 
 def guarded_app(settings: ServeSettings) -> ASGIApp:
+    from textrec.config import PredictionLogConfig
     from textrec.tracking.scoring import scoring_app
 
-    return RequestGuard(scoring_app(Path(settings.model_dir)), settings.max_request_bytes)
+    log = settings.log and settings.log | {"cfg": PredictionLogConfig(**settings.log["cfg"])}
+    return RequestGuard(scoring_app(Path(settings.model_dir), log), settings.max_request_bytes)
 
 
 def app_from_env() -> ASGIApp:

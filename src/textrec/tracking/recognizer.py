@@ -42,6 +42,7 @@ from textrec.tracking.images import (
     ImageLimits,
     images_from_input,
     preprocess_items,
+    to_image_bytes,
 )
 
 # keys of the model config (logged with the model, overridable with load_model(..., model_config=...))
@@ -102,6 +103,14 @@ class CrnnRecognizer(mlflow.pyfunc.PythonModel):
                                   f"{self.charset.num_classes} (with blank)", error_code=INVALID_PARAMETER_VALUE)
         # the Python API and `textrec predict` decode through the same class
         self.recognizer = Recognizer.from_engine(self.engine, self.charset, self.batch_size)
+        self.log = None
+
+    def enable_log(self, path: str, model: str, version: str, cfg=None) -> None:
+        """Log every served prediction (``textrec serve --log``; ``textrec.monitoring.store``): off the
+        request path, never failing a request."""
+        from textrec.monitoring.store import PredictionLogger
+
+        self.log = PredictionLogger(path, model, version, cfg, source="serve")
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
         try:
@@ -109,5 +118,17 @@ class CrnnRecognizer(mlflow.pyfunc.PythonModel):
         except ImageInputError as e:
             raise BadImageInput(f"{MODEL_REFUSAL}{e}") from None
         preds = self.recognizer.predict_inputs(x)  # batch_size images per engine call
+        if self.log is not None:
+            try:
+                self._log(model_input, preds)
+            except Exception as e:  # noqa: BLE001 - logging never fails a request; it is counted
+                self.log.count_failure("error", len(preds), repr(e))
         return pd.DataFrame({"text": [p.text for p in preds],
                              "confidence": np.asarray([p.confidence for p in preds], dtype=np.float64)})
+
+    def _log(self, model_input, preds) -> None:
+        from textrec.monitoring.store import LogItem
+
+        # the images as bytes again (base64 decoded twice: microseconds), never as paths the writer would open
+        images = [to_image_bytes(item, self.limits) for item in images_from_input(model_input)]
+        self.log.log([LogItem(b, p.text, p.confidence) for b, p in zip(images, preds, strict=True)])

@@ -46,9 +46,13 @@ def fetch_model(model_uri: str, tracking_uri: str, dst: Path) -> FetchedModel:
     return FetchedModel(Path(path), version)
 
 
-def scoring_app(model_dir: Path):
-    """MLflow's FastAPI scoring app serving the pyfunc in ``model_dir``."""
+def scoring_app(model_dir: Path, log: dict | None = None):
+    """MLflow's FastAPI scoring app serving the pyfunc in ``model_dir``; ``log``: the keyword arguments of
+    ``CrnnRecognizer.enable_log`` (path, model, version, cfg) to log every prediction."""
     from mlflow.pyfunc import scoring_server
 
     # load_model_with_mlflow_config: the SERVING_MODEL_CONFIG override works as under `mlflow models serve`
-    return scoring_server.init(scoring_server.load_model_with_mlflow_config(str(model_dir)))
+    model = scoring_server.load_model_with_mlflow_config(str(model_dir))
+    if log is not None:
+        model.unwrap_python_model().enable_log(**log)
+    return scoring_server.init(model)
