@@ -29,11 +29,15 @@ def test_edit_operations_are_a_minimal_alignment(label, prediction):
 
 
 def test_error_types_count_kinds_and_confusions():
-    res = error_types([("cat", "cut"), ("hat", "hut"), ("hello", "helo"), ("ok", "ok")], top=2)
-    assert res["label_characters"] == 13
-    assert res["counts"] == {"substitution": 2, "deletion": 1, "insertion": 0}
-    assert res["top_confusions"][0] == {"label": "a", "predicted": "u", "count": 2}
-    assert len(res["top_confusions"]) == 2
+    pairs = [("cat", "cut"), ("hat", "hut"), ("bat", "bet"), ("hello", "helo"), ("500", "5500"), ("ok", "ok")]
+    res = error_types(pairs, top=2)
+    assert res["label_characters"] == 19
+    assert res["counts"] == {"substitution": 3, "deletion": 1, "insertion": 1}
+    assert res["per_label_character"]["substitution"] == round(3 / 19, 4)
+    # substitutions only, most frequent first, cut at top
+    assert res["top_confusions"] == [{"label": "a", "predicted": "u", "count": 2},
+                                     {"label": "a", "predicted": "e", "count": 1}]
+    assert res["top_deleted"] == {"l": 1} and res["top_inserted"] == {"5": 1}
 
 
 def _records(spec):

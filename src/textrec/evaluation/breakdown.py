@@ -50,21 +50,29 @@ def edit_operations(label: str, prediction: str) -> list[EditOp]:
 
 
 def error_types(pairs: Sequence[tuple[str, str]], top: int = 20) -> dict:
-    """Edit operations over (label, prediction) pairs: counts per kind, over the label characters, and the
-    ``top`` most frequent (label char -> predicted char) substitutions, deletions and insertions."""
+    """Edit operations over (label, prediction) pairs: counts per kind, per label character, the ``top``
+    most frequent substitutions (label char -> predicted char), and the characters most often deleted (in the
+    label, missing from the prediction) and inserted (in the prediction only)."""
     kinds: Counter = Counter()
-    confusions: Counter = Counter()
+    subs: Counter = Counter()
+    deleted: Counter = Counter()
+    inserted: Counter = Counter()
     for label, prediction in pairs:
         for op in edit_operations(label, prediction):
             kinds[op.kind] += 1
-            confusions[(op.label_char, op.predicted_char)] += 1
+            if op.kind == "substitution":
+                subs[(op.label_char, op.predicted_char)] += 1
+            else:
+                (deleted if op.kind == "deletion" else inserted)[op.label_char or op.predicted_char] += 1
     chars = sum(len(label) for label, _ in pairs)
     return {
         "label_characters": chars,
         "counts": {k: kinds[k] for k in ("substitution", "deletion", "insertion")},
         "per_label_character": {k: round(kinds[k] / chars, 4) if chars else 0.0
                                 for k in ("substitution", "deletion", "insertion")},
-        "top_confusions": [{"label": a, "predicted": b, "count": c} for (a, b), c in confusions.most_common(top)],
+        "top_confusions": [{"label": a, "predicted": b, "count": c} for (a, b), c in subs.most_common(top)],
+        "top_deleted": dict(deleted.most_common(top)),
+        "top_inserted": dict(inserted.most_common(top)),
     }
 
 
