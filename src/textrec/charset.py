@@ -92,6 +92,10 @@ class Charset:
     def blank(self) -> int:
         return 0
 
+    def dictionary_text(self) -> str:
+        """The dictionary file's content (one character per line), as ``from_file`` reads it back."""
+        return "".join(c + "\n" for c in self.characters)
+
     def table(self) -> list[str]:
         """Class table as PaddleOCR prints it: ``["blank", c1, ..., cN]``."""
         return ["blank", *self.characters]

@@ -259,6 +259,22 @@ def test_resume_ignores_init_and_runs_are_deterministic(parity_kit, four_words, 
         assert np.array_equal(wa[k], wb[k]) and np.array_equal(wa[k], wc[k]), k
 
 
+def test_a_trained_checkpoint_carries_its_dictionary_to_the_next_run(parity_kit, four_words, tmp_path):
+    """An en run from PaddleOCR's 36 classes; its checkpoints (and snapshots) keep <stem>.dict.txt beside them,
+    so a 0-9a-z run started from them folds the head without being told the dictionary."""
+    en = Charset.from_file("builtin:en")
+    recipe = RecipeConfig(**BASE, max_steps=2, lr=1e-3, init=str(parity_kit / MV3), keep_steps=(1,))
+    res = train(recipe, "mobilenet_v3", four_words, None, tmp_path / "en", charset=en, progress=False)
+    assert res.init["head"]["fresh"] == 59
+    for stem in ("latest", "best", "snapshots/step_1"):
+        assert (tmp_path / "en" / f"{stem}.dict.txt").read_text(encoding="utf-8") == en.dictionary_text(), stem
+    assert (tmp_path / "en" / "snapshots" / "step_1.pdparams").is_file()
+    back = RecipeConfig(**BASE, max_steps=1, lr=1e-3, init=str(tmp_path / "en" / "latest.pdparams"))
+    res = train(back, "mobilenet_v3", four_words, None, tmp_path / "dtrb", progress=False)
+    assert res.init["head"]["dictionary"].endswith("latest.dict.txt")
+    assert (res.init["head"]["copied"], res.init["head"]["folded"], res.init["head"]["fresh"]) == (37, 26, 0)
+
+
 # --- the stages: download fetches the releases (printing the sha256 to pin), a 0-step train writes it all --
 
 def _stage(name: str):
