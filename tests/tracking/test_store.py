@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from textrec.config import TrackingConfig
 from textrec.tracking.store import mlflow_session, resolve_store
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_default_store_is_inside_the_project(tmp_path):
@@ -33,3 +36,27 @@ def test_session_creates_the_experiment_and_restores_global_state(tmp_path, monk
     with mlflow_session(store) as again:  # existing experiment is reused
         assert again == exp_id
     assert (tmp_path / "t.db").is_file()
+
+
+def test_a_tracking_server_that_is_down_fails_in_one_line_naming_it(tmp_path):
+    """MLflow's own retries (bounded by store.HTTP_RETRY_DEFAULTS), then one line: no 4-minute wait, no traceback."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from bench.servers import free_port
+    from textrec.tracking.store import HTTP_RETRY_DEFAULTS
+
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there: the connection is refused
+    env = {k: v for k, v in os.environ.items() if k not in HTTP_RETRY_DEFAULTS} | {"MLFLOW_TRACKING_URI": uri}
+    for command in ("register", "promote"):
+        t0 = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "textrec.cli", command], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        seconds = time.monotonic() - t0
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert proc.stderr.count("\n") == 1 and uri in proc.stderr and "not reachable" in proc.stderr, proc.stderr
+        assert "Connection refused" in proc.stderr
+        assert seconds < 60, f"{command} took {seconds:.0f} s"
