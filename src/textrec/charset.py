@@ -18,6 +18,7 @@ import numpy as np
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_DICTS = {"0-9a-z": "dict_0-9a-z.txt", "en": "dict_en.txt"}
 DEFAULT_DICT = BUILTIN_DICTS["0-9a-z"]
+DICT_SIDECAR = ".dict.txt"  # <stem>.dict.txt beside a model file: the dictionary it was trained with
 # why a label cannot be trained on (part of textrec.data.reasons' vocabulary)
 LabelReason = Literal["empty", "too_long", "unknown_chars"]
 
@@ -140,3 +141,9 @@ def read_dictionary(path: str | Path | None) -> tuple[str, str]:
         return str(path), Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise CharsetError(f"{path}: cannot read the dictionary file ({e})") from None
+
+
+def dictionary_beside(model: str | Path) -> Path:
+    """Where the dictionary of a model file (``x.pdparams``, ``x.onnx``) is kept: ``x.dict.txt`` beside it."""
+    p = Path(model)
+    return p.with_name(p.name.removesuffix(p.suffix) + DICT_SIDECAR) if p.suffix else p.with_name(p.name + DICT_SIDECAR)

@@ -199,13 +199,18 @@ def test_bundled_names_that_are_not_there_or_not_names(bundled_kit, tmp_path, mo
 
 def test_the_bundles_dictionary_file_decodes_its_model(parity_kit, tmp_path, monkeypatch) -> None:
     """The bundle's `<backbone>.dict.txt` is the dictionary of a bundled model: a bundle for another
-    dictionary reads with it, no code change. The same ONNX file given by path reads with the built-in one."""
+    dictionary reads with it, no code change. A model file given by path reads with the `<stem>.dict.txt`
+    beside it too; without one, with the built-in 0-9a-z."""
     tiny_onnx(tmp_path / "mobilenet_v3.onnx")
     (tmp_path / "mobilenet_v3.dict.txt").write_text("".join(c + "\n" for c in reversed(DTRB)))
     monkeypatch.setattr(pretrained, "BUNDLED_DIR", tmp_path)
     image = parity_kit / IMAGE
     assert set(Recognizer()(image).text) == {"0"}  # class 36: the bundle's last character
-    assert set(Recognizer(tmp_path / "mobilenet_v3.onnx")(image).text) == {"z"}  # the built-in 0-9a-z
+    assert set(Recognizer(tmp_path / "mobilenet_v3.onnx")(image).text) == {"0"}  # the dictionary beside it
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "mobilenet_v3.onnx").write_bytes((tmp_path / "mobilenet_v3.onnx").read_bytes())
+    assert set(Recognizer(alone / "mobilenet_v3.onnx")(image).text) == {"z"}  # the built-in 0-9a-z
     bundled_dict = tmp_path / "mobilenet_v3.dict.txt"
     assert set(Recognizer(tmp_path / "mobilenet_v3.onnx", dictionary=bundled_dict)(image).text) == {"0"}
 

@@ -24,7 +24,7 @@ from typing import overload
 
 import numpy as np
 
-from textrec.charset import Charset
+from textrec.charset import Charset, dictionary_beside
 from textrec.evaluation.ctc import Prediction, ctc_greedy_decode
 from textrec.inference.bundled import BUNDLED_BACKBONE, bundled_model, bundled_variant
 from textrec.inference.engines import Engine, load_engine
@@ -43,8 +43,9 @@ def _resolve(model: str | os.PathLike | None, dictionary: str | os.PathLike | No
     """(model file or directory, dictionary file or None for the built-in, backbone) of a model argument:
     a bundled name is the package's file with the bundle's dictionary (unless one is given)."""
     variant = bundled_variant(model)
-    if variant is None:
-        return Path(model), dictionary, backbone  # type: ignore[arg-type]
+    if variant is None:  # a model file: the dictionary beside it (<stem>.dict.txt) unless one is given
+        side = dictionary_beside(model)  # type: ignore[arg-type]
+        return Path(model), dictionary or (side if side.is_file() else None), backbone  # type: ignore[arg-type]
     found = bundled_model(variant)
     return found.path, dictionary or found.dictionary, backbone or found.backbone
 

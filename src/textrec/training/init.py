@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textrec.charset import Charset, CharsetError
+from textrec.charset import Charset, CharsetError, dictionary_beside
 from textrec.config import Params, PathsConfig, RealDataConfig
 from textrec.config.model import BackboneName
 from textrec.config.train import RecipeConfig
@@ -45,19 +45,12 @@ class InitError(ValueError):
     """An init checkpoint that cannot be used (missing, not the file init_sha256 pins, unknown dictionary)."""
 
 
-DICT_SIDECAR = ".dict.txt"  # <stem>.dict.txt beside a .pdparams: the dictionary it was trained with
 DTRB_CLASSES = 37  # 0-9a-z + blank: PaddleOCR's CRNN release checkpoints
-
-
-def dictionary_file(checkpoint: str | Path) -> Path:
-    """Where the dictionary of ``checkpoint`` (a .pdparams) is kept beside it."""
-    p = Path(checkpoint)
-    return p.with_name(p.name.removesuffix(".pdparams") + DICT_SIDECAR)
 
 
 def checkpoint_charset(path: Path, num_classes: int, run: Charset, init_dict: str | None) -> tuple[Charset, str]:
     """(the dictionary ``path`` was trained with, where that came from); one-line InitError if unknown."""
-    side = dictionary_file(path)
+    side = dictionary_beside(path)
     source = init_dict or (str(side) if side.is_file() else None)
     if source is not None:
         try:

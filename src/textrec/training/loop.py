@@ -232,11 +232,11 @@ class TrainingLoop:
 
     def _snapshot(self) -> None:
         """Weights only, kept for good: the points of a scaling curve (accuracy against images seen)."""
+        from textrec.charset import dictionary_beside
         from textrec.models.checkpoint import save_weights
-        from textrec.training.init import dictionary_file
 
         path = save_weights(self.model, self.out / SNAPSHOTS / f"step_{self.state.step}.pdparams")
-        dictionary_file(path).write_text(self.train_ds.charset.dictionary_text(), encoding="utf-8")
+        dictionary_beside(path).write_text(self.train_ds.charset.dictionary_text(), encoding="utf-8")
         log.info("step %d: snapshot %s (%d images seen)", self.state.step, path,
                  self.state.step * self.recipe.batch_size)
 

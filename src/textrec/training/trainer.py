@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textrec.charset import Charset
+from textrec.charset import Charset, dictionary_beside
 from textrec.config import Params, to_dict
 from textrec.config.data import ValidationConfig
 from textrec.config.model import BackboneName
@@ -29,7 +29,7 @@ from textrec.runtime import configure_runtime
 from textrec.training import checkpointing as ckpt
 from textrec.training import distributed
 from textrec.training.checkpoint_space import CheckpointSpaceError, check_free_space, estimate_set_bytes
-from textrec.training.init import InitCheckpoint, dictionary_file, init_model
+from textrec.training.init import InitCheckpoint, init_model
 from textrec.training.loop import MetricsSink, NonFiniteLossError, TrainingLoop, backfill
 from textrec.training.loss import ctc_frame_loss
 from textrec.training.metrics_log import MetricsCsv
@@ -122,7 +122,7 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
     if ctx.is_main:  # the dictionary beside each checkpoint: what `init: <path>` maps the head by
         out.mkdir(parents=True, exist_ok=True)
         for name in ("best", "latest"):
-            dictionary_file(out / f"{name}.pdparams").write_text(charset.dictionary_text(), encoding="utf-8")
+            dictionary_beside(out / f"{name}.pdparams").write_text(charset.dictionary_text(), encoding="utf-8")
     recipe_dict, fingerprint = to_dict(recipe), data_fingerprint(train_ds)
     resumed_from = None
     if should_resume(resume, out, backbone, charset.num_classes, recipe_dict, fingerprint):
