@@ -364,3 +364,20 @@ def calibration_summary(raw: np.ndarray, calibrated: np.ndarray | None, correct:
             "target_precision": target_precision, "threshold": threshold, "coverage": coverage,
             "reliability_before": reliability(raw, correct, bins),
             "reliability_after": None if calibrated is None else reliability(calibrated, correct, bins)}
+
+
+# --- where a model keeps its calibration -----------------------------------------------------------------
+
+SIDECAR = ".calibration.json"  # <stem>.calibration.json beside a model file (x.onnx, x.pdparams)
+
+
+def calibration_beside(model: str | Path) -> Path | None:
+    """The calibration file of a model, if it has one: ``calibration.json`` inside a model directory; for a
+    model file ``x.onnx`` / ``x.pdparams``, ``x.calibration.json`` beside it, else the folder's shared
+    ``calibration.json`` (an exported model directory: fp32 and INT8 ONNX and the Paddle model share one)."""
+    p = Path(model)
+    if p.is_dir():
+        candidates = [p / FILE_NAME]
+    else:
+        candidates = [p.with_name(p.name.removesuffix(p.suffix) + SIDECAR), p.with_name(FILE_NAME)]
+    return next((c for c in candidates if c.is_file()), None)

@@ -1,4 +1,5 @@
-"""Recognise the text in image files: ``predict_paths(...) -> [(path, text, confidence)]``."""
+"""Recognise the text in image files: ``predict_paths(...) -> [(path, text, confidence)]``; ``decode``: the
+one place model outputs become predictions (with the calibrated confidence when a calibration is given)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from textrec.calibration import Calibration
 from textrec.charset import Charset
-from textrec.evaluation.ctc import ctc_greedy_decode
+from textrec.evaluation.ctc import Prediction, ctc_greedy_decode
 from textrec.inference.engines import Engine
 from textrec.preprocess import ImageDecodeError, preprocess_bytes
 from textrec.progress import track
@@ -55,19 +57,29 @@ def _read_error(p: Path, e: OSError) -> str:
     return f"cannot read file: {e.strerror or e}"
 
 
-def predict_arrays(engine: Engine, x: np.ndarray, charset: Charset) -> list[tuple[str, float]]:
-    return [(p.text, p.confidence) for p in ctc_greedy_decode(engine(x), charset)]
+def decode(probs: np.ndarray, charset: Charset, calibration: Calibration | None = None) -> list[Prediction]:
+    """Softmax outputs [N, T, C] -> one Prediction each; the confidence is ``calibration``'s (None: raw)."""
+    preds = ctc_greedy_decode(probs, charset)
+    if calibration is None:
+        return preds
+    return [Prediction(p.text, float(c)) for p, c in zip(preds, calibration.confidences(probs), strict=True)]
+
+
+def predict_arrays(engine: Engine, x: np.ndarray, charset: Charset,
+                   calibration: Calibration | None = None) -> list[tuple[str, float]]:
+    return [(p.text, p.confidence) for p in decode(engine(x), charset, calibration)]
 
 
 def predict_paths(engine: Engine, paths: Iterable[Path], charset: Charset, batch_size: int = 32,
-                  progress: bool = False) -> list[ImageResult]:
-    """One result per path, in order; ``progress``: a bar counts the files read."""
+                  progress: bool = False, calibration: Calibration | None = None) -> list[ImageResult]:
+    """One result per path, in order; ``progress``: a bar counts the files read; ``calibration``: applied to
+    the confidences (None: raw)."""
     out: list[ImageResult] = []
     batch: list[tuple[Path, np.ndarray]] = []
 
     def flush() -> None:
         if batch:
-            preds = predict_arrays(engine, np.stack([x for _, x in batch]), charset)
+            preds = predict_arrays(engine, np.stack([x for _, x in batch]), charset, calibration)
             out.extend(ImageResult(p, t, c) for (p, _), (t, c) in zip(batch, preds, strict=True))
             batch.clear()
 

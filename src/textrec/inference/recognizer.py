@@ -13,10 +13,17 @@ An image is a file path, encoded bytes (PNG, JPEG, ...) or a uint8 array: HxW gr
 batch. Every image goes through ``textrec.preprocess`` (PaddleOCR's BGR eval transform), so an array gives
 the same text as the file it was read from. ``textrec predict``/``evaluate`` and the MLflow pyfunc call this
 class too. An ONNX model (the default included) never imports paddle.
+
+The confidence is calibrated when the model has a calibration (``textrec.calibration``: fitted on labelled
+validation words, so that of the words given 0.9 about 9 in 10 are right): ``calibration.json`` or
+``<stem>.calibration.json`` beside the model file, the bundle's own for a bundled model. A model without one
+gives its raw score (the mean of the kept frames' max probabilities, not a probability) and says so once, on
+the ``textrec.inference.recognizer`` logger; ``calibration=False`` asks for the raw score without the note.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -24,15 +31,18 @@ from typing import overload
 
 import numpy as np
 
+from textrec.calibration import Calibration, calibration_beside
 from textrec.charset import Charset, dictionary_beside
-from textrec.evaluation.ctc import Prediction, ctc_greedy_decode
-from textrec.inference.bundled import BUNDLED_BACKBONE, bundled_model, bundled_variant
+from textrec.evaluation.ctc import Prediction
+from textrec.inference.bundled import BUNDLED_BACKBONE, bundled_file, bundled_model, bundled_variant
 from textrec.inference.engines import Engine, load_engine
-from textrec.inference.predict import ImageResult, predict_paths
+from textrec.inference.predict import ImageResult, decode, predict_paths
 from textrec.preprocess import IMAGE_SHAPE, ImageDecodeError, normalize_resize, preprocess_bytes
 
 ImageInput = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray
+CalibrationArg = str | os.PathLike | Calibration | bool | None
 
+logger = logging.getLogger(__name__)
 __all__ = ["BUNDLED_BACKBONE", "ImageInput", "Prediction", "Recognizer"]
 # the metadata key an ONNX export carries its dictionary in (textrec.export.bundle writes it, checked below)
 CHARACTERS_KEY = "textrec.characters"
@@ -106,6 +116,26 @@ def _is_one_image(images: object) -> bool:
     return isinstance(images, str | os.PathLike | bytes | bytearray | memoryview)
 
 
+def _model_calibration(given: CalibrationArg, model: str | os.PathLike | None, path: Path,
+                       backbone: str | None) -> Calibration | None:
+    """The calibration ``given`` (a file or a Calibration; False: none), else the model's own: beside the
+    model file, or for a bundled name the bundle's (one for all three bundled files). A model without one
+    is said once (the confidences stay raw); a corrupt file raises CalibrationError (one line)."""
+    if given is False:
+        return None
+    if isinstance(given, Calibration):
+        return given
+    if given is not None and given is not True:
+        return Calibration.load(given)
+    own = path if bundled_variant(model) is None else bundled_file(backbone or BUNDLED_BACKBONE, "onnx")
+    found = calibration_beside(own)
+    if found is None:
+        logger.warning("%s has no calibration: confidences are the model's raw scores, not probabilities "
+                       "(fit one with `textrec calibrate`)", path)
+        return None
+    return Calibration.load(found)
+
+
 class Recognizer:
     """A loaded model plus its charset: ``rec(image) -> Prediction``, ``rec([images]) -> [Prediction]``.
 
@@ -118,12 +148,15 @@ class Recognizer:
     ``tune_runtime``: for an eager ``.pdparams`` model, apply ``textrec.runtime.configure_runtime`` in this
     process first, as the CLI and the stages do (paddle threads, MKL's AVX2 path on AMD CPUs, glibc keeping
     freed memory: process-wide, hence the switch); ONNX and exported models take ``threads`` themselves.
+    ``calibration``: None (the model's own, see the module docstring), a calibration file or ``Calibration``,
+    or False (raw confidences); ``rec.calibration`` is the one in use (None: raw).
     ``log``: an SQLite file to log every prediction to (opt-in; ``enable_log``).
     """
 
     def __init__(self, model: str | os.PathLike | None = None, *, dictionary: str | os.PathLike | None = None,
                  backbone: str | None = None, threads: int | None = None, batch_size: int = 32,
-                 tune_runtime: bool = True, log: str | os.PathLike | None = None) -> None:
+                 tune_runtime: bool = True, calibration: CalibrationArg = None,
+                 log: str | os.PathLike | None = None) -> None:
         path, dictionary, backbone = _resolve(model, dictionary, backbone)
         charset = Charset.from_file(dictionary)
         if tune_runtime and path.suffix == ".pdparams" and path.is_file():
@@ -131,22 +164,26 @@ class Recognizer:
         engine = load_engine(path, charset.num_classes, backbone, threads)
         _check_dictionary(engine, charset, path, dictionary)
         self.model: Path | None = path
-        self._setup(engine, charset, batch_size)
+        self._setup(engine, charset, batch_size, _model_calibration(calibration, model, path, backbone))
         if log is not None:
             self.enable_log(log)
 
     @classmethod
-    def from_engine(cls, engine: Engine, charset: Charset | None = None, batch_size: int = 32) -> Recognizer:
-        """Wrap an engine built elsewhere (e.g. an ``OnnxEngine`` with chosen session options)."""
+    def from_engine(cls, engine: Engine, charset: Charset | None = None, batch_size: int = 32,
+                    calibration: Calibration | None = None) -> Recognizer:
+        """Wrap an engine built elsewhere (e.g. an ``OnnxEngine`` with chosen session options); ``calibration``:
+        the one to apply (None: raw confidences, without a note)."""
         rec = cls.__new__(cls)
         rec.model = None
-        rec._setup(engine, charset or Charset.from_file(None), batch_size)
+        rec._setup(engine, charset or Charset.from_file(None), batch_size, calibration)
         return rec
 
-    def _setup(self, engine: Engine, charset: Charset, batch_size: int) -> None:
+    def _setup(self, engine: Engine, charset: Charset, batch_size: int,
+               calibration: Calibration | None = None) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.engine, self.charset, self.batch_size = engine, charset, batch_size
+        self.calibration = calibration  # None: raw confidences
         self.log = None  # a textrec.monitoring PredictionLogger once enable_log is called
 
     def enable_log(self, path: str | os.PathLike, *, model: str | None = None, version: str | None = None,
@@ -195,13 +232,14 @@ class Recognizer:
         ``batch_size`` at a time."""
         out: list[Prediction] = []
         for i in range(0, len(x), self.batch_size):
-            out.extend(ctc_greedy_decode(np.asarray(self.engine(x[i:i + self.batch_size])), self.charset))
+            probs = np.asarray(self.engine(x[i:i + self.batch_size]))  # [n, T, C]
+            out.extend(decode(probs, self.charset, self.calibration))
         return out
 
     def predict_files(self, paths: Iterable[Path], progress: bool = False) -> list[ImageResult]:
         """Like ``rec(paths)``, but an unreadable file becomes a result with ``error`` set (and the rest are
         still read): what ``textrec predict`` prints. ``progress``: a bar on stderr counts the files."""
-        results = predict_paths(self.engine, paths, self.charset, self.batch_size, progress)
+        results = predict_paths(self.engine, paths, self.charset, self.batch_size, progress, self.calibration)
         read = [r for r in results if r.error is None]
         self._log([r.path for r in read], read)
         return results
