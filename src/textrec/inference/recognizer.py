@@ -190,11 +190,14 @@ class Recognizer:
                    cfg=None, source: str = "api"):
         """Log every prediction of ``rec(...)`` and ``predict_files`` (time, model, version, text, confidence,
         image size and hashes, the image within ``cfg``'s bounds: ``textrec.monitoring.store``) to the SQLite
-        file ``path``. ``model``/``version`` default to the model file's name and sha256. Logging runs in a
-        background thread and never fails a prediction; ``rec.log.stats()`` counts what could not be logged."""
-        from textrec.monitoring.hooks import recognizer_logger
+        file ``path``. ``model``/``version`` default to the model file's name and sha256 (with its calibration's).
+        Logging runs in a background thread and never fails a prediction; ``rec.log.stats()`` counts what could
+        not be logged."""
+        from textrec.monitoring.hooks import identity
+        from textrec.monitoring.store import PredictionLogger
 
-        self.log = recognizer_logger(path, self.model, model, version, cfg, source)
+        name, own_version = identity(self) if model is None or version is None else (model, version)
+        self.log = PredictionLogger(path, model or name, version or own_version, cfg, source)
         return self.log
 
     def _log(self, images: Sequence, preds: Sequence, bgr: bool = False) -> None:

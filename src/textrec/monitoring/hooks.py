@@ -1,13 +1,9 @@
-"""How the front ends name what they log: a model file's name and version, and a logger for it."""
+"""How the Python API and `textrec predict` name what they log: a model file's name and version."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
-
-from textrec.config import PredictionLogConfig
-from textrec.monitoring.store import PredictionLogger
 
 VERSION_CHARS = 12  # of a model file's sha256: a version for models that are not in a registry
 
@@ -23,12 +19,12 @@ def file_version(path: Path) -> str:
     return h.hexdigest()[:VERSION_CHARS]
 
 
-def recognizer_logger(path: str | os.PathLike, model_path: Path | None, model: str | None = None,
-                      version: str | None = None, cfg: PredictionLogConfig | None = None,
-                      source: str = "api") -> PredictionLogger:
-    """A logger for a Recognizer: ``model`` defaults to the model file's name, ``version`` to its hash."""
-    if model is None:
-        model = model_path.name if model_path is not None else "unnamed"
-    if version is None:
-        version = file_version(model_path) if model_path is not None and model_path.exists() else "unversioned"
-    return PredictionLogger(path, model, version, cfg, source)
+def identity(rec) -> tuple[str, str]:
+    """(name, version) a Recognizer logs under: the model file's name, and the start of its sha256 followed
+    by its calibration's (a new calibration changes every confidence: it is another version to monitor)."""
+    if rec.model is None or not rec.model.exists():
+        return "unnamed", "unversioned"
+    version = file_version(rec.model)
+    if rec.calibration is not None:
+        version += "+cal" + hashlib.sha256(rec.calibration.to_json().encode()).hexdigest()[:6]
+    return rec.model.name, version
