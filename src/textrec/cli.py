@@ -8,7 +8,8 @@ import sys
 import warnings
 
 # Modules of textrec.commands that define sub-commands (each has ``register(subparsers)``).
-COMMAND_MODULES = ("recognize", "profile", "registry", "export", "bundle", "convert", "serve", "monitor")
+COMMAND_MODULES = ("recognize", "profile", "registry", "export", "bundle", "convert", "serve", "monitor",
+                   "select")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -72,7 +72,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     params, root, log = _setup(args)
     con = open_log(log)
     since = parse_since(args.since) if args.since else None
-    window = read_window(con, args.model, args.version, args.last or params.monitoring.window, since)
+    until = parse_since(args.until) if args.until else None
+    window = read_window(con, args.model, args.version, args.last or params.monitoring.window, since, until)
     con.close()
     require_window(window, params.monitoring)  # before the reference is looked for: no verdict either way
     with tempfile.TemporaryDirectory(prefix="textrec-monitor-") as tmp:
@@ -166,6 +167,7 @@ def register(sub) -> None:
     sp.add_argument("--version", help="its version (default: that of the newest prediction)")
     sp.add_argument("--last", type=int, help="window: the last N predictions (default: monitoring.window)")
     sp.add_argument("--since", help="window: only predictions since then (30m, 2h, 7d or an ISO time)")
+    sp.add_argument("--until", help="window: only predictions before then (a duration ago or an ISO time)")
     sp.add_argument("--reference", help="reference file (default: the registered version's, or the one "
                     "textrec reference wrote beside the log)")
     sp.add_argument("--out", help="folder of monitor.html and monitor.json (default: <paths.reports>/monitoring)")

@@ -2,6 +2,7 @@
 
     fingerprint  what is kept of a logged image: sha256, a 64-bit perceptual hash (dHash), its size
     store        the prediction log: SQLite (WAL), bounded, written by a background thread; read-only access
+    hooks        the name and version a Recognizer logs under
     reference    a model's reference: its predictions on its validation set, as a JSON file
     drift        the checks of a window of the log against the reference (scipy.stats)
     report       the HTML report of a check

@@ -1,0 +1,160 @@
+"""`textrec select`: logged images for a human to label, the model's least confident readings first.
+
+    chosen = choose(con, n=500)                        # least calibrated confidence first, duplicates out
+    batch = write_batch(chosen, Path("batch-1"))       # images/, rec_gt_batch.txt, label_studio.json, ...
+    mark_selected(path_of_log, chosen, batch.name)     # never handed out again
+
+Duplicates: an image whose sha256 was seen, or whose dHash is within ``max_distance`` bits of one already
+chosen (in this batch or an earlier one), is skipped: a camera that sends the same sign all day gives one
+image to label, not a hundred. ``order="random"`` picks at random instead (seeded): the baseline a hard-
+example selection has to beat.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from textrec.monitoring.store import connect
+
+Order = Literal["confidence", "random"]
+BATCH_LABELS = "rec_gt_batch.txt"  # PaddleOCR's layout: images/<id>.<ext><TAB>reading, to correct in place
+LS_TASKS = "label_studio.json"
+LS_CONFIG = "label_studio.xml"
+MANIFEST = "batch.json"
+LS_FROM, LS_TO = "transcription", "image"  # the names in LS_CONFIG the tasks' pre-filled results refer to
+LABEL_CONFIG = f"""<View>
+  <Image name="{LS_TO}" value="$image"/>
+  <Header value="Type the word exactly as written (### if unreadable)"/>
+  <TextArea name="{LS_FROM}" toName="{LS_TO}" editable="true" maxSubmissions="1" required="true"/>
+</View>
+"""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    model: str
+    version: str
+    text: str
+    confidence: float
+    sha256: str
+    dhash: int | None
+
+
+@dataclass(frozen=True)
+class Batch:
+    name: str
+    folder: Path
+    files: list[str]  # relative to folder, in the order of the candidates
+
+
+def _candidates(con: sqlite3.Connection, model: str | None, version: str | None, since: float | None,
+                until: float | None) -> list[Candidate]:
+    """Logged predictions with their image kept and never selected, oldest first."""
+    where, args = ["s.prediction_id IS NULL"], []
+    for clause, value in (("p.model = ?", model), ("p.version = ?", version), ("p.time >= ?", since),
+                          ("p.time < ?", until)):
+        if value is not None:
+            where.append(clause)
+            args.append(value)
+    rows = con.execute("SELECT p.id, p.model, p.version, p.text, p.confidence, p.sha256, p.dhash FROM predictions p "
+                       "JOIN images i ON i.prediction_id = p.id LEFT JOIN selections s ON s.prediction_id = p.id "
+                       f"WHERE {' AND '.join(where)} ORDER BY p.id", args).fetchall()
+    return [Candidate(*r) for r in rows]
+
+
+def choose(con: sqlite3.Connection, n: int, *, model: str | None = None, version: str | None = None,
+           since: float | None = None, until: float | None = None, order: Order = "confidence", seed: int = 0,
+           max_distance: int = 4) -> list[Candidate]:
+    """Up to ``n`` candidates in ``order``, skipping duplicates of each other and of earlier selections."""
+    pool = _candidates(con, model, version, since, until)
+    if order == "confidence":
+        pool.sort(key=lambda c: (c.confidence, c.id))
+    else:
+        pool = [pool[i] for i in np.random.default_rng(seed).permutation(len(pool))]
+    earlier = con.execute("SELECT sha256, dhash FROM selections").fetchall()
+    seen = {s for s, _ in earlier}
+    # dHashes as unsigned 64-bit: one vectorised XOR + popcount against all kept so far
+    kept = np.zeros(len(earlier) + n, dtype=np.uint64)
+    count = 0
+    for _, d in earlier:
+        if d is not None:
+            kept[count] = np.uint64(d & (2**64 - 1))
+            count += 1
+    chosen: list[Candidate] = []
+    for c in pool:
+        if len(chosen) == n:
+            break
+        if c.sha256 in seen:
+            continue
+        if c.dhash is not None:
+            h = np.uint64(c.dhash & (2**64 - 1))
+            if count and int(np.bitwise_count(kept[:count] ^ h).min()) <= max_distance:
+                continue
+            kept[count] = h
+            count += 1
+        seen.add(c.sha256)
+        chosen.append(c)
+    return chosen
+
+
+def _suffix(data: bytes) -> str:
+    for magic, suffix in ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"BM", ".bmp"), (b"GIF8", ".gif"),
+                          (b"II*\x00", ".tif"), (b"MM\x00*", ".tif")):
+        if data.startswith(magic):
+            return suffix
+    return ".webp" if data[8:12] == b"WEBP" else ".img"
+
+
+def _task(c: Candidate, file: str, url_prefix: str) -> dict:
+    """One Label Studio task: the image and the model's reading as a pre-annotation to correct."""
+    return {"data": {LS_TO: f"{url_prefix}{file}", "prediction_id": c.id, "file": file},
+            "predictions": [{"model_version": f"{c.model} {c.version}", "score": round(c.confidence, 6),
+                             "result": [{"from_name": LS_FROM, "to_name": LS_TO, "type": "textarea",
+                                         "value": {"text": [c.text]}}]}]}
+
+
+def write_batch(con: sqlite3.Connection, chosen: list[Candidate], folder: Path) -> Batch:
+    """The labelling batch in ``folder`` (which must not exist): the images, the readings in PaddleOCR's
+    label-file layout, Label Studio's import file and labelling config, and a manifest."""
+    if folder.exists():
+        raise ValueError(f"{folder} already exists: choose a new --out folder")
+    (folder / "images").mkdir(parents=True)
+    files = []
+    for c in chosen:
+        data = con.execute("SELECT data FROM images WHERE prediction_id = ?", (c.id,)).fetchone()[0]
+        files.append(f"images/{c.id}{_suffix(data)}")
+        (folder / files[-1]).write_bytes(data)
+    lines = [f"{f}\t{c.text}\n" for f, c in zip(files, chosen, strict=True)]
+    (folder / BATCH_LABELS).write_text("".join(lines), encoding="utf-8")
+    # Label Studio serves local files below LOCAL_FILES_DOCUMENT_ROOT: set it to the batch's parent folder
+    prefix = f"/data/local-files/?d={folder.name}/"
+    tasks = [_task(c, f, prefix) for f, c in zip(files, chosen, strict=True)]
+    (folder / LS_TASKS).write_text(json.dumps(tasks, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / LS_CONFIG).write_text(LABEL_CONFIG, encoding="utf-8")
+    manifest = {"name": folder.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "rows": [{"file": f, "prediction_id": c.id, "model": c.model, "version": c.version,
+                          "reading": c.text, "confidence": c.confidence, "sha256": c.sha256}
+                         for f, c in zip(files, chosen, strict=True)]}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return Batch(folder.name, folder, files)
+
+
+def mark_selected(log: Path, chosen: list[Candidate], batch: str) -> None:
+    """Record the batch in the log, so that these images (and near-duplicates) are not chosen again."""
+    con = connect(log)
+    try:
+        now = time.time()
+        with con:
+            con.execute("BEGIN IMMEDIATE")
+            con.executemany("INSERT OR IGNORE INTO selections VALUES (?, ?, ?, ?, ?)",
+                            [(c.id, batch, now, c.sha256, c.dhash) for c in chosen])
+    finally:
+        con.close()

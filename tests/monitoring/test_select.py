@@ -1,0 +1,121 @@
+"""`textrec select` and `textrec add-labels`: least confident first, exact and near duplicates out (within a
+batch and across batches), the batch's files, and labelled rows into data/own in PaddleOCR's layout."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.monitoring.helpers import random_png
+from textrec.cli import main
+from textrec.data.convert import samples_from_label_file
+from textrec.monitoring.store import LogItem, PredictionLogger, open_log
+
+
+def near_copy(png: bytes) -> bytes:
+    """The same picture resized by 1.5 and re-encoded as JPEG: another sha256, (almost) the same dHash."""
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    img = cv2.resize(img, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_LINEAR)
+    return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+
+
+@pytest.fixture()
+def logged(tmp_path):
+    """20 distinct images, confidence 0.05, 0.10, ..., 1.00 (reading w<i>), then an exact copy of image 0 and
+    a near copy of image 1, both with the lowest confidences of all."""
+    images = [random_png(i) for i in range(20)]
+    log = PredictionLogger(tmp_path / "p.db", "m", "1")
+    log.log([LogItem(b, f"w{i}", (i + 1) / 20) for i, b in enumerate(images)])
+    log.log([LogItem(images[0], "copy", 0.01), LogItem(near_copy(images[1]), "near", 0.02)])
+    log.close()
+    return tmp_path / "p.db", images
+
+
+def select(tmp_path, *args: str) -> int:
+    return main(["select", "--params", str(tmp_path / "none.yaml"), "--log", str(tmp_path / "p.db"), *args])
+
+
+@pytest.fixture()
+def tmp_params(tmp_path):
+    (tmp_path / "none.yaml").write_text("{}\n")  # every section at its defaults
+
+
+def test_least_confident_first_without_duplicates(logged, tmp_path, tmp_params, capsys) -> None:
+    db, images = logged
+    assert select(tmp_path, "--n", "5", "--out", str(tmp_path / "b1")) == 0
+    rows = [line.split("\t") for line in (tmp_path / "b1" / "rec_gt_batch.txt").read_text().splitlines()]
+    # the exact copy (0.01) comes first and stands for image 0; the near copy (0.02) is image 1 again
+    assert [label for _, label in rows] == ["copy", "near", "w2", "w3", "w4"]
+    near_dhash = {r[0] for r in open_log(db).execute("SELECT dhash FROM predictions WHERE text = 'near'")}
+    one = {r[0] for r in open_log(db).execute("SELECT dhash FROM predictions WHERE text = 'w1'")}
+    assert bin((near_dhash.pop() ^ one.pop()) & (2**64 - 1)).count("1") <= 4  # the fixture's premise
+    # ... so w0 (exact) and w1 (near) were skipped as the duplicates they are
+    assert (tmp_path / "b1" / rows[0][0]).read_bytes() == images[0]
+    tasks = json.loads((tmp_path / "b1" / "label_studio.json").read_text())
+    assert [t["predictions"][0]["result"][0]["value"]["text"] for t in tasks] == [[r[1]] for r in rows]
+    assert tasks[0]["data"]["image"] == "/data/local-files/?d=b1/" + rows[0][0]
+    assert "<TextArea name=\"transcription\"" in (tmp_path / "b1" / "label_studio.xml").read_text()
+
+    # selected images, and their near copies, are not handed out again
+    assert select(tmp_path, "--n", "3", "--out", str(tmp_path / "b2")) == 0
+    again = [line.split("\t")[1] for line in (tmp_path / "b2" / "rec_gt_batch.txt").read_text().splitlines()]
+    assert again == ["w5", "w6", "w7"]
+    capsys.readouterr()
+
+
+def test_random_order_is_seeded(logged, tmp_path, tmp_params) -> None:
+    picks = []
+    for k in range(2):
+        (tmp_path / f"log{k}.db").write_bytes(logged[0].read_bytes())  # a fresh copy: nothing selected yet
+        assert main(["select", "--params", str(tmp_path / "none.yaml"), "--log", str(tmp_path / f"log{k}.db"),
+                     "--n", "6", "--order", "random", "--seed", "3", "--out", str(tmp_path / f"r{k}")]) == 0
+        picks.append((tmp_path / f"r{k}" / "rec_gt_batch.txt").read_text().splitlines())
+    assert picks[0] == picks[1] and [p.split("\t")[1] for p in picks[0]] != ["copy", "near", "w2", "w3", "w4", "w5"]
+
+
+def test_labelled_rows_go_to_data_own_in_paddleocr_layout(logged, tmp_path, tmp_params, capsys) -> None:
+    assert select(tmp_path, "--n", "12", "--out", str(tmp_path / "batch")) == 0
+    gt = tmp_path / "batch" / "rec_gt_batch.txt"
+    lines = gt.read_text().splitlines()
+    corrected = [f"{line.split(chr(9))[0]}\t{'###' if i == 0 else f'Word{i}'}" for i, line in enumerate(lines)]
+    gt.write_text("\n".join(corrected) + "\n")
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "rec_gt_train.txt").write_text("train/a.png\tearlier")  # no final newline: rows must not glue on
+    args = ["add-labels", str(tmp_path / "batch"), "--params", str(tmp_path / "none.yaml"), "--own", str(own),
+            "--val-fraction", "0.3"]
+    assert main(args) == 0
+    train = list(samples_from_label_file(own / "rec_gt_train.txt", "tsv"))
+    val = list(samples_from_label_file(own / "rec_gt_val.txt", "tsv"))
+    added = {s.label for s in [*train, *val]} - {"earlier"}
+    assert added == {f"Word{i}" for i in range(1, 12)}  # the ### row is left out
+    assert len(train) - 1 + len(val) == 11 and len(val) >= 1 and len(train) > len(val)
+    for s in [*train, *val]:
+        if s.label != "earlier":
+            assert s.data is not None and s.source.startswith("loop/batch/")
+    assert main(args) == 2  # the same batch twice: refused in one line
+    assert "already in" in capsys.readouterr().err
+
+
+def test_label_studio_export_is_read(logged, tmp_path, tmp_params) -> None:
+    from textrec.monitoring.labels import read_labels
+
+    assert select(tmp_path, "--n", "3", "--out", str(tmp_path / "batch")) == 0
+    tasks = json.loads((tmp_path / "batch" / "label_studio.json").read_text())
+    export = [{**t, "annotations": [{"result": [{"from_name": "transcription", "to_name": "image", "type": "textarea",
+                                                 "value": {"text": [f"fixed{i}"]}}]}]} for i, t in enumerate(tasks[:2])]
+    (tmp_path / "export.json").write_text(json.dumps(export))
+    labels = read_labels(tmp_path / "batch", tmp_path / "export.json")
+    assert labels == {tasks[0]["data"]["file"]: "fixed0", tasks[1]["data"]["file"]: "fixed1"}  # 3rd: not labelled
+
+
+def test_nothing_to_select_is_one_line(tmp_path, tmp_params, capsys) -> None:
+    log = PredictionLogger(tmp_path / "p.db", "m", "1")
+    log.log([LogItem(random_png(0), "w", 0.5)])
+    log.close()
+    assert select(tmp_path, "--n", "3", "--since", "2099-01-01", "--out", str(tmp_path / "b")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no logged image to select" in err[0]
