@@ -5,6 +5,9 @@ empty predictions (images read as "": only blanks emitted), skipped records, and
 into the benchmark LMDB) for the report's gallery. A model trained from an init checkpoint (bundled, a path,
 PaddleOCR's release) is compared with where it started: ``start`` holds that checkpoint's accuracy on the
 same images, read from the file and sha256 the trainer state records (so the report shows both).
+``calibration``: the expected calibration error of the confidence before and after the model's calibration
+(calibrate stage; ``after`` null without one, said once), the reliability diagram's bins and the auto-accept
+threshold at calibration.target_precision with its coverage (on the calibrated confidence).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import os
 from pathlib import Path
 
+from textrec.calibration import Calibration, CalibrationError
 from textrec.config import BACKBONES
 from textrec.evaluation.evaluate import DatasetResult, evaluate_lmdb
 from textrec.evaluation.start import starting_checkpoint
@@ -21,6 +25,17 @@ from textrec.inference.engines import load_engine
 from textrec.preflight import load_stage_params, require_writable
 from textrec.progress import on_terminal
 from textrec.runtime import configure_runtime
+
+
+def load_calibration(path: Path) -> Calibration | None:
+    """The calibrate stage's file; without it (the stage run alone) the confidences stay raw, said once."""
+    if not path.is_file():
+        print(f"evaluate: {path} not found (run the calibrate stage): ECE after calibration not measured")
+        return None
+    try:
+        return Calibration.load(path)
+    except CalibrationError as e:
+        raise SystemExit(f"evaluate: error: {e}") from None
 
 
 def main() -> None:
@@ -37,18 +52,22 @@ def main() -> None:
     configure_runtime("cpu", threads=os.cpu_count())  # the stage has the machine to itself (dvc runs one)
     charset = params.charset.build()
 
-    def evaluate(checkpoint: Path, progress: bool) -> DatasetResult:  # on this stage's benchmark
-        engine = load_engine(checkpoint, charset.num_classes, args.backbone)
-        return evaluate_lmdb(engine, params.paths.bench_lmdb(args.bench), charset, args.bench,
-                             params.eval.batch_size, params.model.image_shape, progress=progress)
+    calibration = load_calibration(params.paths.calibration(args.backbone))
 
-    result = evaluate(params.paths.checkpoint(args.backbone), on_terminal(args.no_progress))
+    def evaluate(checkpoint: Path, progress: bool, cal: Calibration | None = None) -> DatasetResult:
+        engine = load_engine(checkpoint, charset.num_classes, args.backbone)  # on this stage's benchmark
+        return evaluate_lmdb(engine, params.paths.bench_lmdb(args.bench), charset, args.bench,
+                             params.eval.batch_size, params.model.image_shape, progress=progress, calibration=cal)
+
+    result = evaluate(params.paths.checkpoint(args.backbone), on_terminal(args.no_progress), calibration)
     summary = result.summary() | {
         "backbone": args.backbone,
         "skipped_keys": result.skipped_keys,
         "worst": [{"key": s.key, "label": s.label, "prediction": s.prediction,
-                   "confidence": s.confidence, "correct": s.correct}
+                   "confidence": s.confidence, "calibrated_confidence": s.calibrated, "correct": s.correct}
                   for s in result.worst(params.eval.gallery_size)],
+        "calibration": {"method": calibration.describe() if calibration else None,
+                        **result.calibration(params.calibration.bins, params.calibration.target_precision)},
     }
     start = starting_checkpoint(params.paths.model_dir(args.backbone))
     if start is not None:
@@ -57,9 +76,12 @@ def main() -> None:
             start = start.measured(start_result.accuracy, start_result.count)
         summary["start"] = start.record()
     out.write_text(json.dumps(summary, indent=2) + "\n")
+    cal = summary["calibration"]
     print(f"{args.backbone} on {args.bench}: accuracy {result.accuracy:.4f} over {result.count} images "
-          f"(skipped {dict(result.skipped)})" + (f"; it started from {start.source}: {start.accuracy:.4f}"
-                                                  if start is not None and start.accuracy is not None else ""))
+          f"(skipped {dict(result.skipped)}); ECE {cal['ece_before']:.4f}"
+          + (f" -> {cal['ece_after']:.4f} calibrated" if cal["ece_after"] is not None else "")
+          + (f"; it started from {start.source}: {start.accuracy:.4f}"
+             if start is not None and start.accuracy is not None else ""))
 
 
 if __name__ == "__main__":

@@ -125,3 +125,23 @@ def test_summary_reports_before_after_and_coverage():
     assert s["threshold"] is not None and 0 < s["coverage"] < 1
     accepted = cal.confidences(probs) >= s["threshold"]
     assert correct[accepted].mean() >= 0.8 and accepted.mean() == pytest.approx(s["coverage"])
+
+
+def words_with_confidences(conf: np.ndarray, classes: int = 37) -> np.ndarray:
+    """probs [N, 1, classes]: one kept frame per word whose max probability (class 1) is ``conf``."""
+    probs = np.repeat(((1 - conf) / (classes - 1))[:, None], classes, axis=1)
+    probs[:, 1] = conf
+    return probs[:, None, :].astype(np.float32)
+
+
+def test_platt_stays_finite_when_confidences_pile_up_at_one():
+    """Real photos: most raw confidences are 1.0 to float32 precision, mostly (not all) right. A plain
+    Newton step overshot here to a slope of ~1e10 and an ECE worse than uncalibrated."""
+    rng = np.random.default_rng(7)
+    conf = np.where(rng.random(4000) < 0.6, 1.0, rng.uniform(0.3, 1.0, 4000))
+    correct = rng.random(4000) < np.where(conf == 1.0, 0.93, conf * 0.6)
+    probs = words_with_confidences(conf)
+    np.testing.assert_allclose(raw_confidences(probs), conf, atol=1e-6)
+    cal = fit("platt", probs, correct)
+    assert abs(cal.parameters["a"]) < 100
+    assert expected_calibration_error(cal.confidences(probs), correct) < expected_calibration_error(conf, correct) / 3

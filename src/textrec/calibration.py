@@ -156,7 +156,7 @@ def _check(method: str, p: Any) -> None:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # = 1 / (1 + exp(-z)), without overflow
 
 
 def _logit(c: np.ndarray) -> np.ndarray:
@@ -201,18 +201,28 @@ def _fit_temperature(probs: np.ndarray, correct: np.ndarray) -> dict[str, float]
 
 
 def _fit_platt(raw: np.ndarray, correct: np.ndarray) -> dict[str, float]:
-    """Logistic regression of correctness on logit(raw) by Newton's method (a tiny L2 term keeps it finite
-    when the classes separate)."""
+    """Logistic regression of correctness on logit(raw): Newton's method with step halving (a plain Newton
+    step overshoots to a ~1e10 slope on real confidences piled up at 1.0), and a small L2 term that keeps the
+    weights finite when the classes separate."""
     x = np.stack([_logit(raw), np.ones_like(raw)], axis=1)  # [N, 2]
     y = correct.astype(np.float64)
+    l2 = 1e-4
+
+    def loss(w: np.ndarray) -> float:
+        z = x @ w
+        return float(np.mean(np.logaddexp(0.0, z) - y * z) + l2 * (w @ w) / 2)
+
     w = np.array([1.0, 0.0])
     for _ in range(100):
         p = _sigmoid(x @ w)
-        grad = x.T @ (p - y) + 1e-6 * w
-        hess = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(2)
+        grad = x.T @ (p - y) / len(y) + l2 * w
+        hess = (x * (p * (1 - p))[:, None]).T @ x / len(y) + l2 * np.eye(2)
         step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-10:
+        t = 1.0
+        while loss(w - t * step) > loss(w) and t > 1e-8:
+            t /= 2
+        w = w - t * step
+        if np.abs(t * step).max() < 1e-10:
             break
     return {"a": float(w[0]), "b": float(w[1])}
 
@@ -288,16 +298,20 @@ def cross_validated_ece(method: Method, probs: np.ndarray, correct: np.ndarray, 
 
 
 def fit_best(probs: np.ndarray, correct: np.ndarray, methods: tuple[Method, ...] = METHODS, bins: int = 15,
-             folds: int = 5, fitted_on: dict[str, Any] | None = None) -> Calibration:
-    """Every method's cross-validated ECE; the lowest is refitted on all the data and returned, with the
-    comparison in ``selection`` (``{"ece_uncalibrated", "cv_ece": {method: ece}, "chosen", "folds"}``)."""
+             folds: int = 5, fitted_on: dict[str, Any] | None = None, method: Method | None = None
+             ) -> Calibration:
+    """Every method's cross-validated ECE; the lowest (or ``method``, when given) is refitted on all the data
+    and returned, with the comparison in ``selection`` (``{"ece_uncalibrated", "cv_ece": {method: ece},
+    "chosen", "by", "folds", "bins"}``)."""
     probs, correct = np.asarray(probs), np.asarray(correct, dtype=bool)
     if len(probs) < 2 * folds:
-        raise ValueError(f"need at least {2 * folds} labelled predictions to choose a calibration, got {len(probs)}")
+        raise ValueError(f"{len(probs)} labelled words are too few to fit a calibration: at least {2 * folds} "
+                         f"are needed ({folds} cross-validation folds)")
     scores = {m: cross_validated_ece(m, probs, correct, bins, folds) for m in methods}
-    chosen = min(scores, key=scores.__getitem__)
+    chosen = method or min(scores, key=scores.__getitem__)
     cal = fit(chosen, probs, correct, bins, fitted_on)
-    selection = {"chosen": chosen, "folds": folds, "bins": bins,
+    selection = {"chosen": chosen, "by": "configured" if method else "lowest cross-validated ECE",
+                 "folds": folds, "bins": bins,
                  "ece_uncalibrated": expected_calibration_error(raw_confidences(probs), correct, bins),
                  "cv_ece": scores}
     return Calibration(cal.method, cal.parameters, cal.fitted_on, selection)

@@ -21,7 +21,7 @@ def test_dag_expands_and_every_dependency_is_produced(tmp_path, profile):
     params = load_params(project / "params.yaml")
     bbs, benches = params.model.backbones, params.eval.benchmarks
     expected = {"download", "prepare", "validate", "report"}
-    expected |= {f"{s}@{bb}" for s in ("train", "export", "quantize") for bb in bbs}
+    expected |= {f"{s}@{bb}" for s in ("train", "calibrate", "export", "quantize") for bb in bbs}
     expected |= {f"evaluate@{bb}-{b}" for bb in bbs for b in benches}
     assert names == expected
 

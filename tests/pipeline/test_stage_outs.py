@@ -24,6 +24,7 @@ def expected(p: PathsConfig, stage: str, bb: str, bench: str) -> set[Path]:
         "validate": lambda: {p.data_docs(), p.validation_report()},
         "train": lambda: {p.model_dir(bb), p.rejections(bb, "train"), p.rejections(bb, "val"),
                           p.train_summary(bb), p.train_log(bb)},
+        "calibrate": lambda: {p.calibration(bb), p.calibration_report(bb)},
         "evaluate": lambda: {p.eval_report(bb, bench)},
         "export": lambda: {*p.inference_model(bb), p.onnx_model(bb), p.export_report(bb)},
         "quantize": lambda: {p.onnx_model(bb, "int8"), p.quantize_report(bb)},
@@ -51,7 +52,8 @@ STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages
 
 
 def test_every_stage_has_its_outputs_here():
-    assert set(STAGES) == {"download", "prepare", "validate", "train", "evaluate", "export", "quantize", "report"}
+    assert set(STAGES) == {"download", "prepare", "validate", "train", "calibrate", "evaluate", "export", "quantize",
+                           "report"}
 
 
 @pytest.mark.parametrize("name", sorted(STAGES))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from textrec.config._build import ConfigError, build, flatten, to_dict
+from textrec.config.calibration import CalibrationConfig
 from textrec.config.data import (
     DataConfig,
     DatasetSource,
@@ -57,6 +58,7 @@ class Params:
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
 
     def __post_init__(self) -> None:
         if self.data.source != "folder":
@@ -102,5 +104,5 @@ __all__ = [
     "PromotionConfig", "QuantizeConfig", "RealDataConfig", "RecipeConfig", "ScheduleConfig", "SynthConfig",
     "TrackingConfig", "TrainConfig", "ValidationConfig", "build", "flatten", "load_params", "parse_params",
     "to_dict",
-    "MonitoringConfig", "PredictionLogConfig",
+    "MonitoringConfig", "PredictionLogConfig", "CalibrationConfig",
 ]

@@ -12,6 +12,7 @@ from textrec.config._build import Fraction, NonNegInt, PosFloat, PosInt, Range
 INFERENCE_PREFIX = "inference"  # Paddle inference model: inference.json + inference.pdiparams
 ONNX_NAME = "model.onnx"
 INT8_NAME = "model_int8.onnx"
+CALIBRATION_NAME = "calibration.json"  # = textrec.calibration.FILE_NAME, where the Recognizer looks (a test)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,14 @@ class PathsConfig:
 
     def onnx_model(self, backbone: str, precision: Literal["fp32", "int8"] = "fp32") -> Path:
         return self.export_dir(backbone) / (ONNX_NAME if precision == "fp32" else INT8_NAME)
+
+    def calibration(self, backbone: str) -> Path:
+        """The model's calibration (calibrate stage), beside its exported files: the Recognizer finds it there
+        for model.onnx, model_int8.onnx and the inference directory alike."""
+        return self.export_dir(backbone) / CALIBRATION_NAME
+
+    def calibration_report(self, backbone: str) -> Path:
+        return Path(self.reports) / "calibration" / f"{backbone}.json"
 
     def export_report(self, backbone: str) -> Path:
         return Path(self.reports) / "export" / f"{backbone}.json"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from textrec.calibration import Calibration, calibration_summary
 from textrec.charset import Charset
 from textrec.data.lmdb_io import find_lmdbs, iter_records, num_samples
 from textrec.data.reasons import Reason
@@ -54,6 +55,16 @@ class DatasetResult:
                 "norm_edit_distance": self.norm_edit_distance, "mean_confidence": self.mean_confidence,
                 "empty_predictions": self.empty_predictions, "skipped": dict(self.skipped)}
 
+    def calibration(self, bins: int = 15, target_precision: float = 0.99) -> dict:
+        """ECE before and after the calibration (``after`` None when the samples were not calibrated), the
+        reliability diagram's bins and the auto-accept threshold with its coverage
+        (``textrec.calibration.calibration_summary``)."""
+        raw = np.array([s.confidence for s in self.samples])
+        calibrated = [s.calibrated for s in self.samples]
+        after = None if not self.samples or None in calibrated else np.array(calibrated, dtype=np.float64)
+        correct = np.array([s.correct for s in self.samples], dtype=bool)
+        return calibration_summary(raw, after, correct, bins, target_precision)
+
     def worst(self, n: int) -> list[SampleResult]:
         """Wrong predictions first, most confident mistakes first, then the least confident hits."""
         return sorted(self.samples, key=lambda s: (s.correct, -s.confidence if not s.correct else s.confidence))[:n]
@@ -97,14 +108,23 @@ def _batches(path: Path, charset: Charset, res: DatasetResult, batch_size: int,
 
 def evaluate_lmdb(engine: Engine, path: str | Path, charset: Charset, name: str | None = None,
                   batch_size: int = 64, image_shape: tuple[int, int, int] = IMAGE_SHAPE,
-                  progress: bool = False, desc: str | None = None) -> DatasetResult:
+                  progress: bool = False, desc: str | None = None, calibration: Calibration | None = None,
+                  outputs: list[np.ndarray] | None = None) -> DatasetResult:
     """Score every record of one LMDB; images are preprocessed to ``image_shape`` (``model.image_shape``);
-    ``progress``: a bar labelled ``desc`` (default: the dataset's name) counts the records."""
+    ``progress``: a bar labelled ``desc`` (default: the dataset's name) counts the records. ``calibration``:
+    each sample also gets its calibrated confidence. ``outputs``: each batch's probabilities [n, T, C] are
+    appended to it, in sample order (what a calibration is fitted on)."""
     path = Path(path)
     res = DatasetResult(name or path.name)
     for keys, labels, x in _batches(path, charset, res, batch_size, image_shape, progress, desc):
-        for key, label, pred in zip(keys, labels, ctc_greedy_decode(engine(x), charset), strict=True):
-            res.samples.append(score_sample(key, label, pred.text, pred.confidence))
+        probs = np.asarray(engine(x))  # [n, T, C]
+        preds = ctc_greedy_decode(probs, charset)
+        cal = calibration.confidences(probs) if calibration is not None else [None] * len(preds)
+        for key, label, pred, c in zip(keys, labels, preds, cal, strict=True):
+            res.samples.append(score_sample(key, label, pred.text, pred.confidence,
+                                            None if c is None else float(c)))
+        if outputs is not None:
+            outputs.append(probs)
     return res
 
 

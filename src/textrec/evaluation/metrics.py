@@ -50,8 +50,11 @@ class SampleResult:
     confidence: float
     correct: bool
     ned: float
+    calibrated: float | None = None  # the confidence after the model's calibration (None: not calibrated)
 
 
-def score_sample(key: str, label: str, prediction: str, confidence: float) -> SampleResult:
+def score_sample(key: str, label: str, prediction: str, confidence: float,
+                 calibrated: float | None = None) -> SampleResult:
     gt, pred = dtrb_normalize(label), dtrb_normalize(prediction)
-    return SampleResult(key, label, prediction, confidence, pred == gt, normalized_edit_distance(pred, gt))
+    return SampleResult(key, label, prediction, confidence, pred == gt, normalized_edit_distance(pred, gt),
+                        calibrated)
