@@ -9,7 +9,7 @@ import warnings
 
 # Modules of textrec.commands that define sub-commands (each has ``register(subparsers)``).
 COMMAND_MODULES = ("recognize", "profile", "registry", "export", "bundle", "convert", "serve", "monitor",
-                   "select")
+                   "select", "calibrate")
 
 
 def build_parser() -> argparse.ArgumentParser:

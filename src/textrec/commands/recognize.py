@@ -13,7 +13,7 @@ def _recognizer(args: argparse.Namespace):
     from textrec.inference.recognizer import Recognizer
 
     return Recognizer(args.model, dictionary=args.dict, backbone=args.backbone, threads=args.threads,
-                      batch_size=args.batch_size)
+                      batch_size=args.batch_size, calibration=getattr(args, "calibration", None))
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -89,6 +89,9 @@ def register(sub) -> None:
                     help='one JSON object per image: {"path", "text", "confidence"} or {"path", "error"}')
     sp.add_argument("--log", metavar="DB", help="also log each prediction to this SQLite prediction log "
                     "(textrec monitor and textrec select read it)")
+    sp.add_argument("--calibration", metavar="FILE",
+                    help="confidence calibration to apply (default: the model's own, beside it; "
+                         "`textrec calibrate` fits one)")
     _model_args(sp)
     sp.set_defaults(func=cmd_predict)
 
