@@ -11,6 +11,8 @@ import pandas as pd
 
 from textrec.data.lmdb_io import image_key, open_readonly
 from textrec.reporting import charts
+from textrec.reporting.calibration import NOTE as CALIBRATION_NOTE
+from textrec.reporting.calibration import benchmark_diagrams, calibration_table
 from textrec.reporting.collect import (
     BackboneResults,
     accuracy_table,
@@ -158,6 +160,11 @@ def build_report(results: list[BackboneResults], benchmarks: tuple[str, ...], be
     empty = empty_predictions_table(results, benchmarks)
     if empty is not None:
         parts += ["<h2>Empty predictions</h2>", f"<p>{EMPTY_NOTE}</p>", _table_html(empty, [])]
+    calibration = calibration_table(results, benchmarks)
+    if calibration is not None:
+        parts += ["<h2>Calibrated confidence</h2>", f"<p>{CALIBRATION_NOTE}</p>",
+                  _table_html(calibration, ["coverage"]), '<div class="gallery">',
+                  *(svg for r in results for svg in benchmark_diagrams(r, benchmarks)), "</div>"]
     logs = {r.backbone: r.train_log for r in results if r.train_log is not None and len(r.train_log)}
     if logs:
         parts += ["<h2>Training curves</h2>", _img_tag(charts.training_curves(logs), "training curves")]
@@ -190,6 +197,9 @@ def build_report(results: list[BackboneResults], benchmarks: tuple[str, ...], be
         lines += ["## How training ended", "", trained.to_markdown(index=False), ""]
     if empty is not None:
         lines += ["## Empty predictions", "", EMPTY_NOTE, "", empty.to_markdown(index=False), ""]
+    if calibration is not None:
+        cal = calibration.assign(coverage=calibration["coverage"].map(_fmt))
+        lines += ["## Calibrated confidence", "", CALIBRATION_NOTE, "", cal.to_markdown(index=False), ""]
     if lat is not None:
         lines += ["## Latency", "", LATENCY_NOTE, "", lat.to_markdown(index=False, floatfmt=".2f"), ""]
     out_md.write_text("\n".join(lines), encoding="utf-8")
