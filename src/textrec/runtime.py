@@ -23,6 +23,9 @@ ResNet34_vd evaluation of 200 images: 50 s plain, 17.5 s with these settings, 10
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from textrec.machine import cpu_flags, cpu_model, cpuinfo_field
@@ -41,6 +44,20 @@ class RuntimeInfo:
     threads: int | None  # paddle CPU threads set, None = paddle's default (1)
     mkl_cpu_type: str | None  # value of MKL_DEBUG_CPU_TYPE in effect
     malloc_tuned: bool  # glibc keeps freed tensor memory instead of unmapping it
+
+
+@contextmanager
+def quiet_paddle_import() -> Iterator[None]:
+    """Within this block, importing paddle does not warn "No ccache found".
+
+    ``import paddle`` imports ``paddle.utils.cpp_extension``, which warns (UserWarning, once per process, at
+    import) that ccache, a C++ compiler cache, is missing: noise in every stage log and from ``Recognizer()``
+    with a .pdparams model, and irrelevant to us (the fast kernels are built once per machine and cached).
+    Entry points wrap their work in it (``textrec.cli``, the stages), loaders their import of paddle; only
+    this warning is dropped, and the warning filters are as before once the block ends."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
+        yield
 
 
 def _is_amd_avx2() -> bool:
@@ -83,8 +100,10 @@ def configure_runtime(device: str = "cpu", threads: int | None = None, *, mkl_av
             os.environ.setdefault(MKL_CPU_TYPE_VAR, "5")
         if keep_freed_memory:
             tuned = _keep_freed_memory()
-        if threads is not None:
-            import paddle
-
-            paddle.base.core.set_num_threads(threads)
+    # the first import of paddle in the stages, their training ranks and Recognizer (after MKL's variable and
+    # the allocator settings, as before): without its import-time noise
+    with quiet_paddle_import():
+        import paddle
+    if device.startswith("cpu") and threads is not None:
+        paddle.base.core.set_num_threads(threads)
     return RuntimeInfo(device, cpu_model(), os.cpu_count() or 1, threads, os.environ.get(MKL_CPU_TYPE_VAR), tuned)

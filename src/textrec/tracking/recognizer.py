@@ -112,7 +112,9 @@ class CrnnRecognizer(mlflow.pyfunc.PythonModel):
 
         self.log = PredictionLogger(path, model, version, cfg, source="serve")
 
-    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+    # the input's type hint tells MLflow it is a DataFrame checked against the logged signature (without one,
+    # logging warns that it cannot validate the input)
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         try:
             x = preprocess_items(images_from_input(model_input), self.limits, self.image_shape)  # [N, 3, 32, 100]
         except ImageInputError as e:

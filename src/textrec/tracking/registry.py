@@ -85,6 +85,20 @@ def _pyfunc_signature():
                           outputs=Schema([ColSpec("string", "text"), ColSpec("double", "confidence")]))
 
 
+def _input_example():
+    """A request as the served model takes it (stored with the model as its input example; MLflow checks it
+    against the signature when logging): one base64 PNG, a blank 100 x 32 word crop."""
+    import base64
+    import io
+
+    import pandas as pd
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("L", (100, 32), 255).save(png, format="PNG")
+    return pd.DataFrame({"image": [base64.b64encode(png.getvalue()).decode("ascii")]})
+
+
 # What the pyfunc imports besides textrec (mlflow adds itself): the ONNX engine, preprocessing, request parsing
 SERVING_PACKAGES = ("onnxruntime", "numpy", "opencv-python-headless", "pandas", "pillow")
 
@@ -153,7 +167,7 @@ def register_run(params: Params, store: Store, run_id: str) -> RegisteredVersion
         with mlflow.start_run(run_id=run_id):
             info = mlflow.pyfunc.log_model(
                 name="recognizer", python_model=str(Path(__file__).with_name("recognizer_code.py")),
-                signature=_pyfunc_signature(), model_config=serving_config(params),
+                signature=_pyfunc_signature(), input_example=_input_example(), model_config=serving_config(params),
                 pip_requirements=serving_requirements(), code_paths=[str(_package_copy(Path(tmp) / "code"))],
                 artifacts={"onnx": str(onnx_file), "dictionary": str(dict_file)})
         tags = {"backbone": run.data.tags.get("backbone", ""), "run_id": run_id, "precision": cfg.serve_precision,

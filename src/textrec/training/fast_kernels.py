@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from textrec.machine import cpu_flags, cpu_model
+from textrec.runtime import quiet_paddle_import
 
 SOURCES = tuple(Path(__file__).with_name(f) for f in ("kernels.cc", "batchnorm.cc", "squeeze_excite.cc"))
 # -fno-trapping-math lets GCC vectorise the activation gradients' selects with AVX2 too (without it they stay
@@ -114,7 +115,8 @@ def built_library(out: Path) -> Path | None:
 
 def _build(out: Path):
     """Compile with paddle's ``load`` and record the build as complete."""
-    from paddle.utils.cpp_extension import load
+    with quiet_paddle_import():
+        from paddle.utils.cpp_extension import load
 
     module = load(name=EXTENSION_NAME, sources=[str(s) for s in SOURCES], extra_cxx_cflags=list(CXX_FLAGS),
                   build_directory=str(out))
@@ -131,7 +133,8 @@ def _open_built(out: Path):
     paddle) the build runs again through ``load()``, slower but correct. The library links paddle by soname
     (libpaddle.so), which this process has already loaded from its own venv."""
     try:
-        from paddle.utils.cpp_extension.extension_utils import _import_module_from_library
+        with quiet_paddle_import():
+            from paddle.utils.cpp_extension.extension_utils import _import_module_from_library
     except ImportError:
         return _build(out)
     return _import_module_from_library(EXTENSION_NAME, str(out / EXTENSION_NAME))
