@@ -123,7 +123,8 @@ def _int8_verdict(int8: dict | None) -> str:
 
 def register(sub) -> None:
     sp = sub.add_parser("bundle", help="ship a trained checkpoint in the package (+ ONNX, INT8) with its model card")
-    sp.add_argument("--checkpoint", default="models/mobilenet_v3/best.pdparams")
+    sp.add_argument("--checkpoint", default="models/mobilenet_v3/best.pdparams",
+                    help="the trained .pdparams to ship (default: %(default)s)")
     sp.add_argument("--params", default="params.yaml", help="the run's params: paths of its LMDBs and reports, "
                     "dictionary, export and quantize settings")
     sp.add_argument("--real-dev", default="reports/bench/real_dev.json",

@@ -62,9 +62,10 @@ def register(sub) -> None:
                          "default: the label file's folder")
     sp.add_argument("--processes", type=int, default=2, help="decode workers (0: in this process)")
     sp.add_argument("--dict", default=None, help="dictionary, one character per line (default: 0-9a-z)")
-    sp.add_argument("--max-text-length", type=int, default=25)
+    sp.add_argument("--max-text-length", type=int, default=25,
+                    help="longer labels are rejected as too_long (default: %(default)s)")
     sp.add_argument("--drop-unknown", action="store_true",
                     help="drop characters outside the dictionary from labels (the DTRB rule, "
                          "charset.drop_unknown) instead of rejecting the row as unknown_chars")
-    sp.add_argument("--no-progress", action="store_true")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar (there is none off a terminal)")
     sp.set_defaults(func=cmd_convert)

@@ -18,6 +18,6 @@ def register(sub) -> None:
     from textrec.config import PROFILES
 
     sp = sub.add_parser("profile", help=f"switch params.yaml to a profile: {', '.join(PROFILES)}")
-    sp.add_argument("name", choices=PROFILES)
-    sp.add_argument("--params", default="params.yaml")
+    sp.add_argument("name", choices=PROFILES, help="the profile (profiles/<name>.yaml)")
+    sp.add_argument("--params", default="params.yaml", help="the file to write (default: %(default)s)")
     sp.set_defaults(func=cmd_profile)

@@ -59,7 +59,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def _common(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--params", default="params.yaml")
+    sp.add_argument("--params", default="params.yaml",
+                    help="its promotion section names the model and the gates, its tracking section the store")
     sp.add_argument("--root", default=".", help="project root (relative paths and the default store)")
 
 

@@ -58,7 +58,7 @@ def register(sub) -> None:
     sp = sub.add_parser("select", help="logged images to label: least confident first, near-duplicates "
                         "removed, the model's reading pre-filled (PaddleOCR label file + Label Studio tasks)")
     sp.add_argument("--n", type=int, required=True, help="how many images")
-    sp.add_argument("--params", default="params.yaml")
+    sp.add_argument("--params", default="params.yaml", help="its monitoring section: the log, the batch settings")
     sp.add_argument("--root", default=".", help="project root (relative paths)")
     sp.add_argument("--log", metavar="DB", help="the prediction log (default: monitoring.log.path)")
     sp.add_argument("--model", help="only predictions of this model")
@@ -75,7 +75,7 @@ def register(sub) -> None:
     sp.add_argument("batch", help="the folder textrec select wrote")
     sp.add_argument("--labels", help="the labels: a PaddleOCR label file or Label Studio's JSON export (default: "
                     "the batch's rec_gt_batch.txt as corrected)")
-    sp.add_argument("--params", default="params.yaml")
+    sp.add_argument("--params", default="params.yaml", help="its data.folder section: where your own data is")
     sp.add_argument("--root", default=".", help="project root (relative paths)")
     sp.add_argument("--own", help="default: data.folder.root")
     sp.add_argument("--val-fraction", type=float, default=0.1, help="share of the rows that go to validation")

@@ -49,7 +49,7 @@ def register(sub) -> None:
     sp.add_argument("--root", default=".", help="project root (relative paths and the default store)")
     sp.add_argument("-m", "--model-uri", help="default: models:/<promotion.model_name>@production")
     sp.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept other machines' requests")
-    sp.add_argument("--port", type=int, default=5001)
+    sp.add_argument("--port", type=int, default=5001, help="(default: %(default)s)")
     sp.add_argument("--workers", type=int, default=1, help="server processes (each loads the model)")
     log = sp.add_mutually_exclusive_group()
     log.add_argument("--log", metavar="DB", help="log every prediction to this SQLite file (default when "

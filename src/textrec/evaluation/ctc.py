@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -11,8 +12,17 @@ from textrec.charset import Charset
 
 @dataclass(frozen=True)
 class Prediction:
+    """One recognised word. Unpacks like PaddleOCR's ``(text, score)`` pair: ``text, conf = rec("x.png")``."""
+
     text: str
     confidence: float  # mean of the max probability over the kept time steps; 0.0 for an empty text
+
+    def __iter__(self) -> Iterator[str | float]:
+        return iter((self.text, self.confidence))
+
+    def to_dict(self) -> dict[str, str | float]:
+        """``{"text": ..., "confidence": ...}``, ready for ``json.dumps``."""
+        return asdict(self)
 
 
 def greedy_path(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
