@@ -2,7 +2,8 @@
 
 Models: the kit's trained MobileNetV3 checkpoint and its freshly initialised ResNet34_vd, exported to ONNX
 with paddle and quantized (LSTM, dynamic) with onnxruntime. Benchmarks: the kit's 24 images split into three
-LMDBs. Every number in the files (losses, accuracies, latencies) is measured here.
+LMDBs; the validation set, which each model's calibration is fitted on (as the calibrate stage fits it), is
+all 24. Every number in the files (losses, accuracies, latencies, ECE) is measured here.
 Exports are cached under pytest's cache dir, keyed by the checkpoints and the model code.
 """
 
@@ -22,7 +23,9 @@ import numpy as np
 import yaml
 
 from textrec.charset import Charset
+from textrec.config.calibration import CalibrationConfig
 from textrec.data.lmdb_io import LmdbWriter
+from textrec.evaluation.calibrate import fit_on_lmdb
 from textrec.evaluation.ctc import ctc_greedy_decode
 from textrec.evaluation.evaluate import evaluate_lmdb
 from textrec.evaluation.metrics import score_sample
@@ -36,6 +39,7 @@ BENCHES = {"kit_iiit5k": "iiit5k_", "kit_ic15": "ic15_", "kit_synth": "synth_"} 
 TRAIN_STEPS = 3
 TRAIN_BATCH = {"mobilenet_v3": 8, "resnet34_vd": 2}  # ResNet34 backward is slow on a shared CPU
 KEY_SOURCES = ("src/textrec/models", "src/textrec/evaluation", "src/textrec/inference", "src/textrec/preprocess.py",
+               "src/textrec/calibration.py",
                "src/textrec/charset.py", "src/textrec/training/loss.py", "src/textrec/training/metrics_log.py",
                "tests/tracking/kit_pipeline.py")
 
@@ -214,6 +218,9 @@ def write_pipeline_run(root: Path, models: Path, backbones: tuple[str, ...] = tu
             for p, label in rows:
                 if p.name.startswith(prefix):
                     w.add(p.read_bytes(), label)
+    with LmdbWriter(root / "data" / "lmdb" / "val") as w:
+        for p, label in rows:
+            w.add(p.read_bytes(), label)
     x1 = preprocess_bytes(rows[0][0].read_bytes())[None]  # [1, 3, 32, 100]
     summary = []
     for bb in backbones:
@@ -230,11 +237,18 @@ def write_pipeline_run(root: Path, models: Path, backbones: tuple[str, ...] = tu
         engines = {p: OnnxEngine(src / f, threads=1) for p, f in (("fp32", "model.onnx"), ("int8", "model_int8.onnx"))}
         quant = {"backbone": bb, "benchmarks": [], "speed": [
             {"engine": f"onnx_{p}", "batch_size": 1, "ms_per_image": _latency_ms(e, x1)} for p, e in engines.items()]}
+        cal, _ = fit_on_lmdb(engines["fp32"], root / "data" / "lmdb" / "val", charset, CalibrationConfig(folds=3),
+                             {"data": "kit"})
+        cal.save(root / "exported" / bb / "calibration.json")
+        (root / "reports" / "calibration").mkdir(parents=True, exist_ok=True)
+        (root / "reports" / "calibration" / f"{bb}.json").write_text(json.dumps({"method": cal.method}))
         for bench in BENCHES:
-            res = {p: evaluate_lmdb(e, lmdb / bench, charset, bench) for p, e in engines.items()}
+            res = {p: evaluate_lmdb(e, lmdb / bench, charset, bench, calibration=cal if p == "fp32" else None)
+                   for p, e in engines.items()}
             out = root / "reports" / "eval" / bb / f"{bench}.json"
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(res["fp32"].summary() | {"backbone": bb}), encoding="utf-8")
+            out.write_text(json.dumps(res["fp32"].summary() | {"backbone": bb, "calibration": {
+                "method": cal.describe(), **res["fp32"].calibration()}}), encoding="utf-8")
             quant["benchmarks"].append({"name": bench, "fp32_accuracy": res["fp32"].accuracy,
                                         "int8_accuracy": res["int8"].accuracy})
             summary.append((bb, bench, res["fp32"].accuracy))

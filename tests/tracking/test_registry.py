@@ -9,10 +9,12 @@ import base64
 import dataclasses
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from tests.conftest import read_predictions
+from textrec.calibration import Calibration
 from textrec.tracking.files import FORGETTING, avg_acc_key, serving_config
 from textrec.tracking.registry import best_run, promote, register_best, register_run, rollback
 from textrec.tracking.store import client, mlflow_session
@@ -50,7 +52,12 @@ def test_best_run_becomes_the_challenger_pyfunc(tracked, parity_kit, parity_rows
     want = read_predictions(parity_kit / "predictions_mv3.tsv")
     assert list(out.columns) == ["text", "confidence"] and len(out) == 24
     assert out["text"].tolist() == [t for _, t, _ in want]
-    assert out["confidence"].to_numpy() == pytest.approx([s for _, _, s in want], abs=1e-5)
+    # the confidences are the run's calibration of the kit's outputs (PaddleOCR's own scores, calibrated)
+    cal = Calibration.load(tracked.root / "exported/mobilenet_v3/calibration.json")
+    assert mv.tags["calibration"] == cal.describe()
+    calibrated = cal.confidences(np.load(parity_kit / "outputs_mv3.npy"))
+    assert out["confidence"].to_numpy() == pytest.approx(calibrated, abs=1e-5)
+    assert not np.allclose(calibrated, [s for _, _, s in want], atol=1e-3)  # not the raw scores
 
     from mlflow.exceptions import MlflowException
 

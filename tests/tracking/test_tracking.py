@@ -47,6 +47,10 @@ def test_metrics_match_the_files_under_the_same_names(tracked):
             assert m[f"acc_fp32/{bench}"] == pytest.approx(ev["accuracy"])  # one name for one number
             assert m[f"count/{bench}"] == ev["count"] == 8
             assert m[f"empty/{bench}"] == ev["empty_predictions"]
+            cal = ev["calibration"]  # the calibrated confidence's measures, per model version's run
+            assert m[f"ece_before/{bench}"] == pytest.approx(cal["ece_before"])
+            assert m[f"ece_after/{bench}"] == pytest.approx(cal["ece_after"])
+            assert m[f"coverage_at_precision/{bench}"] == pytest.approx(cal["coverage"])
         assert m["avg_acc_fp32"] == pytest.approx(np.mean([r["fp32_accuracy"] for r in q["benchmarks"]]))
         assert m["latency_ms_int8_b1"] > 0 and m["validation_success"] == 1.0
         assert not {"avg_acc", "latency_ms_int8", "latency_ms_fp32"} & set(m) and not any(k.startswith("acc/") for k in m)
@@ -75,6 +79,8 @@ def test_artifacts_and_onnx_models(tracked):
     top = {a.path for a in c.list_artifacts(run_id)}
     assert {"charset", "eval", "quantize", "validation", "plots", "report"} <= top
     assert {a.path for a in c.list_artifacts(run_id, "eval")} == {f"eval/{b}.json" for b in BENCHES}
+    assert {a.path for a in c.list_artifacts(run_id, "calibration")} == {"calibration/calibration.json",
+                                                                        "calibration/mobilenet_v3.json"}
     tags = c.get_run(run_id).data.tags
     assert tags["missing_optional_files"] == "none"
     # train.json: what the weights started from, with its sha256

@@ -48,6 +48,11 @@ METRICS = {
     "confidence/<bench>": "mean confidence (evaluate stage)",
     "count/<bench>": "images scored (evaluate stage)",
     "empty/<bench>": "images read as the empty string: the model emitted only blanks (evaluate stage)",
+    "ece_before/<bench>": "expected calibration error of the raw confidence (evaluate stage; 15 bins by default)",
+    "ece_after/<bench>": "expected calibration error of the calibrated confidence (the calibrate stage's fit)",
+    "coverage_at_precision/<bench>": "share of words at or above the auto-accept threshold: the lowest calibrated "
+                                     "confidence above which they are right at calibration.target_precision (0 "
+                                     "when none reaches it; the threshold is in the eval JSON and the report)",
     "latency_ms_<precision>_b<N>": "ms/image at batch N, N in 1 and 64 (quantize stage; _b1 is the promotion "
                                    "gate latency)",
     "validation_success": "1 if the data validation passed, else 0",
@@ -161,8 +166,8 @@ def _forgetting(reports: dict[str, dict], own: Collection[str]) -> float | None:
 
 def eval_metrics(paths: dict[str, Path], own: Collection[str] = ()) -> dict[str, float]:
     """What the evaluate stage measured of the trained checkpoint beyond accuracy, per benchmark:
-    ``ned/``, ``confidence/``, ``count/``, ``empty/<bench>``, and with ``own`` test sets ``forgetting`` (when
-    the start checkpoint was measured). Its accuracy is not logged a second time: the accuracy of the exported
+    ``ned/``, ``confidence/``, ``count/``, ``empty/<bench>``, the calibration's (``calibration_metrics``), and
+    with ``own`` test sets ``forgetting`` (when the start checkpoint was measured). Its accuracy is not logged a second time: the accuracy of the exported
     model (``acc_fp32/<bench>``, ``quantize_metrics``) is the same model's."""
     m: dict[str, float] = {}
     reports = {bench: _json(p) for bench, p in paths.items()}
@@ -172,8 +177,22 @@ def eval_metrics(paths: dict[str, Path], own: Collection[str] = ()) -> dict[str,
         m[f"confidence/{bench}"] = _number(rep.get("mean_confidence"), f"{p} mean_confidence")
         m[f"count/{bench}"] = _number(rep.get("count"), f"{p} count")
         m[f"empty/{bench}"] = _number(rep.get("empty_predictions"), f"{p} empty_predictions")
+        m |= calibration_metrics(rep.get("calibration"), bench, p)
     if own and (forgot := _forgetting(reports, own)) is not None:
         m[FORGETTING] = forgot
+    return m
+
+
+def calibration_metrics(block: dict | None, bench: str, where: Path) -> dict[str, float]:
+    """The eval JSON's ``calibration`` block as metrics: ECE before (and after, when the model had a
+    calibration) and the auto-accept threshold's coverage; {} without one. (The threshold itself is not a
+    metric: it does not exist when no cut reaches the target, and one name must always mean one number.)"""
+    if block is None:
+        return {}
+    m = {f"ece_before/{bench}": _number(block.get("ece_before"), f"{where} calibration.ece_before"),
+         f"coverage_at_precision/{bench}": _number(block.get("coverage"), f"{where} calibration.coverage")}
+    if block.get("ece_after") is not None:
+        m[f"ece_after/{bench}"] = _number(block["ece_after"], f"{where} calibration.ece_after")
     return m
 
 

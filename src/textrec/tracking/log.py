@@ -33,6 +33,7 @@ from textrec.tracking.files import (
 from textrec.tracking.store import Store, mlflow_session, resolve_store
 
 TAG_PIPELINE_RUN = "pipeline_run_id"
+CALIBRATION_ARTIFACT = "calibration"  # the run's artifact folder: calibration.json (+ the stage's report)
 log = logging.getLogger("textrec.tracking")
 
 
@@ -81,6 +82,10 @@ def collect_backbone(params: Params, root: Path, backbone: str, pipeline_run_id:
         artifacts["report"] = [report]
     else:
         missing.append(str(report))
+    # the calibration (registered with the served model) and the calibrate stage's comparison of methods
+    calibration = [root / paths.calibration(bb), root / paths.calibration_report(bb)]
+    artifacts[CALIBRATION_ARTIFACT] = [p for p in calibration if p.is_file()]
+    missing += [str(p) for p in calibration if not p.is_file()]
     if plots.is_dir():
         artifacts["plots"] += sorted(p for p in plots.iterdir() if p.is_file())
     tags = {

@@ -25,6 +25,7 @@ obsolete and ignored, so they no longer read paths either.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -33,6 +34,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from textrec.calibration import Calibration, CalibrationError
 from textrec.charset import Charset
 from textrec.inference.engines import OnnxEngine
 from textrec.inference.recognizer import Recognizer
@@ -79,8 +81,21 @@ class BadImageInput(MlflowException):
         self._message = tail if sep and head.startswith("Failed to predict data") else str(value)
 
 
+def _calibration(artifacts: dict) -> Calibration | None:
+    if "calibration" not in artifacts:
+        logging.getLogger(__name__).warning("this model version has no calibration: its confidences are the "
+                                            "model's raw scores, not probabilities")
+        return None
+    try:
+        return Calibration.load(artifacts["calibration"])
+    except CalibrationError as e:
+        raise MlflowException(str(e), error_code=INVALID_PARAMETER_VALUE) from None
+
+
 class CrnnRecognizer(mlflow.pyfunc.PythonModel):
-    """Artifacts: ``onnx`` (model file, input "x" [N, 3, 32, W]) and ``dictionary`` (one char a line)."""
+    """Artifacts: ``onnx`` (model file, input "x" [N, 3, 32, W]), ``dictionary`` (one char a line) and, for a
+    run tracked with one, ``calibration`` (``textrec.calibration``: the confidences it serves are calibrated;
+    without it they are the raw scores, said once when the model loads)."""
 
     def load_context(self, context) -> None:
         logged = dict(context.model_config or {})
@@ -102,7 +117,8 @@ class CrnnRecognizer(mlflow.pyfunc.PythonModel):
             raise MlflowException(f"model outputs {out_classes} classes but the dictionary has "
                                   f"{self.charset.num_classes} (with blank)", error_code=INVALID_PARAMETER_VALUE)
         # the Python API and `textrec predict` decode through the same class
-        self.recognizer = Recognizer.from_engine(self.engine, self.charset, self.batch_size)
+        self.recognizer = Recognizer.from_engine(self.engine, self.charset, self.batch_size,
+                                                 _calibration(context.artifacts))
         self.log = None
 
     def enable_log(self, path: str, model: str, version: str, cfg=None) -> None:

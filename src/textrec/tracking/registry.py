@@ -143,6 +143,21 @@ def register_best(params: Params, store: Store, pipeline_run_id: str | None = No
     return register_run(params, store, best_run(params, store, pipeline_run_id))
 
 
+def _calibration_artifact(c, run_id: str, tmp: Path) -> tuple[dict[str, str], str]:
+    """The run's calibration file as a pyfunc artifact ({} for a run tracked without one: the served model
+    then gives raw confidences and says so) and how it calibrates, for the version's tags."""
+    import mlflow
+
+    from textrec.calibration import FILE_NAME, Calibration
+    from textrec.tracking.log import CALIBRATION_ARTIFACT
+
+    if FILE_NAME not in {Path(f.path).name for f in c.list_artifacts(run_id, CALIBRATION_ARTIFACT)}:
+        return {}, "none"
+    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"{CALIBRATION_ARTIFACT}/{FILE_NAME}",
+                                               dst_path=str(tmp / "calibration"))
+    return {"calibration": path}, Calibration.load(path).describe()
+
+
 def register_run(params: Params, store: Store, run_id: str) -> RegisteredVersion:
     """Log the recognizer pyfunc (served ONNX + dictionary of ``run_id``) into that run and register it
     as a new version of ``params.promotion.model_name`` with alias ``challenger``."""
@@ -164,15 +179,16 @@ def register_run(params: Params, store: Store, run_id: str) -> RegisteredVersion
         onnx.save_model(onnx.load_model(str(onnx_dir / "model.onnx")), str(onnx_file), save_as_external_data=False)
         dict_file = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="charset/dict.txt",
                                                         dst_path=f"{tmp}/charset")
+        calibration, calibrated = _calibration_artifact(c, run_id, Path(tmp))
         with mlflow.start_run(run_id=run_id):
             info = mlflow.pyfunc.log_model(
                 name="recognizer", python_model=str(Path(__file__).with_name("recognizer_code.py")),
                 signature=_pyfunc_signature(), input_example=_input_example(), model_config=serving_config(params),
                 pip_requirements=serving_requirements(), code_paths=[str(_package_copy(Path(tmp) / "code"))],
-                artifacts={"onnx": str(onnx_file), "dictionary": str(dict_file)})
+                artifacts={"onnx": str(onnx_file), "dictionary": str(dict_file)} | calibration)
         tags = {"backbone": run.data.tags.get("backbone", ""), "run_id": run_id, "precision": cfg.serve_precision,
                 TAG_PIPELINE_RUN: run.data.tags.get(TAG_PIPELINE_RUN, ""), metric: str(run.data.metrics[metric]),
-                "registered": _now()}
+                "registered": _now(), "calibration": calibrated}
         mv = mlflow.register_model(info.model_uri, cfg.model_name, tags=tags)
         c.set_registered_model_alias(cfg.model_name, CHALLENGER, mv.version)
     return RegisteredVersion(cfg.model_name, str(mv.version), run_id, tags["backbone"], tags[TAG_PIPELINE_RUN],
