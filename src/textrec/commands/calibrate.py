@@ -93,8 +93,10 @@ def register(sub) -> None:
     sp.add_argument("--method", default="auto", choices=get_args(CalibrationMethod),
                     help="default auto: the lowest cross-validated ECE")
     sp.add_argument("--target-precision", type=float, default=0.99, help="of the auto-accept threshold shown")
-    sp.add_argument("--bins", type=int, default=15)
-    sp.add_argument("--folds", type=int, default=5)
+    sp.add_argument("--bins", type=int, default=15,
+                    help="equal-width bins of the ECE, the reliability diagram and histogram binning (default: %(default)s)")
+    sp.add_argument("--folds", type=int, default=5,
+                    help="cross-validation folds of the method choice (default: %(default)s)")
     sp.add_argument("--processes", type=int, default=2, help="for converting a label file")
     _model_args(sp)
     sp.set_defaults(func=cmd_calibrate)
