@@ -64,7 +64,8 @@ def _pipeline_outputs(root: Path, rows: list[tuple[Path, str]]) -> Path:
 def _files_match(card: dict, out: Path) -> None:
     """Every file of the bundle's directory but the card is on the card, with its true size and sha256."""
     on_card = {f["name"]: f for f in card["files"]}
-    assert set(on_card) == {p.name for p in out.iterdir() if p.suffix not in (".json", ".md")}
+    card_files = {f"{card['backbone']}.json", f"{card['backbone']}.md"}
+    assert set(on_card) == {p.name for p in out.iterdir() if p.name not in card_files and p.is_file()}
     for name, f in on_card.items():
         data = (out / name).read_bytes()
         assert (f["bytes"], f["sha256"]) == (len(data), hashlib.sha256(data).hexdigest()), name

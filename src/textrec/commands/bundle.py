@@ -4,10 +4,12 @@ After `textrec profile pretrain && dvc repro` and `python bench/real_dev.py --mo
 
     textrec bundle            # -> src/textrec/assets/models/mobilenet_v3{.pdparams,.onnx,_int8.onnx,.dict.txt,.json,.md}
     textrec bundle --reexport # the bundled .pdparams exported again (new export code); its card's facts kept
+    textrec bundle --calibration FILE  # only give the bundle this confidence calibration (bench/calibration.py)
 
 The ONNX files are made and checked as the export and quantize stages make them (``params.export``,
 ``params.quantize``): fp32 always (parity with the checkpoint on benchmark crops), INT8 only when it passes
-the quantize gates. File names: ``textrec.inference.bundled``.
+the quantize gates. The run's calibration (calibrate stage: exported/<backbone>/calibration.json) ships as
+``<backbone>.calibration.json``; --reexport keeps the bundle's own. File names: ``textrec.inference.bundled``.
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     from textrec.models.pretrained import BUNDLED_DIR
     from textrec.runtime import configure_runtime
 
+    if args.calibration:
+        return _attach_calibration(args)
     params = load_params(args.params)
     characters = "".join(params.charset.build().characters)  # the run's dictionary: the head's classes 1..N
     out = Path(args.out or BUNDLED_DIR)
@@ -108,10 +112,41 @@ def cmd_bundle(args: argparse.Namespace) -> int:
             os.replace(p, shipped[k])
     card |= {"dictionary": dictionary_section(shipped["dict"].name, characters),
              "files": [file_entry(p, USES[k]) for k, p in shipped.items()], "onnx": onnx_card}
+    _ship_calibration(card, params.paths.calibration(backbone), out, backbone, args)
     js, md = write_card(card, out / backbone)
     print(f"{out}: {', '.join(p.name for p in shipped.values())}; {card['steps']:,} steps, "
           f"{card['images_seen']:,} images; synthetic mean {card['synthetic_mean_accuracy']:.1%}; ONNX max abs "
           f"diff {onnx_card['parity']['max_abs_diff']:.2g}; INT8 {_int8_verdict(onnx_card['int8'])}; card {js}, {md}")
+    return 0
+
+
+def _ship_calibration(card: dict, run_calibration: Path, out: Path, backbone: str, args: argparse.Namespace) -> None:
+    """The run's calibration into the bundle (--reexport: the bundle's own, same weights), with its card entry."""
+    from textrec.export.bundle import CALIBRATION_USE, ship_calibration
+    from textrec.models.model_card import calibration_section, file_entry
+
+    source = None if args.reexport or not run_calibration.is_file() else run_calibration
+    shipped = ship_calibration(source, out, backbone)
+    if shipped is None:
+        print(f"no calibration ({run_calibration} not found): the bundle's confidences stay raw scores")
+        return
+    bench = Path(args.calibration_bench) if args.calibration_bench else None
+    card["files"].append(file_entry(shipped, CALIBRATION_USE))
+    card["calibration"] = calibration_section(shipped, json.loads(bench.read_text()) if bench and bench.is_file()
+                                              else None)
+
+
+def _attach_calibration(args: argparse.Namespace) -> int:
+    from textrec.export.bundle import attach_calibration
+    from textrec.inference.bundled import BUNDLED_BACKBONE
+    from textrec.models.pretrained import BUNDLED_DIR
+
+    out = Path(args.out or BUNDLED_DIR)
+    bench = Path(args.calibration_bench) if args.calibration_bench else None
+    card = attach_calibration(out, BUNDLED_BACKBONE, Path(args.calibration), bench)
+    c = card["calibration"]
+    print(f"{out}: {c['file']} ({c['description']}); card {out / BUNDLED_BACKBONE}.json, .md"
+          + ("" if c["real_dev"] else f" (no real-photo measurement of it in {bench})"))
     return 0
 
 
@@ -133,5 +168,9 @@ def register(sub) -> None:
     sp.add_argument("--reexport", action="store_true",
                     help="export the bundle already in --out again from its own .pdparams, keeping its card's facts")
     sp.add_argument("--no-int8", action="store_true", help="ship the fp32 ONNX only (no INT8 attempt)")
+    sp.add_argument("--calibration", metavar="FILE", default=None,
+                    help="only give the bundle in --out this confidence calibration (no export; card updated)")
+    sp.add_argument("--calibration-bench", default="reports/bench/calibration.json",
+                    help="bench/calibration.py's JSON: the calibration's ECE on real photos, for the card")
     sp.add_argument("--no-progress", action="store_true", help="no progress bars")
     sp.set_defaults(func=cmd_bundle)

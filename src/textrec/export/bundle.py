@@ -3,6 +3,7 @@
     bundle = export_bundle("models/mobilenet_v3/best.pdparams", "exported/mobilenet_v3", charset)
     report = verify_bundle(bundle, images, atol=1e-4)   # raises ParityError above atol
     shipped = onnx_for_package(checkpoint, work_dir, params, "mobilenet_v3", int8=True)  # `textrec bundle`
+    attach_calibration(bundle_dir, "mobilenet_v3", calibration_file)  # `textrec bundle --calibration FILE`
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from textrec.export.parity import ParityError, ParityReport, compare
 from textrec.inference.recognizer import CHARACTERS_KEY
 from textrec.preprocess import IMAGE_SHAPE
 
-__all__ = ["INT8_NAME", "ONNX_NAME", "Bundle", "PackagedOnnx", "export_bundle", "onnx_for_package", "verify_bundle"]
+__all__ = ["INT8_NAME", "ONNX_NAME", "Bundle", "PackagedOnnx", "attach_calibration", "export_bundle",
+           "onnx_for_package", "ship_calibration", "verify_bundle"]
+CALIBRATION_USE = ("confidence calibration: applied by Recognizer, `textrec predict` and the served model, for "
+                   "every bundled file")
 
 
 @dataclass(frozen=True)
@@ -123,3 +127,46 @@ def gated_int8(fp32: Path, out: Path, params: Params, benches: dict[str, Path], 
     chosen, attempts = quantize_with_gates(fp32, out, calib.images, benches, timing.images, params.charset.build(),
                                            cfg, params.eval.batch_size, shape, progress)
     return chosen or min(attempts, key=lambda a: len(a.failures)), attempts
+
+
+def bundled_calibration(backbone: str, out: Path) -> Path:
+    """The bundle's calibration file: ``<backbone>.calibration.json``, the sidecar of ``<backbone>.onnx`` (the
+    Recognizer reads it for every bundled variant)."""
+    from textrec.calibration import SIDECAR
+
+    return out / f"{backbone}{SIDECAR}"
+
+
+def ship_calibration(source: Path | None, out: Path, backbone: str) -> Path | None:
+    """Copy the calibration ``source`` into the bundle ``out`` (it must load: a corrupt file is refused in one
+    line before anything is written); None: the bundle's own, if it has one (``--reexport``: same weights)."""
+    import shutil
+
+    from textrec.calibration import Calibration
+
+    dst = bundled_calibration(backbone, out)
+    if source is None:
+        return dst if dst.is_file() else None
+    Calibration.load(source)
+    shutil.copyfile(source, dst)
+    return dst
+
+
+def attach_calibration(out: Path, backbone: str, source: Path, bench: Path | None = None) -> dict:
+    """Give the bundle in ``out`` the calibration ``source`` without exporting anything again: the file, its
+    entry in the card's file list and the card's ``calibration`` section (with ``bench``, bench/calibration.py's
+    JSON, when it measured this calibration on real photos). Returns the card."""
+    import json
+
+    from textrec.models.model_card import calibration_section, file_entry, write_card
+
+    card_file = out / f"{backbone}.json"
+    if not card_file.is_file():
+        raise FileNotFoundError(f"{card_file}: no bundle to attach a calibration to (bundle a checkpoint first)")
+    card = json.loads(card_file.read_text(encoding="utf-8"))
+    path = ship_calibration(source, out, backbone)
+    bench_data = json.loads(bench.read_text(encoding="utf-8")) if bench is not None and bench.is_file() else None
+    card["files"] = [f for f in card.get("files", []) if f["name"] != path.name] + [file_entry(path, CALIBRATION_USE)]
+    card["calibration"] = calibration_section(path, bench_data)
+    write_card(card, out / backbone)
+    return card

@@ -3,7 +3,7 @@ well it reads, gathered from the files the pipeline wrote (files are the contrac
 
     card = build_card(checkpoint, params, backbone, real_dev_json, repo)  # evaluations: params.paths
     card |= {"dictionary": dictionary_section(name, chars), "files": [file_entry(path, use), ...],
-             "onnx": {...}}                                     # what `textrec bundle` ships beside it
+             "onnx": {...}, "calibration": calibration_section(file, bench)}  # what `textrec bundle` ships
     write_card(card, "src/textrec/assets/models/mobilenet_v3")   # -> .json + .md
 
 No paddle import here.
@@ -117,6 +117,45 @@ def dictionary_section(file_name: str, characters: str) -> dict[str, Any]:
             "num_classes": len(characters) + 1, "summary": describe_characters(characters)}
 
 
+def calibration_section(path: Path, bench: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The bundle's confidence calibration (``textrec.calibration``): its file, method, what it was fitted on
+    and the methods it was chosen among; ``bench``: bench/calibration.py's JSON, whose per-set ECE on real
+    photos (held back: never fitted on) is kept when it measured this calibration (same method and
+    parameters)."""
+    from textrec.calibration import Calibration
+
+    cal = Calibration.load(path)
+    out = {"file": path.name, "method": cal.method, "description": cal.describe(), "fitted_on": cal.fitted_on,
+           "selection": cal.selection, "real_dev": None}
+    measured = (bench or {}).get("synthetic_validation", {}).get("calibration")
+    if measured == {"method": cal.method, "parameters": cal.parameters}:
+        out["real_dev"] = {"bins": bench["bins"], "target_precision": bench["target_precision"],
+                           "sets": {name: {"count": s["count"], "ece_before": s["ece_before"],
+                                           "ece_after": s["synthetic_fit"]["chosen"]["ece_after"],
+                                           "coverage": s["synthetic_fit"]["chosen"]["coverage"]}
+                                    for name, s in bench["sets"].items()}}
+    return out
+
+
+def _calibration_lines(card: dict[str, Any]) -> list[str]:
+    c = card.get("calibration")
+    if not c:
+        return ["", "- confidence: not calibrated (the raw score, the mean of the kept frames' max probabilities)"]
+    cv = ", ".join(f"{m} {e:.4f}" for m, e in c["selection"].get("cv_ece", {}).items())
+    fitted = c["fitted_on"]
+    on = (f"{fitted['count']:,} words of {fitted.get('data', 'unnamed data')} (accuracy {fitted['accuracy']:.1%})"
+          if "count" in fitted and "accuracy" in fitted else "data it does not name")
+    lines = ["", f"- confidence calibration (`{c['file']}`): {c['description']}, fitted on {on}"
+             + (f"; chosen by cross-validated ECE among: {cv}" if cv else "")]
+    if c.get("real_dev"):
+        rd = c["real_dev"]
+        lines += [f"- on real photos never fitted on (ECE, {rd['bins']} bins; coverage at "
+                  f"{rd['target_precision']:.0%} precision): " + "; ".join(
+                      f"{name} {s['ece_before']:.3f} -> {s['ece_after']:.3f}, coverage {s['coverage']:.1%}"
+                      for name, s in rd["sets"].items())]
+    return lines
+
+
 def _classes_text(card: dict[str, Any]) -> str:
     d = card.get("dictionary")
     if d is None:  # a card written before the dictionary was recorded: the built-in one
@@ -173,6 +212,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         lines += [f"| {r['name']} (real) | {r['count']} | {r['accuracy']:.1%} |" for r in card["real_dev"]["datasets"]]
     lines += ["", "Accuracy: DTRB protocol (case-insensitive, 0-9a-z only), exact word match."]
     lines += _files_lines(card)
+    lines += _calibration_lines(card)
     return "\n".join(lines) + "\n"
 
 
