@@ -145,3 +145,15 @@ def test_platt_stays_finite_when_confidences_pile_up_at_one():
     cal = fit("platt", probs, correct)
     assert abs(cal.parameters["a"]) < 100
     assert expected_calibration_error(cal.confidences(probs), correct) < expected_calibration_error(conf, correct) / 3
+
+
+def test_an_untrained_model_reading_nothing_fits_without_warnings():
+    """The tiny profile's untrained models emit blanks only: every text empty, every word wrong."""
+    import warnings
+
+    probs = np.zeros((16, 25, 37), np.float32)
+    probs[:, :, 0] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a mean of an empty slice warned here once
+        cal = fit_best(probs, np.zeros(16, bool), folds=3)
+    assert np.all(cal.confidences(probs) == 0.0)

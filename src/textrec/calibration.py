@@ -188,6 +188,8 @@ def _fit_temperature(probs: np.ndarray, correct: np.ndarray) -> dict[str, float]
     d = logp - logp.max(axis=1, keepdims=True)
     counts = np.bincount(rows, minlength=len(probs))
     has = counts > 0
+    if not has.any():  # every text empty (an untrained model): confidence 0 whatever T is
+        return {"temperature": 1.0}
 
     def loss(t: float) -> float:
         frame = 1.0 / np.exp(d / t).sum(axis=1)  # [K]
