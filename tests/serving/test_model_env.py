@@ -86,7 +86,8 @@ def test_model_runs_in_an_env_built_from_its_own_requirements(registered_model, 
     conf = yaml.safe_load((model / "MLmodel").read_text())["flavors"]["python_function"]["config"]
     here = CrnnRecognizer()
     here.load_context(SimpleNamespace(model_config=conf, artifacts={
-        "onnx": str(model / "artifacts" / "model.onnx"), "dictionary": str(model / "artifacts" / "dict.txt")}))
+        "onnx": str(model / "artifacts" / "model.onnx"), "dictionary": str(model / "artifacts" / "dict.txt"),
+        "calibration": str(model / "artifacts" / "calibration.json")}))  # the run's, registered with it
     want = here.predict(None, pd.DataFrame({"image": [base64.b64encode(p.read_bytes()).decode() for p in paths]}))
     assert [r["text"] for r in got["rows"]] == list(want["text"])
     assert [r["confidence"] for r in got["rows"]] == pytest.approx(list(want["confidence"]), abs=1e-6)

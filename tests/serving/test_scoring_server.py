@@ -13,6 +13,7 @@ from tests.conftest import read_predictions
 from tests.serving.conftest import start_textrec_server
 from tests.tracking.conftest import sqlite_store
 from tests.tracking.kit_pipeline import clone_run
+from textrec.calibration import Calibration
 from textrec.config import load_params
 from textrec.tracking.log import track_pipeline_run
 from textrec.tracking.registry import promote, register_best
@@ -72,7 +73,10 @@ def test_scoring_server(production, parity_kit, parity_rows, tmp_path):
         assert status == 200, body
         preds = body["predictions"]
         assert [p["text"] for p in preds] == [t for _, t, _ in want]  # all 24, wide images included
-        assert [p["confidence"] for p in preds] == pytest.approx([s for _, _, s in want], abs=1e-5)
+        # calibrated by the run's calibration (the calibrate stage's file, registered with the model)
+        calibrated = Calibration.load(root / "exported/mobilenet_v3/calibration.json").confidences(
+            np.load(parity_kit / "outputs_mv3.npy"))
+        assert [p["confidence"] for p in preds] == pytest.approx(list(calibrated), abs=1e-5)
 
         for case, (payload, message) in bad.items():
             if payload is None:
