@@ -181,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         real = {SETS.get(rs.name, rs.name): outputs_of(rec.engine, Path(tmp) / rs.name, rec.charset) for rs in sets}
 
     shipped = fit_best(*val, bins=args.bins, folds=args.folds,
-                       fitted_on={"data": "synthetic validation split (no real image)", **render,
-                                  "model_sha256": file_sha256(rec.model)})
+                       fitted_on={"data": "the synthetic validation split (no real image)", **render,
+                                  "accuracy": float(val[1].mean()), "model_sha256": file_sha256(rec.model)})
     if args.calibration_out:
         shipped.save(args.calibration_out)
     fits = {m: fit(m, *val, args.bins) for m in METHODS}
