@@ -50,8 +50,9 @@ def select_task(project: Path, n: int, order: str, seed: int, since: str | None,
 
 
 @task
-def add_labels_task(project: Path, batch: str, labels: str | None) -> None:
-    textrec(project, "add-labels", batch, "--root", str(project), *(["--labels", labels] if labels else []))
+def add_labels_task(project: Path, batch: str, labels: str | None, val_fraction: float) -> None:
+    textrec(project, "add-labels", batch, "--root", str(project), "--val-fraction", str(val_fraction),
+            *(["--labels", labels] if labels else []))
 
 
 @task
@@ -64,7 +65,7 @@ def reference_task(project: Path, model: str, version: str, val: Path) -> None:
 @flow(name="hard-example-loop", log_prints=True)
 def hard_example_loop(n: int = 500, batch: str | None = None, labels: str | None = None, order: str = "confidence",
                       seed: int = 0, since: str | None = None, wait_hours: float = 0.0, promote: bool = True,
-                      project_dir: str | None = None) -> dict:
+                      val_fraction: float = 0.1, project_dir: str | None = None) -> dict:
     """One round of the loop in ``project_dir`` (default: this checkout, whose params.yaml is the finetune
     profile). ``batch``: a batch already selected (skips select); ``labels``: its labelled file (None: the
     batch's own rec_gt_batch.txt once a human corrected it, see the module docstring)."""
@@ -81,7 +82,7 @@ def hard_example_loop(n: int = 500, batch: str | None = None, labels: str | None
             return {"batch": batch, "state": "awaiting labels"}
         if labels is None:
             labels = pause_flow_run(wait_for_input=Labels, timeout=int(wait_hours * 3600)).labels
-    add_labels_task(project, batch, labels)
+    add_labels_task(project, batch, labels, val_fraction)
     dvc_repro(project, [])
     runs = track_task(project, list(params.model.backbones))
     version = register_task(project, runs)
@@ -99,10 +100,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--since")
     ap.add_argument("--no-promote", action="store_true")
+    ap.add_argument("--val-fraction", type=float, default=0.1, help="share of the labelled rows for validation")
     ap.add_argument("--project-dir")
     args = ap.parse_args()
     hard_example_loop(args.n, args.batch, args.labels, args.order, args.seed, args.since, 0.0, not args.no_promote,
-                      args.project_dir)
+                      args.val_fraction, args.project_dir)
 
 
 if __name__ == "__main__":
