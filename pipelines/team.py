@@ -23,6 +23,9 @@ import yaml
 
 PROJECT = Path(__file__).resolve().parents[1]
 TEAM_DEPLOYMENT = "team"
+# the tag of the team deployment's runs (prefect.yaml): the automation reschedules only those, whose workers
+# (services.sh worker) send heartbeats often enough; a plain worker sends one every 180 s
+TEAM_TAG = "textrec-team"
 AUTOMATION = "textrec: reschedule runs whose worker was lost"
 # a run that reached one of these (or sent a heartbeat) is not lost
 ALIVE_OR_DONE = ("prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
@@ -34,6 +37,8 @@ def team_pool(prefect_yaml: Path = PROJECT / "prefect.yaml") -> str:
     """The work pool of the `team` deployment: prefect.yaml is the one place that names it."""
     deployments = yaml.safe_load(prefect_yaml.read_text())["deployments"]
     (team,) = [d for d in deployments if d["name"] == TEAM_DEPLOYMENT]
+    if TEAM_TAG not in team.get("tags", ()):
+        raise SystemExit(f"prefect.yaml: the {TEAM_DEPLOYMENT!r} deployment needs the tag {TEAM_TAG!r}")
     return team["work_pool"]["name"]
 
 
@@ -46,7 +51,7 @@ def ensure_pool(pool: str) -> None:
 
 
 def lost_run_automation(lost_after: float):
-    """Proactive trigger per flow run of a deployment: Running or a heartbeat, then silence for
+    """Proactive trigger per flow run of the team deployment: Running or a heartbeat, then silence for
     ``lost_after`` seconds -> the run is scheduled again."""
     from prefect.automations import Automation
     from prefect.client.schemas.objects import StateType
@@ -58,7 +63,7 @@ def lost_run_automation(lost_after: float):
         after={"prefect.flow-run.Running", "prefect.flow-run.heartbeat"},
         expect=set(ALIVE_OR_DONE),
         match={"prefect.resource.id": "prefect.flow-run.*"},
-        match_related={"prefect.resource.role": "deployment"},  # runs a worker took, not local ones
+        match_related={"prefect.resource.id": f"prefect.tag.{TEAM_TAG}"},  # runs of the team deployment
         for_each={"prefect.resource.id"},
         threshold=1,
         within=timedelta(seconds=lost_after),
