@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         rec = Recognizer(path)  # its dictionary beside it (<stem>.dict.txt)
         real = run_model(sets, lambda images, rec=rec: predict_ours(rec, images))
         points.append({"step": step, "images_seen": step * batch, "checkpoint": path.name,
-                       "val_accuracy": val_at(args.log, step), "hours": round(hours_at(state["segments"], step), 3),
+                       "val_accuracy": val_at(args.log, step), "hours": round(hours_at(state["segments"], step), 5),
                        "cpu": sorted({s["cpu"] for s in state["segments"] if s["from_step"] < step}),
                        "real_dev": {d["name"]: {"dtrb": d["accuracy"], "exact": d["exact_accuracy"], "count": d["count"]}
                                     for d in real["datasets"]}})
