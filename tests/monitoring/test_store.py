@@ -96,6 +96,8 @@ def test_the_store_stays_bounded_dropping_the_oldest_first(tmp_path) -> None:
     kept = con.execute("SELECT COUNT(*), SUM(bytes), MIN(prediction_id) FROM images").fetchone()
     assert kept[0] <= 50 and kept[1] <= 30_000 and kept[2] > 3900
     assert con.execute("SELECT COUNT(*) FROM images WHERE bytes > 2000").fetchone()[0] == 0
+    # the totals the bounds are checked against (kept per write, not counted) are the true ones
+    assert dict(con.execute("SELECT name, value FROM usage")) == {"images": kept[0], "image_bytes": kept[1]}
     log.close()
 
 
