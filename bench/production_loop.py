@@ -1,0 +1,335 @@
+"""After production, end to end on real-dev: serve, log, monitor, select, label, fine-tune, promote.
+
+1. Production: the bundled MobileNetV3 brought into the registry by a 0-step run of the `finetune` profile
+   (init: bundled, max_steps: 0: the weights as shipped, exported and quantized by the pipeline; its
+   validation set: 2,000 synthetic renders of the pretraining's own kind, its monitoring reference), with
+   the IC15 crops held back (those never sent) as the test set; registered, referenced, promoted.
+2. `textrec serve --log` serves it; 2,000 synthetic renders, then 2,000 real-dev IC15-train crops are sent
+   one per request. Each also goes to a second server without logging, alternately first: the latency pair.
+3. `textrec monitor` on the synthetic window, then on the IC15 window.
+4. `textrec select --n 500` on the IC15 window; their true labels stand in for the human; the
+   `hard-example-loop` flow adds them, fine-tunes from the bundled weights (= production's), registers,
+   writes the reference and promotes if the gates pass. The same recipe and seed on 500 random crops
+   (`--order random`), registered, not promoted.
+5. The gain: accuracy on the held-back IC15 crops (acc_<served precision>/own_test) of each minus production.
+   Calibration: ECE and coverage at 99% precision of the bundled model on IIIT5K-train (never sent) and the
+   held-back IC15 crops, raw and calibrated.
+
+    nice .venv/bin/python bench/production_loop.py              # -> reports/bench/production_loop.json
+    .venv/bin/python bench/production_loop.py --tiny --keep /tmp/loop   # plumbing: small sizes, 2 steps
+
+Every project is a copy of this checkout's HEAD (git archive) in a work folder, run with its own sources
+(PYTHONPATH); the real-dev images are only read where they are (label files point at them), never copied
+into a project or the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+IC15, IIIT = "IC15_train_4468", "IIIT5k_train_2000"
+MODEL = "crnn-finetuned"  # the finetune profile's registered model
+
+
+class Work:
+    """The work folder: its log, and the environment every command runs in."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.log = root / "bench.log"
+
+    def env(self, project: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(PYTHONPATH=f"{project / 'src'}{os.pathsep}{project}", MLFLOW_TRACKING_URI=f"sqlite:///{self.root}"
+                   "/mlflow.db", PREFECT_HOME=str(self.root / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+                   PREFECT_SERVER_UI_ENABLED="false", PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+        return env
+
+    def run(self, cmd: list[str], project: Path, check: bool = True) -> int:
+        with self.log.open("a") as log:
+            log.write(f"\n$ {' '.join(cmd)}  (in {project})\n")
+            log.flush()
+            code = subprocess.run(cmd, cwd=project, env=self.env(project), stdout=log, stderr=subprocess.STDOUT).returncode
+        if check and code != 0:
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+            raise SystemExit(f"{' '.join(cmd[:4])} ... failed (exit {code}):\n{tail}")
+        return code
+
+    def textrec(self, project: Path, *args: str, check: bool = True) -> int:
+        return self.run([sys.executable, "-m", "textrec.cli", *args], project, check)
+
+
+def copy_project(dst: Path) -> Path:
+    """HEAD of this checkout in ``dst``, as its own git repository (DVC wants one)."""
+    dst.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=REPO, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dst)], input=archive, check=True)
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=b", "-c", "user.email=b@b",
+                                                                "commit", "-qm", "copy"]):
+        subprocess.run(cmd, cwd=dst, check=True, capture_output=True)
+    return dst
+
+
+def real_rows(data: Path, folder: str) -> list[tuple[str, str]]:
+    """(image path, label) of a real-dev folder whose label keeps a character under the DTRB rule and fits in
+    25 (what prepare would accept), in file order."""
+    from textrec.evaluation.metrics import dtrb_normalize
+
+    rows = []
+    for line in (data / folder / "labels.tsv").read_text(encoding="utf-8").splitlines():
+        rel, _, label = line.partition("\t")
+        if 0 < len(dtrb_normalize(label)) <= 25:
+            rows.append((str(data / folder / rel), label))
+    return rows
+
+
+def render(dst: Path, seed: int, n: int) -> list[bytes]:
+    """``n`` renders of the pretraining's kind (the train profile, stream val) as an LMDB; their bytes."""
+    from textrec.config import SynthConfig
+    from textrec.data.lmdb_io import iter_records
+    from textrec.data.synth.generate import write_lmdb
+    from textrec.data.synth.profiles import TRAIN
+    from textrec.data.synth.suite import make_context
+
+    write_lmdb(dst, "val", make_context(SynthConfig()), TRAIN, seed=seed, n=n, processes=2)
+    return [img for _, img, _ in iter_records(dst)]
+
+
+def finetune_params(project: Path, held: Path, overrides: dict) -> None:
+    """The finetune profile, measured on the held-back crops only (no synthetic suite: minutes saved)."""
+    p = yaml.safe_load((project / "profiles" / "finetune.yaml").read_text(encoding="utf-8"))
+    p["data"]["folder"]["test"] = [{"src": str(held), "format": "paddleocr", "name": "own_test"}]  # absolute paths
+    p["eval"]["benchmarks"] = ["own_test"]
+    p["train"]["mobilenet_v3"]["time_budget_minutes"] = None  # the steps decide
+    for dotted, value in overrides.items():
+        node = p
+        *parents, key = dotted.split(".")
+        for k in parents:
+            node = node.setdefault(k, {})
+        node[key] = value
+    (project / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False), encoding="utf-8")
+
+
+def production(work: Work, held: Path, n_ref: int, min_window: int) -> Path:
+    p = copy_project(work.root / "production")
+    render(p / "data" / "own" / "day0" / "val", 1234, n_ref)  # the pretrain profile's val seed
+    render(p / "data" / "own" / "day0" / "train", 99, 64)  # prepare needs a train set; 0 steps read none
+    finetune_params(p, held, {"data.folder.train": [{"src": "day0/train", "format": "lmdb"}],
+                              "data.folder.val": [{"src": "day0/val", "format": "lmdb"}],
+                              "train.mobilenet_v3.max_steps": 0, "train.mobilenet_v3.processes": 1,
+                              "monitoring.min_window": min_window})
+    # the store's tables first: made by the train stage's rank 0 on a loaded machine they took ~30 s, and the
+    # other rank timed out waiting in gloo (one rank above: no peer to wait)
+    work.run([sys.executable, "-c", "import mlflow, os; mlflow.MlflowClient(os.environ['MLFLOW_TRACKING_URI'])"
+              ".search_experiments()"], p)
+    work.run([sys.executable, "-m", "dvc", "repro"], p)
+    for args in (["track"], ["register"], ["reference", "--model-uri", f"models:/{MODEL}/1", "--data", "data/lmdb/val"],
+                 ["promote"]):
+        work.textrec(p, *args)
+    return p
+
+
+def _post(url: str, image: bytes) -> float:
+    import base64
+    import urllib.request
+
+    body = json.dumps({"inputs": {"image": [base64.b64encode(image).decode()]}}).encode()
+    req = urllib.request.Request(url + "/invocations", body, {"Content-Type": "application/json"})
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=60) as r:
+        r.read()
+    return 1000 * (time.perf_counter() - t0)
+
+
+def serve_and_send(work: Work, p: Path, images: list[bytes], log: Path) -> dict:
+    """Both servers, every image to each (alternately first); returns latencies and the log's row count."""
+    import statistics
+
+    from servers import free_port, start_server  # bench/servers.py, beside this script
+
+    def server(*extra: str):
+        port = free_port()
+        return start_server([sys.executable, "-m", "textrec.cli", "serve", "--params", str(p / "params.yaml"),
+                             "--root", str(p), "--port", str(port), *extra], "/ping",
+                            work.root / f"serve{port}.log", work.env(p), 300, port)
+
+    with server("--log", str(log)) as on, server("--no-log") as off:
+        for img in images[:20]:  # warm-up, not logged in the windows: sent to the unlogged server only
+            _post(off.url, img)
+        ms = {"on": [], "off": []}
+        for i, img in enumerate(images):
+            pair = (("on", on), ("off", off)) if i % 2 == 0 else (("off", off), ("on", on))
+            for name, srv in pair:
+                ms[name].append(_post(srv.url, img))
+        deadline = time.monotonic() + 120
+        while _rows(log) < len(images) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    med = {k: statistics.median(v) for k, v in ms.items()}
+    return {"requests_each": len(images), "median_ms": med, "mean_ms": {k: statistics.fmean(v) for k, v in ms.items()},
+            "overhead": med["on"] / med["off"] - 1, "logged_rows": _rows(log)}
+
+
+def _rows(log: Path) -> int:
+    try:
+        with sqlite3.connect(f"{log.as_uri()}?mode=ro", uri=True) as con:
+            return con.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def monitor(work: Work, p: Path, log: Path, name: str, window: list[str]) -> dict:
+    out = work.root / f"monitor-{name}"
+    code = work.textrec(p, "monitor", "--log", str(log), "--out", str(out), *window, check=False)
+    if not (out / "monitor.json").is_file():  # no verdict (exit 2): its one line is the log's last
+        return {"exit": code, "alarm": None, "error": work.log.read_text(errors="replace").splitlines()[-1]}
+    summary = json.loads((out / "monitor.json").read_text())
+    return {"exit": code, "alarm": summary["alarm"], "reason": summary["reason"], "count": summary["window"]["count"],
+            "checks": {c["name"]: {k: c[k] for k in ("effect", "p_value", "alarm")} for c in summary["checks"]}}
+
+
+def label_batch(batch: Path, truth: dict[str, str]) -> Path:
+    """The stand-in human: each image's true label, found by its sha256."""
+    lines = []
+    for line in (batch / "rec_gt_batch.txt").read_text(encoding="utf-8").splitlines():
+        file = line.partition("\t")[0]
+        lines.append(f"{file}\t{truth[hashlib.sha256((batch / file).read_bytes()).hexdigest()]}\n")
+    out = batch / "labelled.txt"
+    out.write_text("".join(lines), encoding="utf-8")
+    return out
+
+
+def loop(work: Work, name: str, held: Path, batch: Path, labels: Path, recipe: dict, promote: bool,
+         val_fraction: float) -> dict:
+    lp = copy_project(work.root / f"loop-{name}")
+    finetune_params(lp, held, {f"train.mobilenet_v3.{k}": v for k, v in recipe.items()})
+    t0 = time.monotonic()
+    work.run([sys.executable, "-m", "pipelines.loop_flow", "--batch", str(batch), "--labels", str(labels),
+              "--project-dir", str(lp), "--val-fraction", str(val_fraction), *([] if promote else ["--no-promote"])],
+             lp)
+    return {"minutes": round((time.monotonic() - t0) / 60, 1), "train": json.loads(
+        (lp / "reports" / "train" / "mobilenet_v3" / "train.json").read_text())}
+
+
+def registry(work: Work) -> dict:
+    from mlflow import MlflowClient
+
+    c = MlflowClient(tracking_uri=f"sqlite:///{work.root}/mlflow.db", registry_uri=f"sqlite:///{work.root}/mlflow.db")
+    out = {}
+    for mv in c.search_model_versions(f"name = '{MODEL}'"):
+        m = c.get_run(mv.run_id).data.metrics
+        out[str(mv.version)] = {"acc_fp32": m.get("acc_fp32/own_test"), "acc_int8": m.get("acc_int8/own_test"),
+                                "decision": mv.tags.get("promotion.decision"), "precision": mv.tags.get("precision"),
+                                "monitoring": {k: v for k, v in m.items() if k.startswith("monitoring/")}}
+    out["production"] = str(c.get_model_version_by_alias(MODEL, "production").version)
+    return out
+
+
+def calibration(rows: dict[str, list[tuple[str, str]]]) -> tuple[dict, dict]:
+    """ECE before/after and coverage at 99% precision of the bundled model, raw and calibrated."""
+    import numpy as np
+
+    from textrec.calibration import auto_accept_threshold, expected_calibration_error
+    from textrec.evaluation.metrics import dtrb_normalize
+    from textrec.inference.recognizer import Recognizer
+
+    raw, cal = Recognizer(calibration=False), Recognizer()
+    ece, coverage = {}, {}
+    for name, items in rows.items():
+        paths = [Path(f) for f, _ in items]
+        read = raw.predict_files(paths)
+        right = np.array([dtrb_normalize(r.text) == dtrb_normalize(label) for r, (_, label) in
+                          zip(read, items, strict=True)])
+        confs = {"before": [r.confidence for r in read]}
+        if cal.calibration is not None:
+            confs["after"] = [r.confidence for r in cal.predict_files(paths)]
+        ece[name] = {k: expected_calibration_error(np.array(v), right) for k, v in confs.items()}
+        coverage[name] = {k: dict(zip(("threshold", "coverage"), auto_accept_threshold(np.array(v), right, 0.99),
+                                      strict=True)) for k, v in confs.items()}
+        ece[name] |= {"count": len(items), "accuracy": float(right.mean())}
+    return ece, coverage
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "real-dev")
+    ap.add_argument("--steps", type=int, default=600, help="fine-tune max_steps (both arms)")
+    ap.add_argument("--tiny", action="store_true", help="plumbing: 120 per window, 40 selected, 2 steps")
+    ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    ap.add_argument("--out", type=Path, default=REPO / "reports" / "bench" / "production_loop.json")
+    args = ap.parse_args(argv)
+    if not (args.data / IC15 / "labels.tsv").is_file():
+        print(f"error: {args.data}: real-dev data not found", file=sys.stderr)
+        return 2
+    n, pick, steps, min_window = (120, 40, 2, 50) if args.tiny else (2000, 500, args.steps, 200)
+    recipe = {"max_steps": steps, **({"batch_size": 16} if args.tiny else {})}
+    from textrec.machine import machine_info
+
+    tmp = None if args.keep else tempfile.TemporaryDirectory(prefix="textrec-loop-")
+    root = (args.keep or Path(tmp.name)).resolve()
+    if args.keep and root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    work, t0 = Work(root), time.monotonic()
+    try:
+        ic15 = real_rows(args.data, IC15)
+        sent, held_rows = ic15[:n], ic15[n:n + (300 if args.tiny else len(ic15))]
+        held = root / "heldback_ic15.txt"
+        held.write_text("".join(f"{f}\t{lab}\n" for f, lab in held_rows), encoding="utf-8")
+        p = production(work, held, n, min_window)
+        synthetic = render(root / "synthetic_window", 4321, n)
+        real = [Path(f).read_bytes() for f, _ in sent]
+        log = root / "predictions.db"
+        latency = serve_and_send(work, p, synthetic + real, log)
+        with sqlite3.connect(log) as con:  # between the last synthetic and the first IC15 prediction
+            times = [t for (t,) in con.execute("SELECT time FROM predictions ORDER BY id LIMIT 2 OFFSET ?", (n - 1,))]
+        at = datetime.fromtimestamp(sum(times) / 2, UTC).isoformat()
+        drift = {"synthetic_window": monitor(work, p, log, "synthetic", ["--until", at, "--last", str(n)]),
+                 "real_window": monitor(work, p, log, "real", ["--since", at, "--last", str(n)])}
+        shutil.copyfile(log, root / "predictions_random.db")  # the random arm picks from the same log, unmarked
+        truth = {hashlib.sha256(b).hexdigest(): lab for b, (_, lab) in zip(real, sent, strict=True)}
+        arms = {}
+        for arm, db, order in (("selected", log, "confidence"), ("random", root / "predictions_random.db", "random")):
+            batch = root / f"batch-{arm}"
+            work.textrec(p, "select", "--n", str(pick), "--since", at, "--log", str(db), "--order", order, "--seed",
+                         "0", "--out", str(batch))
+            arms[arm] = loop(work, arm, held, batch, label_batch(batch, truth), recipe, arm == "selected",
+                             0.4 if args.tiny else 0.1)  # tiny: enough validation words to fit a calibration
+        versions = registry(work)
+        ece, coverage = calibration({"IIIT5K": real_rows(args.data, IIIT), "IC15": held_rows})
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    prec = versions["1"]["precision"] or "int8"
+    acc = {v: versions[v][f"acc_{prec}"] for v in ("1", "2", "3")}
+    result = {"machine": machine_info(), "drift": drift, "gain": acc["2"] - acc["1"], "random_gain": acc["3"] - acc["1"],
+              "ece": ece, "coverage_at_precision": {"target": 0.99, **coverage},
+              "held_back": {"count": len(held_rows), "precision": prec, "production": acc["1"], "selected": acc["2"],
+                            "random": acc["3"]},
+              "versions": versions, "latency_batch1": latency, "loop": arms, "steps": steps, "selected": pick,
+              "sent": {"synthetic": n, "ic15": n}, "tiny": args.tiny, "minutes": round((time.monotonic() - t0) / 60, 1)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"drift: synthetic alarm={drift['synthetic_window']['alarm']}, IC15 alarm={drift['real_window']['alarm']}")
+    print(f"held-back IC15 ({len(held_rows)}, {prec}): production {acc['1']:.4f}, selected {acc['2']:.4f} "
+          f"({result['gain']:+.4f}), random {acc['3']:.4f} ({result['random_gain']:+.4f}); promoted: "
+          f"{versions['2']['decision']}; logging overhead {100 * latency['overhead']:+.1f}% at batch 1")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
