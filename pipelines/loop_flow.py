@@ -2,7 +2,7 @@
 
 Each step is a command of its own, runnable alone (this flow runs them in order, in the project):
 
-    textrec select --n 500                       # the least confident logged images -> a labelling batch
+    textrec select --n 500 [--auto-accept 0.92]  # the least confident logged images -> a labelling batch
     (a human corrects the batch's rec_gt_batch.txt, or labels label_studio.json in Label Studio)
     textrec add-labels BATCH [--labels FILE]     # labelled rows -> data/own (rec_gt_train.txt, rec_gt_val.txt)
     dvc repro                                    # the finetune profile: train from production's weights, ...
@@ -43,9 +43,11 @@ def textrec(project: Path, *args: str) -> None:
 
 
 @task
-def select_task(project: Path, n: int, order: str, seed: int, since: str | None, out: Path) -> str:
+def select_task(project: Path, n: int, order: str, seed: int, since: str | None, auto_accept: float | None,
+                out: Path) -> str:
     textrec(project, "select", "--n", str(n), "--order", order, "--seed", str(seed), "--out", str(out),
-            "--root", str(project), *(["--since", since] if since else []))
+            "--root", str(project), *(["--since", since] if since else []),
+            *(["--auto-accept", str(auto_accept)] if auto_accept is not None else []))
     return str(out)
 
 
@@ -64,11 +66,13 @@ def reference_task(project: Path, model: str, version: str, val: Path) -> None:
 
 @flow(name="hard-example-loop", log_prints=True)
 def hard_example_loop(n: int = 500, batch: str | None = None, labels: str | None = None, order: str = "confidence",
-                      seed: int = 0, since: str | None = None, wait_hours: float = 0.0, promote: bool = True,
-                      val_fraction: float = 0.1, project_dir: str | None = None) -> dict:
+                      seed: int = 0, since: str | None = None, auto_accept: float | None = None,
+                      wait_hours: float = 0.0, promote: bool = True, val_fraction: float = 0.1,
+                      project_dir: str | None = None) -> dict:
     """One round of the loop in ``project_dir`` (default: this checkout, whose params.yaml is the finetune
     profile). ``batch``: a batch already selected (skips select); ``labels``: its labelled file (None: the
-    batch's own rec_gt_batch.txt once a human corrected it, see the module docstring)."""
+    batch's own rec_gt_batch.txt once a human corrected it, see the module docstring); ``auto_accept``: also
+    take the images read with at least this calibrated confidence, as read (``textrec select --auto-accept``)."""
     from textrec.config import load_params
 
     log = get_run_logger()
@@ -76,7 +80,7 @@ def hard_example_loop(n: int = 500, batch: str | None = None, labels: str | None
     params = load_params(project / "params.yaml")
     if batch is None:
         out = project / Path(params.monitoring.log.path).parent / "batches" / time.strftime("batch-%Y%m%d-%H%M%S")
-        batch = select_task(project, n, order, seed, since, out)
+        batch = select_task(project, n, order, seed, since, auto_accept, out)
         if labels is None and wait_hours <= 0:
             log.info("batch %s written: label it, then run this flow with batch=%s (and labels=<file>)", batch, batch)
             return {"batch": batch, "state": "awaiting labels"}
@@ -99,12 +103,13 @@ def main() -> None:
     ap.add_argument("--order", choices=("confidence", "random"), default="confidence")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--since")
+    ap.add_argument("--auto-accept", type=float)
     ap.add_argument("--no-promote", action="store_true")
     ap.add_argument("--val-fraction", type=float, default=0.1, help="share of the labelled rows for validation")
     ap.add_argument("--project-dir")
     args = ap.parse_args()
-    hard_example_loop(args.n, args.batch, args.labels, args.order, args.seed, args.since, 0.0, not args.no_promote,
-                      args.val_fraction, args.project_dir)
+    hard_example_loop(args.n, args.batch, args.labels, args.order, args.seed, args.since, args.auto_accept, 0.0,
+                      not args.no_promote, args.val_fraction, args.project_dir)
 
 
 if __name__ == "__main__":

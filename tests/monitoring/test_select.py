@@ -119,3 +119,26 @@ def test_nothing_to_select_is_one_line(tmp_path, tmp_params, capsys) -> None:
     assert select(tmp_path, "--n", "3", "--since", "2099-01-01", "--out", str(tmp_path / "b")) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no logged image to select" in err[0]
+
+
+def test_auto_accept_takes_the_confident_readings_as_labels(logged, tmp_path, tmp_params, capsys) -> None:
+    # confidences: w<i> = (i+1)/20, so >= 0.85 is w16..w19; the human batch is the 4 least confident
+    assert select(tmp_path, "--n", "4", "--auto-accept", "0.85", "--out", str(tmp_path / "batch")) == 0
+    auto = (tmp_path / "batch" / "rec_gt_auto.txt").read_text().splitlines()
+    assert [line.split("\t")[1] for line in auto] == ["w16", "w17", "w18", "w19"]
+    assert all((tmp_path / "batch" / line.split("\t")[0]).is_file() for line in auto)
+    tasks = json.loads((tmp_path / "batch" / "label_studio.json").read_text())
+    assert len(tasks) == 4  # the accepted ones are not for a human
+    own = tmp_path / "own"
+    own.mkdir()
+    common = ["--params", str(tmp_path / "none.yaml"), "--own", str(own)]
+    assert main(["add-labels", str(tmp_path / "batch"), *common]) == 0
+    rows = [r for f in ("rec_gt_train.txt", "rec_gt_val.txt") if (own / f).is_file()
+            for r in samples_from_label_file(own / f, "tsv")]
+    assert {r.label for r in rows} == {"copy", "near", "w2", "w3", "w16", "w17", "w18", "w19"}
+    # accepted images are selected too: a later batch neither labels nor accepts them again
+    assert select(tmp_path, "--n", "2", "--auto-accept", "0.85", "--out", str(tmp_path / "next")) == 0
+    assert not (tmp_path / "next" / "rec_gt_auto.txt").exists()
+    assert [line.split("\t")[1] for line in (tmp_path / "next" / "rec_gt_batch.txt").read_text().splitlines()] == \
+        ["w4", "w5"]
+    capsys.readouterr()

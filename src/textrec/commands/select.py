@@ -11,28 +11,32 @@ from pathlib import Path
 def cmd_select(args: argparse.Namespace) -> int:
     from textrec.config import load_params
     from textrec.monitoring.monitor import parse_since
-    from textrec.monitoring.select import choose, mark_selected, write_batch
+    from textrec.monitoring.select import choose, confident, mark_selected, write_batch
     from textrec.monitoring.store import open_log
 
     params = load_params(args.params)
     log = Path(args.log) if args.log else Path(args.root) / params.monitoring.log.path
     out = Path(args.out) if args.out else log.parent / "batches" / time.strftime("batch-%Y%m%d-%H%M%S")
     con = open_log(log)
+    window = {"model": args.model, "version": args.version, "since": parse_since(args.since) if args.since else None,
+              "until": parse_since(args.until) if args.until else None}
     try:
-        chosen = choose(con, args.n, model=args.model, version=args.version,
-                        since=parse_since(args.since) if args.since else None,
-                        until=parse_since(args.until) if args.until else None, order=args.order, seed=args.seed,
+        chosen = choose(con, args.n, **window, order=args.order, seed=args.seed,
                         max_distance=params.monitoring.dhash_distance)
         if not chosen:
             raise ValueError(f"no logged image to select in {log} (none kept, all selected before, or none in the "
                              "window): log with images (monitoring.log.images: true)")
-        batch = write_batch(con, chosen, out)
+        auto = confident(con, args.auto_accept, chosen, **window) if args.auto_accept is not None else []
+        batch = write_batch(con, chosen, out, auto)
     finally:
         con.close()
-    mark_selected(log, chosen, batch.name)
+    mark_selected(log, chosen + auto, batch.name)
     worst, best = chosen[0].confidence, chosen[-1].confidence
     print(f"{len(chosen)} image(s) -> {out} (confidence {min(worst, best):.3f}-{max(worst, best):.3f}"
           f"{'' if len(chosen) == args.n else f'; fewer than {args.n}: no more distinct images'})")
+    if args.auto_accept is not None:
+        print(f"{len(auto)} more read with confidence >= {args.auto_accept:g}: accepted as read ({out / 'auto'}, "
+              "rec_gt_auto.txt; add-labels adds them, --no-auto leaves them out)")
     print(f"label them: correct {out / 'rec_gt_batch.txt'} (### = unreadable), or import "
           f"{out / 'label_studio.json'} into Label Studio; then textrec add-labels {out}")
     return 0
@@ -45,8 +49,8 @@ def cmd_add_labels(args: argparse.Namespace) -> int:
     params = load_params(args.params)
     own = Path(args.own) if args.own else Path(args.root) / params.data.folder.root
     batch = Path(args.batch)
-    counts = add_to_own(batch, read_labels(batch, Path(args.labels) if args.labels else None), own,
-                        args.val_fraction)
+    labels = read_labels(batch, Path(args.labels) if args.labels else None, auto=not args.no_auto)
+    counts = add_to_own(batch, labels, own, args.val_fraction)
     print(f"{batch.name}: {counts['train']} row(s) -> {own / 'rec_gt_train.txt'}, {counts['val']} -> "
           f"{own / 'rec_gt_val.txt'}, {counts['unreadable']} unreadable left out; images in {own / 'loop' / batch.name}")
     print("next: the finetune profile (textrec profile finetune && dvc repro), textrec track && textrec register, "
@@ -68,6 +72,9 @@ def register(sub) -> None:
     sp.add_argument("--order", choices=("confidence", "random"), default="confidence",
                     help="confidence: least confident first (default); random: a seeded random pick (a baseline)")
     sp.add_argument("--seed", type=int, default=0, help="of --order random")
+    sp.add_argument("--auto-accept", type=float, metavar="CONFIDENCE", help="also take every logged image read "
+                    "with at least this calibrated confidence, its reading as label (the model's auto-accept "
+                    "threshold: reports/calibration/<backbone>.json validation.threshold)")
     sp.add_argument("--out", help="the batch folder (default: batches/batch-<time> beside the log)")
     sp.set_defaults(func=cmd_select)
 
@@ -79,4 +86,5 @@ def register(sub) -> None:
     sp.add_argument("--root", default=".", help="project root (relative paths)")
     sp.add_argument("--own", help="default: data.folder.root")
     sp.add_argument("--val-fraction", type=float, default=0.1, help="share of the rows that go to validation")
+    sp.add_argument("--no-auto", action="store_true", help="leave out the batch's auto-accepted readings")
     sp.set_defaults(func=cmd_add_labels)

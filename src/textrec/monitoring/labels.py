@@ -17,7 +17,7 @@ import json
 import shutil
 from pathlib import Path
 
-from textrec.monitoring.select import BATCH_LABELS, LS_FROM
+from textrec.monitoring.select import AUTO_LABELS, BATCH_LABELS, LS_FROM
 
 UNREADABLE = {"", "###"}
 SPLIT_FILES = {"train": "rec_gt_train.txt", "val": "rec_gt_val.txt"}  # the finetune profile's label files
@@ -51,13 +51,16 @@ def _from_label_studio(path: Path) -> dict[str, str]:
                          ) from None
 
 
-def read_labels(batch: Path, labels: Path | None = None) -> dict[str, str]:
+def read_labels(batch: Path, labels: Path | None = None, auto: bool = True) -> dict[str, str]:
     """{image file relative to the batch: label}: from ``labels`` (a PaddleOCR label file or Label Studio's
-    JSON export), else the batch's own label file as the human left it."""
+    JSON export), else the batch's own label file as the human left it; plus the batch's auto-accepted
+    readings (``rec_gt_auto.txt``), unless ``auto`` is False."""
     src = labels or batch / BATCH_LABELS
     if not src.is_file():
         raise FileNotFoundError(f"no labels at {src}")
     found = _from_label_studio(src) if src.suffix == ".json" else _from_label_file(src)
+    if auto and (batch / AUTO_LABELS).is_file():
+        found = _from_label_file(batch / AUTO_LABELS) | found  # a human's label wins
     if unknown := sorted(f for f in found if not (batch / f).is_file()):
         raise ValueError(f"{src}: {len(unknown)} row(s) name no image of batch {batch} (first: {unknown[0]})")
     return found

@@ -8,6 +8,12 @@ Duplicates: an image whose sha256 was seen, or whose dHash is within ``max_dista
 chosen (in this batch or an earlier one), is skipped: a camera that sends the same sign all day gives one
 image to label, not a hundred. ``order="random"`` picks at random instead (seeded): the baseline a hard-
 example selection has to beat.
+
+``confident(con, threshold)`` are the logged images read with a calibrated confidence of at least
+``threshold`` (the version's auto-accept threshold: right at the target precision on its validation set):
+the batch carries them with the model's readings as labels (``auto/``, ``rec_gt_auto.txt``), not for a human
+to check, so that a fine-tune on the hard images still sees the easy ones it must keep reading (Wang et al.,
+"Cost-Effective Active Learning", 2016: uncertain samples to humans, confident ones pseudo-labelled).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from textrec.monitoring.store import connect
 
 Order = Literal["confidence", "random"]
 BATCH_LABELS = "rec_gt_batch.txt"  # PaddleOCR's layout: images/<id>.<ext><TAB>reading, to correct in place
+AUTO_LABELS = "rec_gt_auto.txt"  # auto/<id>.<ext><TAB>reading: accepted as read (confidence over the threshold)
 LS_TASKS = "label_studio.json"
 LS_CONFIG = "label_studio.xml"
 MANIFEST = "batch.json"
@@ -105,6 +112,29 @@ def choose(con: sqlite3.Connection, n: int, *, model: str | None = None, version
     return chosen
 
 
+def confident(con: sqlite3.Connection, threshold: float, exclude: list[Candidate], *, model: str | None = None,
+              version: str | None = None, since: float | None = None, until: float | None = None) -> list[Candidate]:
+    """Candidates read with confidence >= ``threshold`` and a non-empty text, one per sha256, none of
+    ``exclude`` (the human batch) or of earlier selections."""
+    seen = {c.sha256 for c in exclude} | {s for (s,) in con.execute("SELECT sha256 FROM selections")}
+    out = []
+    for c in _candidates(con, model, version, since, until):
+        if c.confidence >= threshold and c.text and c.sha256 not in seen:
+            seen.add(c.sha256)
+            out.append(c)
+    return out
+
+
+def _copy_images(con: sqlite3.Connection, chosen: list[Candidate], folder: Path, sub: str) -> list[str]:
+    (folder / sub).mkdir(parents=True)
+    files = []
+    for c in chosen:
+        data = con.execute("SELECT data FROM images WHERE prediction_id = ?", (c.id,)).fetchone()[0]
+        files.append(f"{sub}/{c.id}{_suffix(data)}")
+        (folder / files[-1]).write_bytes(data)
+    return files
+
+
 def _suffix(data: bytes) -> str:
     for magic, suffix in ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"BM", ".bmp"), (b"GIF8", ".gif"),
                           (b"II*\x00", ".tif"), (b"MM\x00*", ".tif")):
@@ -121,19 +151,20 @@ def _task(c: Candidate, file: str, url_prefix: str) -> dict:
                                          "value": {"text": [c.text]}}]}]}
 
 
-def write_batch(con: sqlite3.Connection, chosen: list[Candidate], folder: Path) -> Batch:
+def write_batch(con: sqlite3.Connection, chosen: list[Candidate], folder: Path,
+                auto: list[Candidate] = ()) -> Batch:
     """The labelling batch in ``folder`` (which must not exist): the images, the readings in PaddleOCR's
-    label-file layout, Label Studio's import file and labelling config, and a manifest."""
+    label-file layout, Label Studio's import file and labelling config, a manifest; and the ``auto``
+    accepted images with their readings (``auto/``, ``rec_gt_auto.txt``)."""
     if folder.exists():
         raise ValueError(f"{folder} already exists: choose a new --out folder")
-    (folder / "images").mkdir(parents=True)
-    files = []
-    for c in chosen:
-        data = con.execute("SELECT data FROM images WHERE prediction_id = ?", (c.id,)).fetchone()[0]
-        files.append(f"images/{c.id}{_suffix(data)}")
-        (folder / files[-1]).write_bytes(data)
+    files = _copy_images(con, chosen, folder, "images")
     lines = [f"{f}\t{c.text}\n" for f, c in zip(files, chosen, strict=True)]
     (folder / BATCH_LABELS).write_text("".join(lines), encoding="utf-8")
+    if auto:
+        auto_files = _copy_images(con, list(auto), folder, "auto")
+        (folder / AUTO_LABELS).write_text("".join(f"{f}\t{c.text}\n" for f, c in zip(auto_files, auto, strict=True)),
+                                          encoding="utf-8")
     # Label Studio serves local files below LOCAL_FILES_DOCUMENT_ROOT: set it to the batch's parent folder
     prefix = f"/data/local-files/?d={folder.name}/"
     tasks = [_task(c, f, prefix) for f, c in zip(files, chosen, strict=True)]
@@ -142,7 +173,7 @@ def write_batch(con: sqlite3.Connection, chosen: list[Candidate], folder: Path) 
     manifest = {"name": folder.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "rows": [{"file": f, "prediction_id": c.id, "model": c.model, "version": c.version,
                           "reading": c.text, "confidence": c.confidence, "sha256": c.sha256}
-                         for f, c in zip(files, chosen, strict=True)]}
+                         for f, c in zip(files, chosen, strict=True)], "auto_accepted": len(auto)}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return Batch(folder.name, folder, files)
 
