@@ -7,11 +7,13 @@
 2. `textrec serve --log` serves it; 2,000 synthetic renders, then 2,000 real-dev IC15-train crops are sent
    one per request. Each also goes to a second server without logging, alternately first: the latency pair.
 3. `textrec monitor` on the synthetic window, then on the IC15 window.
-4. `textrec select --n 500` on the IC15 window; their true labels stand in for the human; the
-   `hard-example-loop` flow adds them, fine-tunes from the bundled weights (= production's), registers,
-   writes the reference and promotes if the gates pass. The same recipe and seed on 500 random crops
-   (`--order random`), registered, not promoted.
-5. The gain: accuracy on the held-back IC15 crops (acc_<served precision>/own_test) of each minus production.
+4. `textrec select --n 500 --auto-accept T` on the IC15 window (T: production's auto-accept threshold, 99%
+   precision on its validation set): the 500 least confident crops for the human, whose part the true labels
+   play, and the crops read with confidence >= T taken as read. The `hard-example-loop` flow adds them,
+   fine-tunes from the bundled weights (= production's), registers, writes the reference and promotes if the
+   gates pass. The same recipe and seed on 500 random crops (`--order random`, the same T), and both again
+   with the 500 human labels alone (no auto-accepted crops): registered, not promoted.
+5. The gain: accuracy on the held-back IC15 crops (acc_<served precision>/own_test) of each arm minus production.
    Calibration: ECE and coverage at 99% precision of the bundled model on IIIT5K-train (never sent) and the
    held-back IC15 crops, raw and calibrated.
 
@@ -43,6 +45,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 IC15, IIIT = "IC15_train_4468", "IIIT5k_train_2000"
 MODEL = "crnn-finetuned"  # the finetune profile's registered model
+# (arm, select order, with the auto-accepted readings): the loop as shipped first (promoted if the gates pass),
+# its random baseline, then both with the human's 500 labels alone
+ARMS = (("selected", "confidence", True), ("random", "random", True), ("selected_human_only", "confidence", False),
+        ("random_human_only", "random", False))
 
 
 class Work:
@@ -300,34 +306,39 @@ def main(argv: list[str] | None = None) -> int:
         at = datetime.fromtimestamp(sum(times) / 2, UTC).isoformat()
         drift = {"synthetic_window": monitor(work, p, log, "synthetic", ["--until", at, "--last", str(n)]),
                  "real_window": monitor(work, p, log, "real", ["--since", at, "--last", str(n)])}
-        shutil.copyfile(log, root / "predictions_random.db")  # the random arm picks from the same log, unmarked
         truth = {hashlib.sha256(b).hexdigest(): lab for b, (_, lab) in zip(real, sent, strict=True)}
+        threshold = json.loads((p / "reports" / "calibration" / "mobilenet_v3.json").read_text())["validation"][
+            "threshold"]  # production's auto-accept threshold (99% precision on its validation set)
         arms = {}
-        for arm, db, order in (("selected", log, "confidence"), ("random", root / "predictions_random.db", "random")):
+        for arm, order, auto in ARMS:
+            db = root / f"predictions-{arm}.db"  # each arm picks from the same log, nothing selected yet
+            shutil.copyfile(log, db)
             batch = root / f"batch-{arm}"
             work.textrec(p, "select", "--n", str(pick), "--since", at, "--log", str(db), "--order", order, "--seed",
-                         "0", "--out", str(batch))
+                         "0", "--out", str(batch), *(["--auto-accept", str(threshold)] if auto else []))
             arms[arm] = loop(work, arm, held, batch, label_batch(batch, truth), recipe, arm == "selected",
                              0.4 if args.tiny else 0.1)  # tiny: enough validation words to fit a calibration
+            arms[arm] |= {"version": str(len(arms) + 1), "order": order, "auto_accept": threshold if auto else None,
+                          "auto_accepted": json.loads((batch / "batch.json").read_text())["auto_accepted"]}
         versions = registry(work)
         ece, coverage = calibration({"IIIT5K": real_rows(args.data, IIIT), "IC15": held_rows})
     finally:
         if tmp is not None:
             tmp.cleanup()
     prec = versions["1"]["precision"] or "int8"
-    acc = {v: versions[v][f"acc_{prec}"] for v in ("1", "2", "3")}
-    result = {"machine": machine_info(), "drift": drift, "gain": acc["2"] - acc["1"], "random_gain": acc["3"] - acc["1"],
-              "ece": ece, "coverage_at_precision": {"target": 0.99, **coverage},
-              "held_back": {"count": len(held_rows), "precision": prec, "production": acc["1"], "selected": acc["2"],
-                            "random": acc["3"]},
+    acc = {"production": versions["1"][f"acc_{prec}"]} | {a: versions[arms[a]["version"]][f"acc_{prec}"] for a in arms}
+    gains = {a: acc[a] - acc["production"] for a in arms}
+    result = {"machine": machine_info(), "drift": drift, "gain": gains["selected"], "random_gain": gains["random"],
+              "gains": gains, "ece": ece, "coverage_at_precision": {"target": 0.99, **coverage},
+              "held_back": {"count": len(held_rows), "precision": prec, "accuracy": acc},
               "versions": versions, "latency_batch1": latency, "loop": arms, "steps": steps, "selected": pick,
               "sent": {"synthetic": n, "ic15": n}, "tiny": args.tiny, "minutes": round((time.monotonic() - t0) / 60, 1)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(f"drift: synthetic alarm={drift['synthetic_window']['alarm']}, IC15 alarm={drift['real_window']['alarm']}")
-    print(f"held-back IC15 ({len(held_rows)}, {prec}): production {acc['1']:.4f}, selected {acc['2']:.4f} "
-          f"({result['gain']:+.4f}), random {acc['3']:.4f} ({result['random_gain']:+.4f}); promoted: "
-          f"{versions['2']['decision']}; logging overhead {100 * latency['overhead']:+.1f}% at batch 1")
+    print(f"held-back IC15 ({len(held_rows)}, {prec}): production {acc['production']:.4f}; "
+          + ", ".join(f"{a} {acc[a]:.4f} ({gains[a]:+.4f})" for a in arms)
+          + f"; selected: {versions['2']['decision']}; logging overhead {100 * latency['overhead']:+.1f}% at batch 1")
     return 0
 
 
