@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from harness import REPO, Bench, parser  # bench/, on sys.path as the script's folder
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "real-dev"
 SETS = {"IIIT5k_train_2000": "IIIT5K", "IC15_train_4468": "IC15"}  # folder -> name in the JSON
 DONE_WHEN_ECE = 0.03  # issue 22: ECE at most this on held-back real-dev IIIT5K and IC15
@@ -139,7 +139,7 @@ def write_diagrams(real: dict[str, tuple[np.ndarray, np.ndarray]], shipped, own:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "calibration")
     ap.add_argument("--model", default=None, help="default: the bundled model (its card names its renderer)")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--val-images", type=int, default=4000, help="synthetic validation words to fit on")
@@ -148,7 +148,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target-precision", type=float, default=0.99)
     ap.add_argument("--seed", type=int, default=0, help="of the own-data halves")
     ap.add_argument("--processes", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=REPO / "reports" / "bench" / "calibration.json")
     ap.add_argument("--calibration-out", type=Path, default=None,
                     help="also write the synthetic fit (the one to ship: `textrec bundle --calibration FILE`)")
     args = ap.parse_args(argv)
@@ -165,9 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         raw_confidences,
     )
     from textrec.inference.recognizer import Recognizer
-    from textrec.machine import machine_info
 
-    t0 = time.perf_counter()
+    bench, t0 = Bench.start(), time.perf_counter()
     rec = Recognizer(args.model, calibration=False)
     card_file = rec.model.with_suffix(".json")
     if not card_file.is_file():
@@ -205,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                       "own_data_fit": own_fit["ece_after"], "limit": DONE_WHEN_ECE,
                       "coverage_at_precision": {"synthetic_fit": synth_fit["coverage"],
                                                 "own_data_fit": own_fit["coverage"]}}
-    result = {"machine": machine_info(), "model": shown_path(rec.model), "model_sha256": file_sha256(rec.model),
+    result = {"model": shown_path(rec.model), "model_sha256": file_sha256(rec.model),
               "protocol": "DTRB: case-insensitive, 0-9a-z only", "bins": args.bins,
               "target_precision": args.target_precision,
               "synthetic_validation": {**render, "accuracy": float(val[1].mean()),
@@ -213,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                                        "cv_ece": shipped.selection["cv_ece"], "chosen": shipped.method,
                                        "calibration": {"method": shipped.method, "parameters": shipped.parameters}},
               "sets": report_sets, "done_when": done, "seconds": round(time.perf_counter() - t0, 1)}
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    bench.write(args.out, result)
     print(f"synthetic validation: {render['count']} words, accuracy {val[1].mean():.3f}; chosen {shipped.describe()} "
           f"(cross-validated ECE {', '.join(f'{m} {v:.4f}' for m, v in shipped.selection['cv_ece'].items())})")
     for name, d in done.items():

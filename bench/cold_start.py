@@ -9,13 +9,12 @@ interpreter start, imports, model load, one prediction, output. Reported: wall t
 runs; the first run, which may read the files from disk, is in the list too), CPU time and peak RSS of each
 process (``os.wait4``'s rusage); on a shared machine the CPU time says what the wall time adds up from. For comparison the same command in this environment with
 ``--model bundled:pdparams`` (paddle, eager). Targets (issue 20): <= 1.5 s and <= 200 MB.
-Writes reports/bench/cold_start.json with the machine record and the load average around the runs.
+Writes reports/bench/cold_start.json with the machine record (bench/harness.py: the load average around the
+runs).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
 import statistics
@@ -25,9 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from textrec.machine import machine_info
+from harness import REPO, Bench, parser  # bench/, on sys.path as the script's folder
 
-REPO = Path(__file__).resolve().parents[1]
 KIT = REPO.parent / "shared" / "reference" / "paddleocr-parity"
 TARGET_SECONDS, TARGET_RSS_MB = 1.5, 200.0
 
@@ -73,12 +71,11 @@ def measure(label: str, cmd: list[str], runs: int, cwd: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "cold_start")
     ap.add_argument("--venv", type=Path, help="a core install to measure (default: build one in a temp dir)")
     ap.add_argument("--image", type=Path, default=KIT / "images" / "iiit5k_790_1.png")
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--paddle-runs", type=int, default=3, help="runs of --model bundled:pdparams here (0: none)")
-    ap.add_argument("--out", type=Path, default=REPO / "reports" / "bench" / "cold_start.json")
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,13 +84,12 @@ def main(argv: list[str] | None = None) -> int:
                                 "print(u.find_spec('paddle') is None)"], capture_output=True, text=True)
         if probe.stdout.strip() != "True":
             raise SystemExit(f"{env}: paddle is installed there; this measures the core install (no paddle)")
-        load_before = os.getloadavg()
+        bench = Bench.start()
         core = measure("<core venv>/bin/textrec predict IMAGE", [str(env / "bin" / "textrec"), "predict",
                                                                   str(args.image)], args.runs, Path(tmp))
         paddle = measure("<project venv>/bin/textrec predict IMAGE --model bundled:pdparams",
                          [str(Path(sys.executable).with_name("textrec")), "predict", str(args.image), "--model",
                           "bundled:pdparams"], args.paddle_runs, Path(tmp)) if args.paddle_runs else None
-        load_after = os.getloadavg()
     result = {
         "what": "wall time and peak RSS of one `textrec predict IMAGE` process (no --model: the bundled ONNX) "
                 "in a core install without paddle",
@@ -101,11 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         "core": core, "paddle_checkpoint_for_comparison": paddle,
         "targets": {"seconds": TARGET_SECONDS, "peak_rss_mb": TARGET_RSS_MB},
         "passed": core["seconds_median"] <= TARGET_SECONDS and core["peak_rss_mb_max"] <= TARGET_RSS_MB,
-        "machine": {**machine_info(), "niceness": os.nice(0), "load_average_before": [round(x, 2) for x in load_before],
-                    "load_average_after": [round(x, 2) for x in load_after]},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    bench.write(args.out, result)
     print(f"core install: median {core['seconds_median']} s [{core['seconds_min']}, {core['seconds_max']}], "
           f"peak RSS {core['peak_rss_mb_max']} MB (targets {TARGET_SECONDS} s, {TARGET_RSS_MB:.0f} MB); "
           + (f"paddle checkpoint: median {paddle['seconds_median']} s, {paddle['peak_rss_mb_max']} MB; " if paddle

@@ -16,18 +16,16 @@ which characters): the proportions of real scene text for a synthetic word mix.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from harness import REPO, Bench, parser  # bench/, on sys.path as the script's folder
 from real_dev import (  # bench/, on sys.path as the script's folder
     DEFAULT_DATA,
     PROTOCOLS,
-    REPO,
     RealSet,
     exact_match,
     file_sha256,
@@ -110,7 +108,7 @@ def chart(sets: list[dict], out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "failures")
     ap.add_argument("--model", default=None, help=".pdparams, inference directory or .onnx (default: the bundle)")
     ap.add_argument("--dict", default=None, help="the model's dictionary file (default: the model's own)")
     ap.add_argument("--backbone", default=None, choices=BACKBONES)
@@ -118,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-peer", action="store_true", help="leave out the PP-OCRv3 yardstick")
     ap.add_argument("--top", type=int, default=10, help="bins in each set's ranking")
     ap.add_argument("--processes", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=REPO / "reports" / "bench" / "failures.json")
     ap.add_argument("--chart", type=Path, default=REPO / "reports" / "bench" / "failures.png",
                     help="accuracy per bin as a PNG ('' for none); no real image goes into it")
     args = ap.parse_args(argv)
@@ -128,7 +125,6 @@ def main(argv: list[str] | None = None) -> int:
     from ppocr_peer import PeerMissing, PPOCRv3English
 
     from textrec.evaluation.styles import label_statistics
-    from textrec.machine import machine_info
 
     try:
         peer = None if args.no_peer else PPOCRv3English()
@@ -136,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         print(e, file=sys.stderr)
         return 2
     rec = load_ours(args)
-    t0 = time.perf_counter()
+    bench, t0 = Bench.start(), time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="textrec-failures-") as tmp:
         real_sets = load_real_sets(args.data, Path(tmp), args.processes)
     sets = []
@@ -146,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         sets.append(set_report(rs, records_of(rs, ours, theirs), args.top))
     result = {
         "what_the_bundle_fails_on": {s["name"]: [headline(r) for r in s["ranking"]] for s in sets},
-        "machine": machine_info(), "model": shown_path(rec.model), "model_sha256": file_sha256(rec.model),
+        "model": shown_path(rec.model), "model_sha256": file_sha256(rec.model),
         "peer": peer.describe() if peer else None, "protocol": PROTOCOLS["dtrb"],
         "ranking_rule": "bins with >= 2% of the set and >= 20 images, by error_lift = share of errors / share of "
                         "images; excess_errors = errors beyond the bin's share of the set's errors",
@@ -156,8 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "label_statistics": {"all": label_statistics(lab for rs in real_sets for lab in rs.labels),
                              **{s["name"]: s.pop("label_statistics") for s in sets}},
         "sets": sets, "seconds": round(time.perf_counter() - t0, 1)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    bench.write(args.out, result)
     if str(args.chart) not in ("", "."):
         chart(sets, args.chart)
     for name, lines in result["what_the_bundle_fails_on"].items():

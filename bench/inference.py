@@ -7,22 +7,18 @@ Every engine gets the same preprocessed images (``textrec.preprocess``): by defa
 images cycled to fill the batches, or the images of ``--data LMDB``. Reported: ms/image at batch 1 and 64,
 median over interleaved rounds (warm-up excluded), with min/max to show the noise of a shared machine.
 Writes reports/bench/inference.json:
-{"machine": {...}, "results": [{engine, backbone, batch_size, ms_per_image, ...}], "goals": [...]}.
+{"schema_version", "machine": {...}, "threads", "results": [{engine, backbone, batch_size, ms_per_image, ...}],
+ "goals": [...]}.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from harness import REPO, Bench, parser  # bench/, on sys.path as the script's folder
 
-from textrec.machine import cpu_model
-
-REPO = Path(__file__).resolve().parents[1]
 KIT = REPO.parent / "shared" / "reference" / "paddleocr-parity"
 KIT_CHECKPOINTS = {"mobilenet_v3": KIT / "mv3" / "best_accuracy.pdparams",
                    "resnet34_vd": KIT / "r34" / "r34_init.pdparams"}
@@ -75,7 +71,7 @@ def goal_ratios(results: list[dict]) -> list[dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "inference")
     ap.add_argument("--model", action="append", default=[], metavar="BACKBONE=DIR",
                     help="exported dir with inference.json, model.onnx, model_int8.onnx (repeatable)")
     ap.add_argument("--data", help="LMDB of images to time (default: the parity kit's 24 images)")
@@ -85,13 +81,13 @@ def main() -> None:
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64])
     ap.add_argument("--engines", nargs="+", default=["paddle", "onnx_fp32", "onnx_int8"],
                     choices=["paddle", "onnx_fp32", "onnx_int8"])
-    ap.add_argument("--out", default=str(REPO / "reports" / "bench" / "inference.json"))
     args = ap.parse_args()
 
     from textrec.export.bundle import INT8_NAME, ONNX_NAME
     from textrec.export.speed import time_engines
     from textrec.inference.engines import OnnxEngine, PaddleInferenceEngine
 
+    bench = Bench.start()
     images, source = load_images(args.data, 256)
     models = dict(m.split("=", 1) for m in args.model)
     tmp = tempfile.TemporaryDirectory(prefix="textrec-bench-")
@@ -117,13 +113,9 @@ def main() -> None:
     for r in ratios:
         print(f"{r['backbone']:13s} batch {r['batch_size']:3d}: {r['ratio']:24s} {r['value']:.2f} "
               f"(goal <= {r['goal']}) {'met' if r['met'] else 'NOT met'}")
-    report = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
-                          "load_average_1m": os.getloadavg()[0]},
-              "images": source, "rounds": args.rounds, "results": results, "goals": ratios}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    report = {"threads": args.threads, "images": source, "rounds": args.rounds, "results": results, "goals": ratios}
+    bench.write(args.out, report)
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

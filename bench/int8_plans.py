@@ -7,24 +7,20 @@ calibrate differently): INT8 accuracy on every benchmark LMDB against fp32, the 
 passes the quantize stage's accuracy gate, and ms/image at batch 1 and 64 relative to fp32 (interleaved
 rounds, --threads). Also the share of fp32 time per ONNX operator type (ONNX Runtime's profiler), which
 bounds what quantizing some operators can gain. Writes reports/bench/int8_plans.json:
-{"machine", "model", "fp32": {bench: accuracy}, "fp32_op_share": {op: share},
+{"schema_version", "machine", "threads", "model", "fp32": {bench: accuracy}, "fp32_op_share": {op: share},
  "plans": [{"plan", "max_drop", "passes_accuracy_gate", "accuracy", "ratio_b1", "ratio_b64"}]}.
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
 import dataclasses
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
-from textrec.machine import cpu_model
-
-REPO = Path(__file__).resolve().parents[1]
+from harness import REPO, Bench, parser  # bench/, on sys.path as the script's folder
 
 
 def op_share(onnx_path: Path, images, threads: int) -> dict[str, float]:
@@ -49,13 +45,12 @@ def op_share(onnx_path: Path, images, threads: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "int8_plans")
     ap.add_argument("--model", required=True, type=Path, help="exported dir with model.onnx")
     ap.add_argument("--bench", required=True, type=Path, help="tree of benchmark LMDBs")
     ap.add_argument("--calib", required=True, type=Path, help="LMDB of calibration images (training data)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--params", default=str(REPO / "params.yaml"))
-    ap.add_argument("--out", type=Path, default=REPO / "reports" / "bench" / "int8_plans.json")
     args = ap.parse_args(argv)
 
     from textrec.config import load_params
@@ -67,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from textrec.export.speed import time_engines
     from textrec.inference.engines import OnnxEngine
 
+    bench = Bench.start()
     params = load_params(args.params)
     cfg, charset = params.quantize, params.charset.build()
     fp32_path = args.model / "model.onnx"
@@ -102,12 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             gate = "pass" if r["passes_accuracy_gate"] else "FAIL"
             print(f"{plan.name:45s} max drop {r['max_drop']:.3f} gate {gate}  int8/fp32 {r['ratio_b1']:.2f} (b1) "
                   f"{r['ratio_b64']:.2f} (b64)", flush=True)
-    report = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
-                          "load_average_1m": os.getloadavg()[0]},
-              "model": str(fp32_path), "fp32": {n: r.accuracy for n, r in fp32_results.items()},
+    report = {"threads": args.threads, "model": str(fp32_path), "fp32": {n: r.accuracy for n, r in fp32_results.items()},
               "fp32_op_share": op_share(fp32_path, timing, args.threads), "plans": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    bench.write(args.out, report)
     print(f"fp32 time by operator: {report['fp32_op_share']}\nwrote {args.out}")
     return 0
 

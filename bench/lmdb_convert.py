@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import resource
 import subprocess
@@ -21,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from harness import Bench, parser  # bench/, on sys.path as the script's folder
 
 
 def generate(root: Path, n: int, seed: int = 0) -> Path:
@@ -72,18 +72,16 @@ def run_one(labels: Path, out: Path, processes: int, chunk_size: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "lmdb_convert")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 80_000])
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--chunk-size", type=int, default=256)
-    ap.add_argument("--out", default="reports/bench/lmdb_convert.json")
     ap.add_argument("--one", nargs=2, metavar=("LABELS", "OUTDIR"), help=argparse.SUPPRESS)  # child mode
     args = ap.parse_args()
     if args.one:
         print(json.dumps(run_one(Path(args.one[0]), Path(args.one[1]), args.processes, args.chunk_size)))
         return
-    from textrec.machine import machine_info
-
+    bench = Bench.start()
     with tempfile.TemporaryDirectory(prefix="bench_lmdb_") as tmp:
         root = Path(tmp)
         all_lines = generate(root / "src", max(args.sizes)).read_text(encoding="utf-8").splitlines(keepends=True)
@@ -99,13 +97,9 @@ def main() -> None:
     best = runs[-1]
     report = {"images": best["images"], "images_per_second": best["images_per_second"],
               "peak_rss_mb": best["peak_rss_mb"], "processes": args.processes, "chunk_size": args.chunk_size,
-              "input": "generated JPEG word crops, 32 px high, 60-200 px wide", "runs": runs,
-              "machine": {**machine_info(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                          "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()]}}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+              "input": "generated JPEG word crops, 32 px high, 60-200 px wide", "runs": runs}
+    bench.write(args.out, report)
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -5,15 +5,13 @@
 
 DVC prints "Running stage '<name>':" when a stage starts; a stage lasts until the next one starts (or the
 run ends), so the shares add up to the whole run. Stages DVC skipped as unchanged do not appear. The output
-of `dvc repro` is passed through unchanged. Writes {"machine": {...}, "profile", "git_commit", "exit_code",
-"total_seconds", "stages": [{"stage", "seconds", "share"}]}. A failing run is recorded too (exit_code != 0).
+of `dvc repro` is passed through unchanged. Writes {"machine": {...} (bench/harness.py), "profile",
+"git_commit", "exit_code", "total_seconds", "stages": [{"stage", "seconds", "share"}]}. A failing run is
+recorded too (exit_code != 0).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import re
 import subprocess
 import sys
@@ -21,8 +19,7 @@ import time
 from pathlib import Path
 
 import yaml
-
-from textrec.machine import cpu_model
+from harness import Bench, parser  # bench/, on sys.path as the script's folder
 
 STAGE_START = re.compile(r"^Running stage '([^']+)'")
 
@@ -40,18 +37,19 @@ def stage_times(events: list[tuple[float, str]], start: float, end: float) -> li
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "pipeline_run")
+    ap.set_defaults(out=None)  # default: <repo>/reports/bench/pipeline_run.json, the measured checkout's
     ap.add_argument("--repo", default=".", help="the checkout to run `dvc repro` in")
-    ap.add_argument("--out", default=None, help="default: <repo>/reports/bench/pipeline_run.json")
     ap.add_argument("dvc_args", nargs="*", help="extra arguments for `dvc repro`")
     args = ap.parse_args()
     repo = Path(args.repo).resolve()
-    out = Path(args.out) if args.out else repo / "reports" / "bench" / "pipeline_run.json"
+    out = args.out or repo / "reports" / "bench" / "pipeline_run.json"
     if not (repo / "dvc.yaml").is_file():
         print(f"{repo}: no dvc.yaml here; pass the project checkout with --repo", file=sys.stderr)
         return 2
 
     events: list[tuple[float, str]] = []
+    bench = Bench.start()
     t0 = time.monotonic()
     beside = Path(sys.executable).parent / "dvc"  # the venv's dvc, also when the venv is not activated
     proc = subprocess.Popen([str(beside) if beside.exists() else "dvc", "repro", *args.dvc_args], cwd=repo, stdout=subprocess.PIPE,
@@ -65,12 +63,10 @@ def main() -> int:
     code = proc.wait()
     end = time.monotonic()
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
-    report = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count()},
-              "profile": yaml.safe_load((repo / "params.yaml").read_text()).get("profile"),
+    report = {"profile": yaml.safe_load((repo / "params.yaml").read_text()).get("profile"),
               "git_commit": commit, "exit_code": code, "total_seconds": round(end - t0, 1),
               "stages": stage_times(events, t0, end)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    bench.write(out, report)
     print(f"dvc repro: exit {code}, {report['total_seconds'] / 60:.1f} min; wrote {out}")
     for s in report["stages"]:
         print(f"  {s['stage']:32s} {s['seconds'] / 60:6.2f} min  {100 * s['share']:5.1f}%")

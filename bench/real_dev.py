@@ -12,14 +12,13 @@ The synthetic benchmark suite under --synthetic (if given) is scored on the DTRB
 never enter the repository or the pipeline; this script only reads them.
 
     .venv/bin/python bench/real_dev.py --synthetic data/lmdb/bench     # the bundled model, and the peer
-    # -> reports/bench/real_dev.json {"machine", "model", "real": {"datasets": [...]}, "reference": [...], ...}
+    # -> reports/bench/real_dev.json {"schema_version", "machine", "model", "real": {"datasets": [...]}, "reference": [...], ...}
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
 import tempfile
 import time
@@ -27,9 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import REPO, Bench, parser  # bench/, on sys.path as the script's folder
+
 from textrec.config import BACKBONES
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "real-dev"
 PROTOCOLS = {"dtrb": "DTRB: case-insensitive, 0-9a-z only",
              "exact": "exact: case and punctuation counted, whitespace at both ends stripped"}
@@ -147,7 +147,7 @@ def load_ours(args: argparse.Namespace):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "real_dev")
     ap.add_argument("--model", default=None, help=".pdparams, inference directory or .onnx (default: the bundle)")
     ap.add_argument("--dict", default=None, help="the model's dictionary file (default: the model's own)")
     ap.add_argument("--backbone", default=None, choices=BACKBONES)
@@ -155,7 +155,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synthetic", type=Path, default=None, help="the synthetic benchmark tree (data/lmdb/bench)")
     ap.add_argument("--no-peer", action="store_true", help="leave out the PP-OCRv3 reference row")
     ap.add_argument("--processes", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=REPO / "reports" / "bench" / "real_dev.json")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"{args.data}: real development data not found", file=sys.stderr)
@@ -164,7 +163,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from textrec.evaluation.evaluate import evaluate_tree
     from textrec.evaluation.evaluate import summarize as summarize_synthetic
-    from textrec.machine import machine_info
 
     try:
         peer = None if args.no_peer else PPOCRv3English()
@@ -172,19 +170,18 @@ def main(argv: list[str] | None = None) -> int:
         print(e, file=sys.stderr)
         return 2
     rec = load_ours(args)
-    t0 = time.perf_counter()
+    bench, t0 = Bench.start(), time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="textrec-real-dev-") as tmp:
         sets = load_real_sets(args.data, Path(tmp), args.processes)
     real = run_model(sets, lambda images: predict_ours(rec, images))
     reference = [{**peer.describe(), **run_model(sets, lambda images: predict_peer(peer, images))}] if peer else []
     synthetic = summarize_synthetic(evaluate_tree(rec.engine, args.synthetic, rec.charset)) if args.synthetic \
         else None
-    result = {"machine": machine_info(), "model": shown_path(rec.model), "model_sha256": file_sha256(rec.model),
+    result = {"model": shown_path(rec.model), "model_sha256": file_sha256(rec.model),
               "protocol": PROTOCOLS["dtrb"], "protocols": PROTOCOLS,
               "conversion": {rs.name: rs.conversion for rs in sets}, "real": real, "reference": reference,
               "synthetic": synthetic, "seconds": round(time.perf_counter() - t0, 1)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    bench.write(args.out, result)
     for name, part in (("ours", real), *((r["name"], r) for r in reference)):
         rows = ", ".join(f"{d['name']} {d['accuracy']:.3f} / exact {d['exact_accuracy']:.3f} (n={d['count']})"
                          for d in part["datasets"])

@@ -9,12 +9,11 @@ than a run of that length would end with: the curve is a lower bound of what sho
 
     .venv/bin/python bench/scaling.py --run ../pretrain/models/mobilenet_v3 \\
         --log ../pretrain/reports/train/mobilenet_v3/train_log.csv
-    # -> reports/bench/scaling.json {"machine", "run", "points": [...]} and reports/bench/scaling.svg
+    # -> reports/bench/scaling.json {"schema_version", "machine", "run", "points": [...]} and reports/bench/scaling.svg
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import re
@@ -23,9 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import Bench, parser  # bench/, the script's folder
 from real_dev import (  # bench/, the script's folder
     DEFAULT_DATA,
-    REPO,
     load_real_sets,
     predict_ours,
     run_model,
@@ -86,12 +85,11 @@ def draw(points: list[dict], out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "scaling")
     ap.add_argument("--run", type=Path, required=True, help="the run's models/<backbone> directory")
     ap.add_argument("--log", type=Path, required=True, help="its reports/train/<backbone>/train_log.csv")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--processes", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=REPO / "reports" / "bench" / "scaling.json")
     args = ap.parse_args(argv)
     for path, what in ((args.data, "real development data"), (args.run / "latest.state.json", "trainer state"),
                        (args.log, "training log")):
@@ -99,12 +97,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: {what} not found", file=sys.stderr)
             return 2
     from textrec.inference.recognizer import Recognizer
-    from textrec.machine import machine_info
 
     state = json.loads((args.run / "latest.state.json").read_text())
     batch = int(state["recipe"]["batch_size"])
     points = []
-    t0 = time.perf_counter()
+    bench, t0 = Bench.start(), time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="textrec-scaling-") as tmp:
         sets = load_real_sets(args.data, Path(tmp), args.processes)
     for step, path in checkpoints(args.run):
@@ -120,13 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     if not points:
         print(f"{args.run}: no snapshots/step_*.pdparams nor best.pdparams", file=sys.stderr)
         return 2
-    result = {"machine": machine_info(), "run": {"dir": str(args.run), "recipe": state["recipe"],
+    result = {"run": {"dir": str(args.run), "recipe": state["recipe"],
                                                  "steps_done": state["step"], "finished": state["finished"]},
               "note": "points of one cosine run: an early point is read at a higher lr than a run of that "
                       "length ends with", "points": points, "seconds": round(time.perf_counter() - t0, 1),
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    bench.write(args.out, result)
     draw(points, args.out.with_suffix(".svg"))
     return 0
 

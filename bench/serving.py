@@ -5,22 +5,23 @@
 
 Starts `mlflow models serve` on 127.0.0.1 (or uses --url, loopback only), drives --clients threads, each
 with its own keep-alive connection, for --duration seconds, and writes reports/bench/serving.json:
-{"clients", "requests", "errors", "p50_ms", "p99_ms", ...}. Latency = request sent -> full response read.
+{"schema_version", "machine", "clients", "requests", "errors", "p50_ms", "p99_ms", ...}. Latency = request
+sent -> full response read. The machine record's load average is read just before the warm-up request and
+after the last response.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import http.client
 import json
-import os
-import platform
 import statistics
 import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from harness import Bench, parser  # bench/, on sys.path as the script's folder
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
@@ -72,7 +73,6 @@ def run(url: str, images: list[str], clients: int, duration: float) -> dict:
     conn.close()
     results: list[tuple[float, int]] = []
     lock = threading.Lock()
-    load_before = os.getloadavg()
     start = time.perf_counter()
     threads = [threading.Thread(target=client, args=(url, bodies, start + duration, k, results, lock))
                for k in range(clients)]
@@ -90,13 +90,11 @@ def run(url: str, images: list[str], clients: int, duration: float) -> dict:
             "p50_ms": q[49] if ok else None, "p99_ms": q[98] if ok else None,
             "mean_ms": statistics.fmean(ok) if ok else None, "max_ms": ok[-1] if ok else None,
             "throughput_rps": len(ok) / elapsed, "duration_s": elapsed, "statuses": statuses,
-            "images": len(images), "url": url,
-            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                        "loadavg_before": load_before, "loadavg_after": os.getloadavg()}}
+            "images": len(images), "url": url}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "serving")
     ap.add_argument("--url", help="an already running endpoint on this machine (default: start one)")
     ap.add_argument("--model-uri", help="default: models:/<promotion.model_name>@production")
     ap.add_argument("--images", type=Path, help="image folder or LMDB (default: the first benchmark LMDB)")
@@ -105,7 +103,6 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of load")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn workers of a started server")
     ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--out", type=Path, default=Path("reports/bench/serving.json"))
     args = ap.parse_args()
 
     from servers import start_scoring_server  # bench/servers.py, beside this script
@@ -119,18 +116,16 @@ def main() -> None:
     if args.url:
         if urlsplit(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
             raise SystemExit(f"--url must point at this machine (127.0.0.1), got {args.url}")
-        result = run(args.url.rstrip("/"), images, args.clients, args.duration)
+        bench = Bench.start()
+        result = bench.write(args.out, run(args.url.rstrip("/"), images, args.clients, args.duration))
     else:
         uri = args.model_uri or f"models:/{params.promotion.model_name}@production"
         store = resolve_store(params.tracking, ".")
         with start_scoring_server(uri, store.tracking_uri, args.out.parent / "serving_server.log",
                                   workers=args.workers) as srv:
-            result = run(srv.url, images, args.clients, args.duration)
-        result |= {"model_uri": uri, "workers": args.workers}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, args.out)
+            bench = Bench.start()  # written before the server stops: the load at the end is the run's
+            result = bench.write(args.out, run(srv.url, images, args.clients, args.duration)
+                                 | {"model_uri": uri, "workers": args.workers})
     print(f"{result['requests']} requests, {result['errors']} errors, {result['throughput_rps']:.1f} req/s, "
           f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms -> {args.out}")
 

@@ -16,9 +16,11 @@ reads its CPU setting once:
 Steady state: ``--warmup`` untimed steps, then ``--steps`` timed steps, ``--repeats`` times; reported
 img/s = batch / median step time. The machine's load is recorded because other jobs share the cores; the
 CPU seconds per step of rank 0 are recorded too, since they depend much less on that load than wall time.
-Writes reports/bench/train_throughput.json: {"machine": {cpu, vendor, family_model_stepping, cores, flags,
-python, load...} (``textrec.machine.machine_info``), "results": [{backbone, batch_size, device,
-images_per_second, config, ...}]}.
+The optimizer is the trainer's own (``textrec.training.setup.build_optimizer``) for --params' recipe of the
+backbone: its Adam settings, learning rate and gradient clipping.
+Writes reports/bench/train_throughput.json: {"schema_version", "machine": {...} (bench/harness.py),
+"paddleocr_reference_images_per_second", "results": [{backbone, batch_size, device, images_per_second,
+config, optimizer, load_before, load_after, ...}]}.
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from harness import REPO, Bench, load_average, parser  # bench/, on sys.path as the script's folder
 
 from textrec.config import BACKBONES
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {  # name -> (configure_runtime's settings, fast_kernels, static, threads, processes)
     "baseline": (False, False, False, None, 1),
     "runtime": (True, False, False, None, 1),
@@ -77,7 +79,9 @@ def run_worker(args: argparse.Namespace) -> dict | None:
     """Build, warm up and time one configuration in this process (one rank of ``processes``); the result
     is returned by rank 0."""
     tuned, fast, static, threads, processes = CONFIGS[args.config]
+    from textrec.config import load_params, to_dict
     from textrec.runtime import configure_runtime
+    from textrec.training.setup import build_optimizer
     from textrec.training.step import build_train_step
 
     info = configure_runtime("cpu", threads, mkl_avx2=tuned, keep_freed_memory=tuned)  # before any computation
@@ -97,7 +101,8 @@ def run_worker(args: argparse.Namespace) -> dict | None:
     model.train()
     if processes > 1:
         net = paddle.DataParallel(model)
-    opt = paddle.optimizer.Adam(learning_rate=5e-4, beta1=0.9, beta2=0.999, parameters=model.parameters())
+    recipe = load_params(args.params).train.recipe(args.backbone)
+    opt = build_optimizer(recipe, model)  # the trainer's: Adam with the recipe's lr, decay and clipping
     step = build_train_step(model, opt, ctc_loss, static=static, amp=False, fast_kernels=fast, net=net)
     share = args.batch_size // processes
     arrays, data_rate = make_batch(args.batch_size, args.data, seed=0)
@@ -119,6 +124,7 @@ def run_worker(args: argparse.Namespace) -> dict | None:
     per_repeat = [statistics.median(walls[i * args.steps:(i + 1) * args.steps]) for i in range(args.repeats)]
     return {"backbone": args.backbone, "batch_size": args.batch_size, "device": "cpu",
             "images_per_second": round(args.batch_size / med, 2), "config": args.config,
+            "optimizer": {"lr": recipe.lr, **to_dict(recipe.optimizer)},
             "processes": processes, "threads": threads or 1, "fast_kernels": fast, "static": static,
             "mkl_cpu_type": info.mkl_cpu_type, "malloc_tuned": info.malloc_tuned,
             "step_seconds_median": round(med, 4),
@@ -148,31 +154,27 @@ def worker_main(args: argparse.Namespace) -> None:
         _spawned(args)
 
 
-def load() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()]
-
-
 def measure(backbone: str, batch: int, config: str, args: argparse.Namespace) -> dict:
     """Run one configuration in a fresh interpreter and return its result with the load around it."""
     steps, warmup = (args.steps, args.warmup) if backbone == "mobilenet_v3" else (args.r34_steps, args.r34_warmup)
     cmd = [sys.executable, __file__, "--worker", "--config", config, "--backbone", backbone,
            "--batch-size", str(batch), "--steps", str(steps), "--warmup", str(warmup),
-           "--repeats", str(args.repeats if backbone == "mobilenet_v3" else 1)]
+           "--repeats", str(args.repeats if backbone == "mobilenet_v3" else 1), "--params", str(args.params)]
     if args.data:
         cmd += ["--data", args.data]
     env = {k: v for k, v in os.environ.items() if k != "MKL_DEBUG_CPU_TYPE"}  # each config decides
-    before = load()
+    before = load_average()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{config}/{backbone}/{batch} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     result = json.loads(lines[-1][len("RESULT "):])
-    result.update(load_before=before, load_after=load())
+    result.update(load_before=before, load_after=load_average())
     return result
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    p = parser(__doc__, "train_throughput")
     p.add_argument("--backbones", nargs="+", choices=BACKBONES, default=list(BACKBONES))
     p.add_argument("--batch-sizes", nargs="+", type=int, default=[64])
     p.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=["baseline", "fast", "dp2"])
@@ -182,7 +184,7 @@ def main() -> None:
     p.add_argument("--r34-steps", type=int, default=2, help="timed steps for ResNet34_vd (~1-7 img/s)")
     p.add_argument("--r34-warmup", type=int, default=1)
     p.add_argument("--data", help="LMDB to take the batch from (default: random images, word-like labels)")
-    p.add_argument("--out", type=Path, default=REPO / "reports" / "bench" / "train_throughput.json")
+    p.add_argument("--params", type=Path, default=REPO / "params.yaml", help="whose recipe gives the optimizer")
     p.add_argument("--append", action="store_true",
                    help="keep the results already in --out (a rerun of the same backbone/batch/config replaces it)")
     # internal: one configuration in this process
@@ -190,19 +192,16 @@ def main() -> None:
     p.add_argument("--config", default="fast", help=argparse.SUPPRESS)
     p.add_argument("--backbone", default="mobilenet_v3", help=argparse.SUPPRESS)
     p.add_argument("--batch-size", type=int, default=64, help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.worker:
         worker_main(args)
         return
-    from textrec.machine import machine_info
-
-    machine = {**machine_info(), "load_average_at_start": load(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-               "paddleocr_reference_images_per_second": PADDLEOCR_REFERENCE}
+    bench = Bench.start()
+    head = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "paddleocr_reference_images_per_second": PADDLEOCR_REFERENCE}
     results = []
     if args.append and args.out.exists():
         old = json.loads(args.out.read_text())
-        machine["earlier_runs"] = [*old["machine"].get("earlier_runs", []),
-                                   {k: v for k, v in old["machine"].items() if k != "earlier_runs"}]
+        head["earlier_runs"] = [*old.get("earlier_runs", []), old["machine"]]  # the machines of the kept results
         results = old["results"]
     for backbone in args.backbones:
         for batch in args.batch_sizes:
@@ -213,16 +212,9 @@ def main() -> None:
                       f"->{r['load_after']})", flush=True)
                 results = [o for o in results
                            if (o["backbone"], o["batch_size"], o["config"]) != (backbone, batch, config)] + [r]
-                machine["load_average_at_end"] = load()
-                write(args.out, machine, results)  # after every run: a long benchmark keeps what it measured
+                # after every run: a long benchmark keeps what it measured
+                bench.write(args.out, head | {"results": results})
     print(f"wrote {args.out}")
-
-
-def write(path: Path, machine: dict, results: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
-    tmp.replace(path)
 
 
 if __name__ == "__main__":

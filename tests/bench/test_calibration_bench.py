@@ -66,3 +66,4 @@ def test_bench_records_both_fits_per_set(tmp_path: Path, parity_rows) -> None:
         svg = ET.parse(tmp_path / f"calibration_{name}.svg").getroot()
         assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == 3  # raw and both fits
     assert d["machine"]["cores"] >= 1 and d["model"].endswith("mobilenet_v3.onnx")
+    assert tuple(d["machine"]) == _bench("harness").MACHINE_KEYS and d["schema_version"] == 1

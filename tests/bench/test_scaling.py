@@ -54,3 +54,4 @@ def test_every_snapshot_and_the_best_become_points(tmp_path: Path) -> None:
         assert p["images_seen"] == 4 * p["step"] and p["hours"] > 0 and p["val_accuracy"] is not None
         assert set(p["real_dev"]["signs"]) == {"dtrb", "exact", "count"} and p["real_dev"]["signs"]["count"] == 2
     assert result["machine"]["cores"] and out.with_suffix(".svg").read_text().startswith("<?xml")
+    assert tuple(result["machine"]) == _bench("harness").MACHINE_KEYS and result["machine"]["load_average"]["end"]
