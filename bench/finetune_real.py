@@ -101,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from textrec.machine import machine_info
 
-    profile = yaml.safe_load((REPO / "profiles" / "finetune.yaml").read_text(encoding="utf-8"))
+    from textrec.profiles import compose
+
+    profile = compose("finetune", REPO)  # profiles/base.yaml + profiles/finetune.yaml
     tmp = None if args.keep else tempfile.TemporaryDirectory(prefix="textrec-finetune-")
     work = (args.keep or Path(tmp.name)).resolve()
     try:

@@ -118,7 +118,9 @@ def render(dst: Path, seed: int, n: int) -> list[bytes]:
 
 def finetune_params(project: Path, held: Path, overrides: dict) -> None:
     """The finetune profile, measured on the held-back crops only (no synthetic suite: minutes saved)."""
-    p = yaml.safe_load((project / "profiles" / "finetune.yaml").read_text(encoding="utf-8"))
+    from textrec.profiles import compose
+
+    p = compose("finetune", project)  # profiles/base.yaml + profiles/finetune.yaml
     p["data"]["folder"]["test"] = [{"src": str(held), "format": "paddleocr", "name": "own_test"}]  # absolute paths
     p["eval"]["benchmarks"] = ["own_test"]
     p["train"]["mobilenet_v3"]["time_budget_minutes"] = None  # the steps decide

@@ -66,7 +66,9 @@ def parse_run(spec: str) -> tuple[str, str, dict[str, str]]:
 def recipe_for(params: dict, backbone: str, base: str, overrides: dict[str, str]) -> dict:
     recipe = copy.deepcopy(params["train"][backbone])
     if base == "pretrain":
-        profile = yaml.safe_load((REPO / "profiles" / "pretrain.yaml").read_text(encoding="utf-8"))
+        from textrec.profiles import compose
+
+        profile = compose("pretrain", REPO)  # profiles/base.yaml + profiles/pretrain.yaml
         recipe = recipe | copy.deepcopy(profile["train"][backbone])
     else:
         fixed = BASELINE if base == "baseline" else FRAMES

@@ -15,6 +15,7 @@ from textrec.cli import main
 from textrec.data.lmdb_io import LmdbWriter
 from textrec.models import pretrained
 from textrec.models.crnn import build_model
+from textrec.profiles import compose
 from textrec.training.checkpointing import TrainerState, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +35,7 @@ def _lmdbs(params: dict, root: Path, rows: list[tuple[Path, str]]) -> None:
 def _pipeline_outputs(root: Path, rows: list[tuple[Path, str]]) -> Path:
     """A checkpoint, its evaluation JSONs, a real-dev JSON and the run's LMDBs (the parity kit's images), as
     the pipeline and bench/real_dev.py write them."""
-    params = yaml.safe_load((REPO / "profiles" / "pretrain.yaml").read_text())
+    params = compose("pretrain", REPO)  # profiles/base.yaml + profiles/pretrain.yaml
     params["paths"] = {k: str(root / v) for k, v in params["paths"].items()}
     params["quantize"] |= {"calibration_images": 8, "timing_rounds": 1}
     params["charset"]["dict_path"] = None  # the 0-9a-z head built below, whatever dictionary the profile has now

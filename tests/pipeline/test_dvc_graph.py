@@ -49,13 +49,12 @@ def test_dag_expands_and_every_dependency_is_produced(tmp_path, profile):
 def test_reproduce_fetches_paddleocrs_releases_and_dtrbs_benchmarks_only(tmp_path):
     """`reproduce`: both release checkpoints (the URLs of PaddleOCR's CRNN doc), 0 steps, and from the DTRB
     archive `paper` downloads only its evaluation and validation LMDBs; the seven benchmarks of the table."""
-    from textrec.config import load_params
     from textrec.models.pretrained import PADDLEOCR_RELEASES, PUBLISHED_BENCHMARKS
-    from textrec.profiles import PROFILES, profile_path
+    from textrec.profiles import PROFILES, load_profile
 
     repo = Path(__file__).resolve().parents[2]
     assert "reproduce" in PROFILES
-    rep, paper = (load_params(profile_path(n, repo / "params.yaml")) for n in ("reproduce", "paper"))
+    rep, paper = (load_profile(n, repo) for n in ("reproduce", "paper"))
     assert {bb: r.url for bb, r in PADDLEOCR_RELEASES.items()} == {
         "mobilenet_v3": "https://paddleocr.bj.bcebos.com/dygraph_v2.0/en/rec_mv3_none_bilstm_ctc_v2.0_train.tar",
         "resnet34_vd": "https://paddleocr.bj.bcebos.com/dygraph_v2.0/en/rec_r34_vd_none_bilstm_ctc_v2.0_train.tar"}

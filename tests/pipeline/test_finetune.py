@@ -17,8 +17,9 @@ import yaml
 from tests.data.test_validate import load_stage
 from tests.pipeline.project import copy_project, dvc, run
 from tests.training.wordimages import random_words, render_word
-from textrec.config import PROFILES, load_params
+from textrec.config import PROFILES
 from textrec.data.lmdb_io import find_lmdbs, iter_records
+from textrec.profiles import compose, load_profile
 from textrec.tracking.files import avg_acc_key
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,14 +59,14 @@ def test_every_profile_lists_every_params_key_a_stage_tracks():
     """dvc refuses to run a stage whose params key is missing from params.yaml (data.folder is new)."""
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     for name in PROFILES:
-        values = yaml.safe_load((REPO / "profiles" / f"{name}.yaml").read_text())
-        backbones = load_params(REPO / "profiles" / f"{name}.yaml").model.backbones
+        values = compose(name, REPO)  # profiles/base.yaml + profiles/<name>.yaml: what params.yaml gets
+        backbones = load_profile(name, REPO).model.backbones
         for stage in stages.values():
             for key in stage.get("params", []):
                 for bb in backbones:
                     node = values
                     for part in key.replace("${item.backbone}", bb).split("."):
-                        assert isinstance(node, dict) and part in node, f"profiles/{name}.yaml lacks {key}"
+                        assert isinstance(node, dict) and part in node, f"profile {name} lacks {key}"
                         node = node[part]
 
 

@@ -22,6 +22,7 @@ from tests.tracking.conftest import sqlite_store
 from tests.tracking.kit_pipeline import clone_run
 from tests.training.wordimages import write_project
 from textrec.config import load_params
+from textrec.profiles import load_profile
 from textrec.tracking.live import open_training_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +43,7 @@ def _query(uri: str, run_id: str) -> dict:
 
 
 def _params(tmp: Path, **tracking):
-    params = load_params(REPO / "profiles" / "tiny.yaml")
+    params = load_profile("tiny", REPO)
     store = sqlite_store(tmp)
     return dataclasses.replace(params, tracking=dataclasses.replace(
         params.tracking, tracking_uri=store.tracking_uri, artifact_root=str(tmp / "mlartifacts"), **tracking))

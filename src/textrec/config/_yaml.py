@@ -7,7 +7,8 @@
 - A key written twice in one mapping is refused with both line numbers (YAML loaders keep the last one
   silently, so the first edit a user makes may be the one that is ignored).
 
-Only this loader changes; ``yaml.safe_load`` elsewhere (dvc.lock, profiles read by benches) is untouched.
+Only this loader changes; ``yaml.safe_load`` elsewhere (dvc.lock) is untouched. ``dump_params_yaml`` writes
+what ``textrec profile`` composes so that this loader reads it back equal.
 """
 
 from __future__ import annotations
@@ -77,3 +78,22 @@ def load_params_yaml(path: Path, root: str = "params") -> Any:
             raise ConfigError(f"not valid YAML: {first[0]}") from None
         finally:
             loader.dispose()
+
+
+class ParamsDumper(yaml.SafeDumper):
+    """SafeDumper that knows the YAML 1.2 floats too, so a string spelled like one (``"1e-3"``) is written
+    quoted and ``load_params_yaml`` reads it back as the same string; and writes every value out (no
+    ``&id001`` anchors where two settings share one object, as a profile's YAML alias leaves them)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+ParamsDumper.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_1_2, list("-+0123456789."))
+
+
+def dump_params_yaml(data: Any) -> str:
+    """``data`` as params-file text that ``load_params_yaml`` reads back equal: keys in their order, a mapping
+    or list of plain values on one line (``{beta1: 0.9, beta2: 0.999}``), as the profiles are written."""
+    return yaml.dump(data, Dumper=ParamsDumper, sort_keys=False, default_flow_style=None, width=100,
+                     allow_unicode=True)
