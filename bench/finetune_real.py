@@ -9,7 +9,7 @@ model and, on the same images, the checkpoint it started from ("before").
 
     .venv/bin/python bench/finetune_real.py                     # the finetune profile's recipe
     .venv/bin/python bench/finetune_real.py --steps 1500 --set train.mobilenet_v3.lr=0.001
-    # -> reports/bench/finetune.json {"machine", "init", "steps", "minutes", "held_back": [{"name", "count",
+    # -> reports/bench/finetune.json {"schema_version", "machine", "init", "steps", "minutes", "held_back": [{"name", "count",
     #    "accuracy"}], "before": [...], "synthetic": {...}, "settings": {...}}
 
 The fine-tuned model is not bundled and not kept (--keep DIR keeps the work folder).
@@ -17,7 +17,6 @@ The fine-tuned model is not bundled and not kept (--keep DIR keeps the work fold
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import shutil
@@ -28,9 +27,9 @@ import time
 from pathlib import Path
 
 import yaml
+from harness import REPO, Bench, parser  # bench/, on sys.path as the script's folder
 from overrides import set_dotted  # bench/, on sys.path as the script's folder
 
-REPO = Path(__file__).resolve().parents[1]
 SETS = {"IIIT5k_train_2000": "IIIT5K", "IC15_train_4468": "IC15"}  # folder -> benchmark suffix
 SPLITS = ("train", "val", "test")
 
@@ -88,19 +87,17 @@ def run_stage(work: Path, script: str, *args: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "finetune")
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "real-dev")
     ap.add_argument("--steps", type=int, default=None, help="max_steps (default: the finetune profile's)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a params key")
     ap.add_argument("--no-synthetic", action="store_true", help="skip the synthetic suite (forgetting)")
     ap.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
-    ap.add_argument("--out", type=Path, default=REPO / "reports" / "bench" / "finetune.json")
     args = ap.parse_args(argv)
     if not all((args.data / folder / "labels.tsv").is_file() for folder in SETS):
         print(f"error: {args.data}: needs {', '.join(f'{f}/labels.tsv' for f in SETS)}", file=sys.stderr)
         return 2
-    from textrec.machine import machine_info
-
+    bench = Bench.start()
     from textrec.profiles import compose
 
     profile = compose("finetune", REPO)  # profiles/base.yaml + profiles/finetune.yaml
@@ -132,16 +129,15 @@ def main(argv: list[str] | None = None) -> int:
 
     held = [b for b in evals if b.startswith("heldback_")]
     synth = [b for b in evals if b.startswith("synth_")]
-    result = {"machine": machine_info(), "init": train.get("init"), "steps": train["steps"],
+    result = {"init": train.get("init"), "steps": train["steps"],
               "images_seen": train.get("images_seen"), "minutes": minutes, "split": counts,
               "held_back": rows(held, False), "before": rows(held, True),
               "synthetic": {"after": rows(synth, False), "before": rows(synth, True)} if synth else None,
               "best_step": train.get("best_step"), "settings": params["train"]["mobilenet_v3"]}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    machine = bench.write(args.out, result)["machine"]
     for after, before in zip(result["held_back"], result["before"], strict=True):
         print(f"{after['name']} (n={after['count']}): {before['accuracy']:.4f} before, {after['accuracy']:.4f} after")
-    print(f"{result['steps']} steps in {minutes} min on {result['machine']['cpu']}")
+    print(f"{result['steps']} steps in {minutes} min on {machine['cpu']}")
     return 0
 
 

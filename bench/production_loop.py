@@ -27,7 +27,6 @@ into a project or the repository.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -41,8 +40,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
+from harness import REPO, Bench, parser  # bench/, on sys.path as the script's folder
 
-REPO = Path(__file__).resolve().parents[1]
 IC15, IIIT = "IC15_train_4468", "IIIT5k_train_2000"
 MODEL = "crnn-finetuned"  # the finetune profile's registered model
 # (arm, select order, with the auto-accepted readings): the loop as shipped first (promoted if the gates pass),
@@ -273,20 +272,18 @@ def calibration(rows: dict[str, list[tuple[str, str]]]) -> tuple[dict, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "production_loop")
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "real-dev")
     ap.add_argument("--steps", type=int, default=600, help="fine-tune max_steps (both arms)")
     ap.add_argument("--tiny", action="store_true", help="plumbing: 120 per window, 40 selected, 2 steps")
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
-    ap.add_argument("--out", type=Path, default=REPO / "reports" / "bench" / "production_loop.json")
     args = ap.parse_args(argv)
     if not (args.data / IC15 / "labels.tsv").is_file():
         print(f"error: {args.data}: real-dev data not found", file=sys.stderr)
         return 2
     n, pick, steps, min_window = (120, 40, 2, 50) if args.tiny else (2000, 500, args.steps, 200)
     recipe = {"max_steps": steps, **({"batch_size": 16} if args.tiny else {})}
-    from textrec.machine import machine_info
-
+    bench = Bench.start()
     tmp = None if args.keep else tempfile.TemporaryDirectory(prefix="textrec-loop-")
     root = (args.keep or Path(tmp.name)).resolve()
     if args.keep and root.exists():
@@ -330,13 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     prec = versions["1"]["precision"] or "int8"
     acc = {"production": versions["1"][f"acc_{prec}"]} | {a: versions[arms[a]["version"]][f"acc_{prec}"] for a in arms}
     gains = {a: acc[a] - acc["production"] for a in arms}
-    result = {"machine": machine_info(), "drift": drift, "gain": gains["selected"], "random_gain": gains["random"],
+    result = {"drift": drift, "gain": gains["selected"], "random_gain": gains["random"],
               "gains": gains, "ece": ece, "coverage_at_precision": {"target": 0.99, **coverage},
               "held_back": {"count": len(held_rows), "precision": prec, "accuracy": acc},
               "versions": versions, "latency_batch1": latency, "loop": arms, "steps": steps, "selected": pick,
               "sent": {"synthetic": n, "ic15": n}, "tiny": args.tiny, "minutes": round((time.monotonic() - t0) / 60, 1)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    bench.write(args.out, result)
     print(f"drift: synthetic alarm={drift['synthetic_window']['alarm']}, IC15 alarm={drift['real_window']['alarm']}")
     print(f"held-back IC15 ({len(held_rows)}, {prec}): production {acc['production']:.4f}; "
           + ", ".join(f"{a} {acc[a]:.4f} ({gains[a]:+.4f})" for a in arms)

@@ -9,19 +9,19 @@ own schedule is never shortened, so the curve up to the stop is exactly the reci
     .venv/bin/python bench/time_to_accuracy.py                        # baseline and frames, data/lmdb
     .venv/bin/python bench/time_to_accuracy.py --run frames --run 'lr1e-3=frames:lr=0.001'
     .venv/bin/python bench/time_to_accuracy.py --run pretrain --data <pretrain's data/lmdb> --eval-every 125
-    # -> reports/bench/time_to_accuracy.json {"machine", "runs": [{"recipe", "images_to", "minutes_to",
-    #    "curve": [[images, val_accuracy], ...], "loss": [[images, loss], ...], ...}]}
+    # -> reports/bench/time_to_accuracy.json {"schema_version", "machine", "runs": [{"recipe", "images_to",
+    #    "minutes_to", "curve": [[images, val_accuracy], ...], "loss": [[images, loss], ...], "machine", ...}]}
 
 `baseline` is the demo recipe of b746339 (CTC alone); `frames` the from-scratch recipe with per-frame
 supervision that the demo used before it started from the bundled model (14bb620); `pretrain` the `pretrain`
 profile's. Every run starts from scratch (`init: scratch`), whatever the recipe says. A run NAME=BASE:k=v;k=v
 takes BASE's recipe with dotted keys (inside `train.<backbone>`) replaced, e.g. `frame_loss.weight=0`. Runs
-are merged into the JSON by name: a run replaces its earlier result, the others are kept.
+are merged into the JSON by name: a run replaces its earlier result, the others are kept. Each run carries
+its own machine record (bench/harness.py: the load around that run), the top-level one covers this call.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import csv
 import json
@@ -34,9 +34,9 @@ import time
 from pathlib import Path
 
 import yaml
+from harness import REPO, Bench, parser  # bench/, on sys.path as the script's folder
 from overrides import set_dotted  # bench/, on sys.path as the script's folder
 
-REPO = Path(__file__).resolve().parents[1]
 THRESHOLDS = (0.05, 0.25, 0.5)
 # The demo recipe before per-frame supervision (b746339), minus its 15-minute time budget.
 BASELINE = {"epochs": 20, "max_steps": 2300, "batch_size": 64, "lr": 0.001,
@@ -141,38 +141,33 @@ def run_one(name: str, recipe: dict, params: dict, backbone: str, data: Path, ev
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "time_to_accuracy")
     ap.add_argument("--params", type=Path, default=REPO / "params.yaml")
     ap.add_argument("--data", type=Path, default=REPO / "data" / "lmdb", help="LMDB root with train/ and val/")
     ap.add_argument("--backbone", default="mobilenet_v3")
     ap.add_argument("--run", action="append", help="recipe to run (repeatable); default: baseline, frames")
     ap.add_argument("--eval-every", type=int, default=25, help="validate every N steps")
     ap.add_argument("--max-images", type=int, default=160_000)
-    ap.add_argument("--out", type=Path, default=REPO / "reports" / "bench" / "time_to_accuracy.json")
     args = ap.parse_args(argv)
     if not (args.data / "train").is_dir() or not (args.data / "val").is_dir():
         print(f"error: {args.data}: no train/ and val/ LMDBs; run `dvc repro prepare` first", file=sys.stderr)
         return 2
-    from textrec.machine import machine_info
-
+    bench = Bench.start()
     params = yaml.safe_load(args.params.read_text(encoding="utf-8"))
     earlier = json.loads(args.out.read_text(encoding="utf-8"))["runs"] if args.out.exists() else []
     runs: list[dict] = []
     for spec in args.run or ["baseline", "frames"]:
         name, base, overrides = parse_run(spec)
         recipe = recipe_for(params, args.backbone, base, overrides)
+        this_run = Bench.start()
         with tempfile.TemporaryDirectory(prefix=f"textrec-tta-{name}-") as tmp:
-            runs.append(run_one(name, recipe, params, args.backbone, args.data.resolve(), args.eval_every,
-                                args.max_images, Path(tmp)))
-        r = runs[-1]
+            r = run_one(name, recipe, params, args.backbone, args.data.resolve(), args.eval_every,
+                        args.max_images, Path(tmp))
+        runs.append(r | {"data": str(args.data), "machine": this_run.machine()})  # each run: its data, machine
         print(f"{name}: images to {r['images_to']}, minutes to {r['minutes_to']}", flush=True)
-        args.out.parent.mkdir(parents=True, exist_ok=True)  # after every run: a long benchmark keeps its results
-        for run in runs:  # each run records its own data, machine and time
-            run.setdefault("data", str(args.data))
-            run.setdefault("machine", machine_info())
         kept = [r for r in earlier if r["recipe"] not in {r["recipe"] for r in runs}]
-        args.out.write_text(json.dumps({"machine": machine_info(), "backbone": args.backbone,
-                                        "runs": kept + runs}, indent=1) + "\n", encoding="utf-8")
+        # after every run: a long benchmark keeps its results
+        bench.write(args.out, {"backbone": args.backbone, "runs": kept + runs})
     return 0
 
 
