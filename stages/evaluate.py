@@ -1,7 +1,8 @@
 """DVC stage `evaluate@<backbone>-<bench>`: accuracy of the trained model on one benchmark LMDB.
 
 Writes <reports>/eval/<backbone>/<bench>.json: count, accuracy, normalised edit distance, mean confidence,
-empty predictions (images read as "": only blanks emitted), skipped records, and the worst examples (keys
+empty predictions (images read as "": only blanks emitted), rejected records (not scored: what training
+rejects, by reason and key, and labels without a letter or digit), and the worst examples (keys
 into the benchmark LMDB) for the report's gallery. A model trained from an init checkpoint (bundled, a path,
 PaddleOCR's release) is compared with where it started: ``start`` holds that checkpoint's accuracy on the
 same images, read from the file and sha256 the trainer state records (so the report shows both).
@@ -62,7 +63,7 @@ def main() -> None:
     result = evaluate(params.paths.checkpoint(args.backbone), on_terminal(args.no_progress), calibration)
     summary = result.summary() | {
         "backbone": args.backbone,
-        "skipped_keys": result.skipped_keys,
+        "rejected_keys": result.rejected_keys,
         "worst": [{"key": s.key, "label": s.label, "prediction": s.prediction,
                    "confidence": s.confidence, "calibrated_confidence": s.calibrated, "correct": s.correct}
                   for s in result.worst(params.eval.gallery_size)],
@@ -78,7 +79,7 @@ def main() -> None:
     out.write_text(json.dumps(summary, indent=2) + "\n")
     cal = summary["calibration"]
     print(f"{args.backbone} on {args.bench}: accuracy {result.accuracy:.4f} over {result.count} images "
-          f"(skipped {dict(result.skipped)}); ECE {cal['ece_before']:.4f}"
+          f"(rejected {dict(result.rejected)}); ECE {cal['ece_before']:.4f}"
           + (f" -> {cal['ece_after']:.4f} calibrated" if cal["ece_after"] is not None else "")
           + (f"; it started from {start.source}: {start.accuracy:.4f}"
              if start is not None and start.accuracy is not None else ""))

@@ -32,9 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_runtime("cpu", threads=os.cpu_count())  # the stage has the machine to itself (dvc runs one)
     cfg, charset = params.export, params.charset.build()
     benches = [params.paths.bench_lmdb(b) for b in params.eval.benchmarks]
-    sample = sample_lmdbs(benches, cfg.parity_images, params.model.image_shape)
+    sample = sample_lmdbs(benches, cfg.parity_images, charset, params.model.image_shape)
     if not sample.keys:
-        raise SystemExit(f"export: no decodable image in {benches} for the parity check ({sample.summary()})")
+        raise SystemExit(f"export: no usable image in {benches} for the parity check ({sample.summary()})")
 
     bundle = export_bundle(params.paths.checkpoint(args.backbone), out_dir, charset,
                            args.backbone, cfg.opset, params.model.image_shape)
@@ -43,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics = {"backbone": args.backbone, "atol": cfg.parity_atol, "passed": passed,
                "max_abs_diff": max(r.max_abs_diff for r in reports),
                "onnx_max_abs_diff": next(r.max_abs_diff for r in reports if r.candidate == "onnx"),
-               "images": sample.summary() | {"undecodable_keys": sample.undecodable,
-                                             "missing_keys": sample.missing},
+               "images": sample.summary() | {"rejected_keys": sample.rejected},
                "files": {p.name: p.stat().st_size for p in sorted(out_dir.iterdir()) if p.is_file()},
                "parity": [r.as_dict() for r in reports]}
     out.write_text(json.dumps(metrics, indent=2) + "\n")

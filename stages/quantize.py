@@ -37,11 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg, charset = params.quantize, params.charset.build()
     benches = {b: paths.bench_lmdb(b) for b in params.eval.benchmarks}
     shape = params.model.image_shape
-    calib = sample_lmdb(paths.split_lmdb("train"), cfg.calibration_images, image_shape=shape)
+    calib = sample_lmdb(paths.split_lmdb("train"), cfg.calibration_images, charset, image_shape=shape)
     if not calib.keys:
-        raise SystemExit(f"quantize: no decodable calibration image in {paths.split_lmdb('train')} "
+        raise SystemExit(f"quantize: no usable calibration image in {paths.split_lmdb('train')} "
                          f"({calib.summary()})")
-    timing = sample_lmdbs(list(benches.values()), 64 // len(benches) + 1, shape)  # same crops for every engine
+    timing = sample_lmdbs(list(benches.values()), 64 // len(benches) + 1, charset, shape)  # same crops for every engine
     chosen, attempts = quantize_with_gates(fp32, int8, calib.images, benches, timing.images, charset, cfg,
                                            params.eval.batch_size, shape, progress=on_terminal(args.no_progress))
 

@@ -106,7 +106,7 @@ def test_convert_label_file(folder: Path, tmp_path: Path, processes: int, chunk:
     records = list(iter_records(out / "lmdb"))
     assert num_samples(out / "lmdb") == 7
     # Input order kept, labels normalised, original bytes stored (no re-encoding).
-    assert [lab for _, _, lab in records] == [f"word{i}" for i in range(6)] + ["jpeg2024"]
+    assert [lab.decode() for _, _, lab in records] == [f"word{i}" for i in range(6)] + ["jpeg2024"]
     assert records[0][1] == (folder / "images/g0.png").read_bytes()
     assert records[6][1] == (folder / "images/j.jpg").read_bytes()
 
@@ -217,7 +217,7 @@ def test_convert_lmdb_tree_via_spec(tmp_path: Path) -> None:
     results = convert_spec(spec, raw, tmp_path / "lmdb", tmp_path / "manifests", CHARSET, RealDataConfig(processes=0))
     assert sorted(r.dst.relative_to(tmp_path / "lmdb").as_posix() for r in results) == ["bench/CUTE80", "bench/SVT"]
     recs = list(iter_records(tmp_path / "lmdb" / "bench" / "SVT"))
-    assert [(img, lab) for _, img, lab in recs] == [(images[0], "hello"), (images[3], "caf3")]
+    assert [(img, lab) for _, img, lab in recs] == [(images[0], b"hello"), (images[3], b"caf3")]
     assert (tmp_path / "manifests" / "bench" / "SVT.parquet").exists()
     rej = json.loads((tmp_path / "manifests" / "bench" / "SVT.rejections.json").read_text())
     assert rej["counts"] == {"undecodable": 1, "too_long": 1}
@@ -232,7 +232,7 @@ def test_convert_spec_icdar_with_images_root(tmp_path: Path) -> None:
     (raw / "gt" / "gt.txt").write_bytes(b'\xef\xbb\xbfword_1.png, "\\"Quote\\""\r\n')
     spec = ConvertSpec(src="gt/gt.txt", dst="bench/IC13", format="icdar", images_root="imgs")
     [r] = convert_spec(spec, raw, tmp_path / "lmdb", tmp_path / "man", CHARSET, RealDataConfig(processes=0))
-    assert r.written == 1 and [lab for _, _, lab in iter_records(r.dst)] == ["quote"]
+    assert r.written == 1 and [lab for _, _, lab in iter_records(r.dst)] == [b"quote"]
 
 
 def test_convert_spec_missing_source_is_an_error(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def test_paddleocr_label_file_with_bad_rows(tmp_path):
     label_file = paddleocr_tree(tmp_path / "rec")
     r = convert_sources([(label_file, "paddleocr", None)], tmp_path / "out" / "train", STRICT, processes=0)
     assert (r.samples, r.written) == (11, 5)
-    assert [lab for _, _, lab in iter_records(r.dst)] == WORDS  # in file order, original bytes
+    assert [lab.decode() for _, _, lab in iter_records(r.dst)] == WORDS  # in file order, original bytes
     assert next(iter_records(r.dst))[1] == (tmp_path / "rec" / "train" / "word_000.png").read_bytes()
     assert (r.manifest, r.rejections) == (tmp_path / "out" / "train.parquet",
                                           tmp_path / "out" / "train.rejections.json")
@@ -96,7 +96,7 @@ def test_folder_icdar_and_lmdb_sources_merge_into_one_lmdb(tmp_path):
     assert detect_format(tmp_path / "gt.txt") == "paddleocr"
     r = convert_sources([(crops, "folder", None), (tmp_path / "gt.txt", "icdar", None),
                          (tmp_path / "tree", "lmdb", None)], tmp_path / "out", STRICT, processes=0)
-    assert [lab for _, _, lab in iter_records(r.dst)] == ["alpha", "beta", "gamma", "delta"]
+    assert [lab.decode() for _, _, lab in iter_records(r.dst)] == ["alpha", "beta", "gamma", "delta"]
     rej = json.loads(r.rejections.read_text())
     assert rej["items"] == {"unknown_chars": ["crops/beta.png"], "undecodable": ["b#1"]}
     with pytest.raises(FileNotFoundError, match="no labels.tsv"):

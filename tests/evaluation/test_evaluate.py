@@ -48,9 +48,9 @@ def test_tree_evaluation_counts_accuracy_and_skips(tmp_path):
     assert set(by) == {"A", "sub/B"}
     assert by["A"].count == 4 and by["A"].accuracy == 0.75
     assert by["sub/B"].count == 1 and by["sub/B"].accuracy == 1.0
-    assert dict(by["sub/B"].skipped) == {"undecodable": 1, "empty": 1}
-    assert set(by["sub/B"].skipped) <= set(REASONS)  # one vocabulary with the manifests and training
-    assert by["sub/B"].skipped_keys["undecodable"] == ["image-000000002"]
+    assert dict(by["sub/B"].rejected) == {"undecodable": 1, "empty": 1}
+    assert set(by["sub/B"].rejected) <= set(REASONS)  # one vocabulary with the manifests and training
+    assert by["sub/B"].rejected_keys["undecodable"] == ["image-000000002"]
     s = summarize(results)
     assert s["weighted_accuracy"] == pytest.approx(4 / 5)
     assert s["mean_accuracy"] == pytest.approx((0.75 + 1.0) / 2)

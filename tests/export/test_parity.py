@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 
+from textrec.charset import Charset
 from textrec.export.images import sample_lmdb
 from textrec.export.parity import compare, parity_inputs
 from textrec.inference.engines import OnnxEngine, PaddleEngine, PaddleInferenceEngine
@@ -13,7 +14,7 @@ from textrec.inference.engines import OnnxEngine, PaddleEngine, PaddleInferenceE
 
 @pytest.fixture(scope="module")
 def kit_images(kit_lmdb):
-    return sample_lmdb(kit_lmdb, 24).images  # [24, 3, 32, 100]
+    return sample_lmdb(kit_lmdb, 24, Charset.from_file()).images  # [24, 3, 32, 100]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def test_cli_writes_bundle_and_parity_report(exported_mv3):
     for name in ("inference.json", "inference.pdiparams", "model.onnx", "model_int8.onnx", "parity.json"):
         assert (exported_mv3 / name).is_file(), name
     report = json.loads((exported_mv3 / "parity.json").read_text())
-    assert report["images"] == {"images": 24, "undecodable": 0, "missing": 0}
+    assert report["images"] == {"images": 24, "rejected": {}}
     assert {r["candidate"] for r in report["reports"]} == {"paddle_inference", "onnx"}
     assert all(r["passed"] and r["max_abs_diff"] <= 1e-4 for r in report["reports"])
 

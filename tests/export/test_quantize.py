@@ -31,7 +31,7 @@ def test_int8_is_smaller_quantized_and_reads_mostly_the_same(exported_mv3, kit_l
 
     meta = {p.key: p.value for p in onnx.load(str(int8)).metadata_props}
     assert meta["textrec.characters"] == "".join(CS.characters)
-    x = sample_lmdb(kit_lmdb, 24).images
+    x = sample_lmdb(kit_lmdb, 24, CS).images
     a, b = _texts(OnnxEngine(fp32, 1), x), _texts(OnnxEngine(int8, 1), x)
     assert sum(s == t for s, t in zip(a, b, strict=True)) >= 15  # the kit model is weak: small margins flip
     p, q = OnnxEngine(fp32, 1)(x), OnnxEngine(int8, 1)(x)
@@ -39,7 +39,7 @@ def test_int8_is_smaller_quantized_and_reads_mostly_the_same(exported_mv3, kit_l
 
 
 def test_static_pass_quantizes_convs(exported_mv3, kit_lmdb, tmp_path):
-    calib = sample_lmdb(kit_lmdb, 24).images
+    calib = sample_lmdb(kit_lmdb, 24, CS).images
     plan = QuantPlan("conv_only", static_op_types=("Conv",), dynamic_op_types=(), static_format="qoperator")
     res = quantize_model(exported_mv3 / "model.onnx", tmp_path / "q.onnx", calib, plan)
     assert res.op_counts.get("QLinearConv", 0) > 0 and res.op_counts.get("Conv", 0) == 0
@@ -84,7 +84,7 @@ def test_first_plan_passing_the_gates_is_shipped(exported_mv3, kit_lmdb, tmp_pat
     from textrec.export.int8_check import quantize_with_gates
 
     shutil.copy(exported_mv3 / "model.onnx", tmp_path / "model.onnx")
-    x = sample_lmdb(kit_lmdb, 24).images
+    x = sample_lmdb(kit_lmdb, 24, CS).images
     plans = (QuantPlan("too_strict", static_op_types=()), QuantPlan("static"))
     cfg = QuantizeConfig(plans=plans, max_accuracy_drop=1.0, require_faster=False, timing_rounds=1)
     chosen, attempts = quantize_with_gates(tmp_path / "model.onnx", tmp_path / "model_int8.onnx", x,

@@ -91,7 +91,7 @@ def test_prepare_stage_converts_own_data_and_renders_only_the_synthetic_benchmar
     manifests = sorted(p.relative_to(tmp_path / "manifests").as_posix()
                        for p in (tmp_path / "manifests").rglob("*.parquet"))
     assert manifests == [f"{name}.parquet" for name in lmdbs]  # what the validate stage holds them against
-    assert [lab for _, _, lab in iter_records(tmp_path / "lmdb" / "bench" / "mine")] == words["test"]
+    assert [lab.decode() for _, _, lab in iter_records(tmp_path / "lmdb" / "bench" / "mine")] == words["test"]
 
 
 def link_own_data(real: Path, own: Path, folders: bool) -> None:

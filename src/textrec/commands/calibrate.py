@@ -74,8 +74,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"{out}: {cal.describe()}, fitted on {scored.count} words ({scored.accuracy:.1%} read right)")
     print(f"  ECE {v['ece_before']:.4f} uncalibrated; cross-validated after: {tried}")
     print(f"  auto-accept at {cfg.target_precision:.0%} precision: {accept}")
-    if scored.skipped:
-        print(f"  not scored: {dict(scored.skipped)}", file=sys.stderr)
+    if scored.rejected:
+        print(f"  not scored: {dict(scored.rejected)}", file=sys.stderr)
     return 0
 
 

@@ -29,9 +29,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     check_lmdb = args.check or args.calib
     failed = False
     if check_lmdb:
-        sample = sample_lmdb(check_lmdb, ecfg.parity_images)
+        sample = sample_lmdb(check_lmdb, ecfg.parity_images, charset)
         if not sample.keys:
-            raise ValueError(f"{check_lmdb}: no decodable image for the parity check ({sample.summary()})")
+            raise ValueError(f"{check_lmdb}: no usable image for the parity check ({sample.summary()})")
         reports = verify_bundle(bundle, sample.images, ecfg.parity_atol, args.threads, raise_on_failure=False)
         for r in reports:
             print(("ok    " if r.passed else "FAIL  ") + r.message())
@@ -49,7 +49,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.plan and args.plan not in plans:
             raise ValueError(f"--plan {args.plan!r}: not one of the configured plans {sorted(plans)}")
         plan = plans[args.plan] if args.plan else qcfg.plans[0]
-        calib = sample_lmdb(args.calib, qcfg.calibration_images)
+        calib = sample_lmdb(args.calib, qcfg.calibration_images, charset)
         res = quantize_model(bundle.onnx, Path(args.out) / INT8_NAME, calib.images, plan,
                              qcfg.calibration_batch_size)
         print(f"{res.path}: INT8 plan '{plan.name}' ({res.int8_bytes / 1e6:.2f} MB, fp32 "

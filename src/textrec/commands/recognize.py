@@ -99,8 +99,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                             progress=on_terminal(args.no_progress))
     print(results_table(results).to_markdown(index=False, floatfmt=".4f"))
     for r in results:
-        if r.skipped:
-            print(f"{r.name}: skipped {dict(r.skipped)}", file=sys.stderr)
+        if r.rejected:
+            print(f"{r.name}: rejected (not scored) {dict(r.rejected)}", file=sys.stderr)
     if args.out:
         write_results(results, args.out)
     return 0

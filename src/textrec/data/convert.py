@@ -2,7 +2,7 @@
 
 Inputs: an image folder with a label file (tsv / space / auto / icdar, see ``labels.py``) or an existing
 LMDB (re-validated, labels normalised). The main process reads bytes and writes; a pool of workers decodes
-every image and encodes every label (``manifest.inspect_sample``). Work is sent in chunks with a bounded
+every image and encodes every label (``manifest.inspect_sample``: the record check training uses). Work is sent in chunks with a bounded
 number in flight, and results come back in input order, so memory stays flat for millions of images.
 Images that decode are stored with their original bytes (never re-encoded); labels are stored normalised.
 
@@ -29,6 +29,7 @@ from textrec.config.data import ConvertSpec, RealDataConfig
 from textrec.data.labels import LabelFormat, iter_label_file
 from textrec.data.lmdb_io import LmdbWriter, find_lmdbs, image_key, iter_records, num_samples
 from textrec.data.manifest import COLUMNS, STATUS_OK, Inspection, ManifestWriter, Rejections, inspect_sample
+from textrec.data.records import label_text
 from textrec.progress import track
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class Sample:
     """One input record as read by the main process."""
 
     source: str  # file path as written in the label file, or "<lmdb name>#<index>"
-    label: str | None
+    label: str | bytes | None  # bytes as an LMDB stores them (the record check decodes them)
     data: bytes | None  # None: the image is missing (reason ``missing``)
     missing: str = "missing_file"
     error: str | None = None  # the label-file line could not be parsed
@@ -108,7 +109,7 @@ def _opencv_log_silenced() -> Iterator[None]:
         cv2.utils.logging.setLogLevel(level)
 
 
-def _inspect_chunk(task: tuple[list[tuple[bytes | None, str | None, str]], Charset]) -> list[Inspection]:
+def _inspect_chunk(task: tuple[list[tuple[bytes | None, str | bytes | None, str]], Charset]) -> list[Inspection]:
     payload, charset = task
     with _opencv_log_silenced():
         return [inspect_sample(data, label, charset, missing) for data, label, missing in payload]
@@ -189,8 +190,8 @@ def samples_from_label_file(label_file: str | Path, fmt: LabelFormat,
 
 def samples_from_lmdb(path: str | Path) -> Iterator[Sample]:
     name = Path(path).name
-    for i, img, label in iter_records(path):
-        yield Sample(f"{name}#{i}", label, img, missing="missing_image")
+    for rec in iter_records(path):
+        yield Sample(f"{name}#{rec.index}", rec.label, rec.image, missing="missing_image")
 
 
 def convert_samples(samples: Iterable[Sample], dst: str | Path, manifest: str | Path, rejections: str | Path,
@@ -280,7 +281,7 @@ def manifest_from_lmdb(path: str | Path, charset: Charset, processes: int = 0, c
     for sample, insp in track(stream, progress, total=total, desc=f"inspect {Path(path).name}", unit="img"):
         i = int(sample.source.rpartition("#")[2])
         key = image_key(i).decode() if sample.data is not None else None  # every record is in this LMDB
-        values = (key, sample.source, sample.label,
+        values = (key, sample.source, label_text(sample.label),
                   insp.label_norm, insp.width, insp.height, insp.nbytes, insp.sha1, insp.status)
         for col, v in zip(COLUMNS, values, strict=True):
             rows[col].append(v)

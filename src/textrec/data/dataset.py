@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from textrec.charset import Charset
-from textrec.data.lmdb_io import char_x_key, decode_char_x, find_lmdbs, image_key, label_key, open_readonly
+from textrec.data.lmdb_io import find_lmdbs, open_readonly, read_char_x, read_record, record_count
+from textrec.data.records import check_record
 from textrec.data.report import DatasetReport, Rejection
-from textrec.preprocess import IMAGE_SHAPE, ImageDecodeError, decode_image, normalize_resize, resized_width
-
+from textrec.preprocess import IMAGE_SHAPE, normalize_resize, resized_width
 
 # decoded uint8 image [H, W, 3] and character centres (or None) -> the same, transformed
 Augment = Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray | None]]
@@ -106,43 +106,19 @@ class LmdbTextDataset:
         lens: list[int] = []
         try:
             with env.begin() as txn:
-                raw = txn.get(b"num-samples")
-                if raw is None:
-                    raise ValueError(f"{path}: not a DTRB LMDB (no 'num-samples' key)")
-                n = int(raw)
+                n = record_count(txn, path)
                 self.report.total += n
                 for i in range(1, n + 1):
-                    reason, detail, length = self._check(txn, i)
-                    if reason is None:
+                    rec = read_record(txn, i)
+                    check = check_record(rec.image, rec.label, self.charset, decode=self.check_images)
+                    if check.ok:
                         recs.append(i)
-                        lens.append(length)
+                        lens.append(len(check.encoded.ids))
                     else:
-                        self.report.rejections.append(Rejection(str(path), i, reason, detail))
+                        self.report.rejections.append(Rejection(str(path), i, check.reason, check.detail))
         finally:
             _POOL.release(path, id(self))
         return recs, lens
-
-    def _check(self, txn, i: int) -> tuple[str | None, str, int]:
-        """(reason or None, detail, label length) for record ``i``."""
-        lab = txn.get(label_key(i))
-        if lab is None:
-            return "missing_label", "", 0
-        try:
-            label = bytes(lab).decode("utf-8")
-        except UnicodeDecodeError as e:
-            return "label_not_utf8", str(e), 0
-        img = txn.get(image_key(i))
-        if img is None:
-            return "missing_image", label, 0
-        enc = self.charset.encode(label)
-        if enc.reason is not None:
-            return enc.reason, label, 0
-        if self.check_images:
-            try:
-                decode_image(bytes(img))
-            except ImageDecodeError as e:
-                return "undecodable", f"{e} (label {label!r})", 0
-        return None, "", len(enc.ids)
 
     # ---- per-process environments ----------------------------------------------------------------------------
     def _env(self, source: int):
@@ -188,18 +164,18 @@ class LmdbTextDataset:
     def raw(self, i: int) -> tuple[bytes, str]:
         """Encoded image bytes and raw label of accepted record ``i``."""
         img, lab, _ = self._read(i)
-        return img, lab
+        return img, lab.decode("utf-8")
 
-    def _read(self, i: int) -> tuple[bytes, str, np.ndarray | None]:
-        """Image bytes, raw label and the character centres (fractions of the width) if the record has them."""
+    def _read(self, i: int) -> tuple[bytes, bytes, np.ndarray | None]:
+        """Image bytes, stored label and the character centres (fractions of the width) if the record has them."""
         if not 0 <= i < len(self):
             raise IndexError(f"index {i} out of range for {len(self)} records")
         s, r = int(self._source[i]), int(self._record[i])
         with self._env(s).begin() as txn:
-            img, lab, cx = txn.get(image_key(r)), txn.get(label_key(r)), txn.get(char_x_key(r))
-            if img is None or lab is None:
+            rec = read_record(txn, r)
+            if rec.image is None or rec.label is None:
                 raise BadRecordError(f"{self.key(i)}: key vanished after indexing (LMDB rewritten?)")
-            return bytes(img), bytes(lab).decode("utf-8"), None if cx is None else decode_char_x(bytes(cx))
+            return rec.image, rec.label, read_char_x(txn, r)
 
     def text(self, i: int) -> str:
         """Normalised ground-truth text of record ``i`` (what accuracy is measured against)."""
@@ -216,13 +192,10 @@ class LmdbTextDataset:
         """``self[i]``, with ``augment`` (training: ``data.augment.EpochView``) applied to the decoded uint8
         image [H, W, 3] and its character centres (fractions of its width, or None) before the resize."""
         img, label, char_x = self._read(i)
-        enc = self.charset.encode(label)
-        if enc.reason is not None:
-            raise BadRecordError(f"{self.key(i)}: label {label!r} now rejected ({enc.reason})")
-        try:
-            decoded = decode_image(img)
-        except ImageDecodeError as e:
-            raise BadRecordError(f"{self.key(i)}: {e}") from e
+        check = check_record(img, label, self.charset)  # the index pass's verdict, now with the image decoded
+        if not check.ok:
+            raise BadRecordError(f"{self.key(i)}: {check.reason} ({check.detail})")
+        decoded, enc = check.image, check.encoded
         if augment is not None:
             decoded, char_x = augment(decoded, char_x)
         x = normalize_resize(decoded, self.image_shape)

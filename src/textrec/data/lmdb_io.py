@@ -6,6 +6,10 @@ x of each label character's centre as a fraction of the image width (training-on
 that do not know the key, PaddleOCR's included, ignore it). A dataset root may hold one LMDB or a tree of them (each leaf directory that
 contains ``data.mdb`` is one dataset), as PaddleOCR reads them.
 
+Reading: ``iter_records`` (its own transaction) and ``read_record`` (a caller's, e.g. the dataset's pooled
+environment) are the one reader. They return the stored bytes; whether a record is usable is decided in one
+place, ``textrec.data.records.check_record``, for training, evaluation, export and conversion alike.
+
 Writers are atomic: they write into ``<dst>.partial-<pid>`` and rename onto ``dst`` only on success, so an
 interrupted conversion never leaves a half-written LMDB where a reader would find it.
 """
@@ -14,9 +18,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 import numpy as np
 
@@ -129,28 +134,51 @@ def open_readonly(path: str | Path):  # -> lmdb.Environment
     return lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False, max_readers=128)
 
 
-def num_samples(path: str | Path) -> int:
-    env = open_readonly(path)
-    try:
-        with env.begin() as txn:
-            raw = txn.get(b"num-samples")
-    finally:
-        env.close()
+class Record(NamedTuple):
+    """One record as stored: the bytes, never interpreted here (``textrec.data.records.check_record`` decides
+    whether it is usable, the label's UTF-8 included). Unpacks like ``(index, image, label)``."""
+
+    index: int  # 1-based DTRB index
+    image: bytes | None  # None: no image-%09d key
+    label: bytes | None  # None: no label-%09d key
+
+
+def record_count(txn, path: str | Path) -> int:
+    """``num-samples`` of the LMDB open in ``txn``; a file without it is not a DTRB LMDB (ValueError)."""
+    raw = txn.get(b"num-samples")
     if raw is None:
         raise ValueError(f"{path}: not a DTRB LMDB (no 'num-samples' key)")
     return int(raw)
 
 
-def iter_records(path: str | Path) -> Iterator[tuple[int, bytes | None, str | None]]:
-    """Yield (index, image bytes or None, label or None) for 1..num-samples; missing keys give None."""
+def read_record(txn, i: int) -> Record:
+    """Record ``i`` of the LMDB open in ``txn`` (copies: LMDB buffers die with their transaction)."""
+    img, lab = txn.get(image_key(i)), txn.get(label_key(i))
+    return Record(i, None if img is None else bytes(img), None if lab is None else bytes(lab))
+
+
+def read_char_x(txn, i: int) -> np.ndarray | None:
+    """The character centres of record ``i`` ([L] float32), None when the record has none."""
+    raw = txn.get(char_x_key(i))
+    return None if raw is None else decode_char_x(bytes(raw))
+
+
+def num_samples(path: str | Path) -> int:
     env = open_readonly(path)
     try:
         with env.begin() as txn:
-            n = int(txn.get(b"num-samples") or b"0")
-            for i in range(1, n + 1):
-                img = txn.get(image_key(i))
-                lab = txn.get(label_key(i))
-                yield i, (bytes(img) if img is not None else None), (
-                    lab.decode("utf-8", errors="replace") if lab is not None else None)
+            return record_count(txn, path)
+    finally:
+        env.close()
+
+
+def iter_records(path: str | Path, indices: Iterable[int] | None = None) -> Iterator[Record]:
+    """Every record 1..num-samples in order (or those of ``indices``), in one read transaction."""
+    env = open_readonly(path)
+    try:
+        with env.begin() as txn:
+            n = record_count(txn, path)
+            for i in range(1, n + 1) if indices is None else indices:
+                yield read_record(txn, i)
     finally:
         env.close()

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from textrec.charset import Charset
-from textrec.data.reasons import REASONS
+from textrec.data.reasons import REASONS, Reason
+from textrec.data.records import check_record, label_text
 
 STATUS_OK = "ok"
 COLUMNS = ("key", "source", "label", "label_norm", "width", "height", "bytes", "sha1", "status")
@@ -35,25 +36,17 @@ class Inspection:
     sha1: str | None = None
 
 
-def inspect_sample(data: bytes | None, label: str | None, charset: Charset,
-                   missing: str = "missing_file") -> Inspection:
-    """Decode the image (as training will) and encode the label; never raises on bad data."""
-    from textrec.preprocess import ImageDecodeError, decode_image
-
+def inspect_sample(data: bytes | None, label: str | bytes | None, charset: Charset,
+                   missing: Reason = "missing_file") -> Inspection:
+    """The record check (``records.check_record``: the image decoded as training decodes it, the label
+    encoded) as a manifest row's fields; never raises on bad data."""
     if data is None:
         return Inspection(missing)
-    sha1 = hashlib.sha1(data).hexdigest()
-    try:
-        img = decode_image(data)  # uint8 [H, W, 3] BGR
-    except ImageDecodeError:
-        return Inspection("undecodable", nbytes=len(data), sha1=sha1)
-    h, w = int(img.shape[0]), int(img.shape[1])
-    if label is None:
-        return Inspection("missing_label", None, w, h, len(data), sha1)
-    enc = charset.encode(label)
-    if enc.reason is not None:
-        return Inspection(enc.reason, None, w, h, len(data), sha1)
-    return Inspection(STATUS_OK, enc.text, w, h, len(data), sha1)
+    check = check_record(data, label, charset, missing=missing)
+    h, w = check.image.shape[:2] if check.image is not None else (None, None)  # [H, W, 3]
+    return Inspection(check.reason or STATUS_OK, check.encoded.text if check.ok else None,
+                      None if w is None else int(w), None if h is None else int(h), len(data),
+                      hashlib.sha1(data).hexdigest())
 
 
 def _schema():  # -> pyarrow.Schema
@@ -79,8 +72,9 @@ class ManifestWriter:
         self._row_group = row_group
         self.count = 0
 
-    def add(self, key: str | None, source: str, label: str | None, insp: Inspection) -> None:
-        for col, value in zip(COLUMNS, (key, source, label, insp.label_norm, insp.width, insp.height,
+    def add(self, key: str | None, source: str, label: str | bytes | None, insp: Inspection) -> None:
+        """One row; ``label`` as stored (``records.label_text`` shows bytes that are not UTF-8)."""
+        for col, value in zip(COLUMNS, (key, source, label_text(label), insp.label_norm, insp.width, insp.height,
                                         insp.nbytes, insp.sha1, insp.status), strict=True):
             self._rows[col].append(value)
         self.count += 1

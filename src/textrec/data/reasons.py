@@ -1,5 +1,6 @@
 """Why a sample is not used: one vocabulary for conversion (the manifests' ``status``), training (the
-rejection reports) and evaluation (the skipped records). The label reasons are ``Charset.encode``'s.
+rejection reports) and evaluation (the rejected records). The label reasons are ``Charset.encode``'s; a
+record's reason comes from ``textrec.data.records.check_record``.
 
     from textrec.data.reasons import REASONS, Reason
 """
@@ -20,7 +21,11 @@ RecordReason = Literal[
     "label_not_utf8",
     "undecodable",  # image bytes that do not decode (textrec.preprocess.decode_image)
 ]
-Reason = SourceReason | RecordReason | LabelReason
+ScoreReason = Literal[
+    "unscorable",  # evaluation only: a record training uses whose label has no letter or digit, the only
+    # characters DTRB's accuracy compares (textrec.evaluation.metrics.dtrb_normalize)
+]
+Reason = SourceReason | RecordReason | LabelReason | ScoreReason
 
 RECORD_REASONS: tuple[str, ...] = get_args(RecordReason) + get_args(LabelReason)  # what an LMDB record can be
-REASONS: tuple[str, ...] = get_args(SourceReason) + RECORD_REASONS  # in report order
+REASONS: tuple[str, ...] = get_args(SourceReason) + RECORD_REASONS + get_args(ScoreReason)  # in report order

@@ -29,13 +29,13 @@ def fit_on_lmdb(engine: Engine, path: str | Path, charset: Charset, cfg: Calibra
     res = evaluate_lmdb(engine, path, charset, Path(path).name, batch_size, image_shape, progress,
                         desc="calibrate", outputs=outputs)
     if not res.count:
-        raise ValueError(f"{path}: no labelled word to calibrate on (skipped: {dict(res.skipped)})")
+        raise ValueError(f"{path}: no labelled word to calibrate on (rejected: {dict(res.rejected)})")
     probs = np.concatenate(outputs)  # [N, T, C]
     correct = np.array([s.correct for s in res.samples])
     method = None if cfg.method == "auto" else cfg.method
     cal = fit_best(probs, correct, bins=cfg.bins, folds=cfg.folds, method=method,
                    fitted_on=fitted_on | {"count": res.count, "accuracy": res.accuracy})
-    scored = DatasetResult(res.name, skipped=res.skipped, skipped_keys=res.skipped_keys)
+    scored = DatasetResult(res.name, rejected=res.rejected, rejected_keys=res.rejected_keys)
     scored.samples = [replace(s, calibrated=float(c))
                       for s, c in zip(res.samples, cal.confidences(probs), strict=True)]
     return cal, scored

@@ -1,4 +1,10 @@
-"""Per-dataset evaluation of a recognizer over one LMDB or a tree of LMDBs."""
+"""Per-dataset evaluation of a recognizer over one LMDB or a tree of LMDBs.
+
+A record is scored only if training would use it: ``textrec.data.records.check_record`` decides, as in the
+training dataset's index pass. The others are counted as rejected, by reason and key (``DatasetResult.rejected``,
+the reasons of training's data report), as are the usable records whose label has no letter or digit
+(``unscorable``: DTRB's accuracy compares nothing there).
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,13 @@ import numpy as np
 
 from textrec.calibration import Calibration, calibration_summary
 from textrec.charset import Charset
-from textrec.data.lmdb_io import find_lmdbs, iter_records, num_samples
+from textrec.data.lmdb_io import find_lmdbs, image_key, iter_records, num_samples
 from textrec.data.reasons import Reason
+from textrec.data.records import check_record
 from textrec.evaluation.ctc import ctc_greedy_decode
 from textrec.evaluation.metrics import SampleResult, dtrb_normalize, score_sample
 from textrec.inference.engines import Engine
-from textrec.preprocess import IMAGE_SHAPE, ImageDecodeError, preprocess_bytes
+from textrec.preprocess import IMAGE_SHAPE, normalize_resize
 from textrec.progress import track
 
 
@@ -25,8 +32,8 @@ from textrec.progress import track
 class DatasetResult:
     name: str
     samples: list[SampleResult] = field(default_factory=list)
-    skipped: Counter = field(default_factory=Counter)  # reason (textrec.data.reasons) -> count (not scored)
-    skipped_keys: dict[str, list[str]] = field(default_factory=dict)
+    rejected: Counter = field(default_factory=Counter)  # reason (textrec.data.reasons) -> count (not scored)
+    rejected_keys: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -53,7 +60,7 @@ class DatasetResult:
     def summary(self) -> dict:
         return {"name": self.name, "count": self.count, "accuracy": self.accuracy,
                 "norm_edit_distance": self.norm_edit_distance, "mean_confidence": self.mean_confidence,
-                "empty_predictions": self.empty_predictions, "skipped": dict(self.skipped)}
+                "empty_predictions": self.empty_predictions, "rejected": dict(self.rejected)}
 
     def calibration(self, bins: int = 15, target_precision: float = 0.99) -> dict:
         """ECE before and after the calibration (``after`` None when the samples were not calibrated), the
@@ -70,35 +77,31 @@ class DatasetResult:
         return sorted(self.samples, key=lambda s: (s.correct, -s.confidence if not s.correct else s.confidence))[:n]
 
 
-def _skip(res: DatasetResult, reason: Reason, key: str) -> None:
-    res.skipped[reason] += 1
-    res.skipped_keys.setdefault(reason, []).append(key)
+def _reject(res: DatasetResult, reason: Reason, key: str) -> None:
+    res.rejected[reason] += 1
+    res.rejected_keys.setdefault(reason, []).append(key)
 
 
 def _batches(path: Path, charset: Charset, res: DatasetResult, batch_size: int,
              image_shape: tuple[int, int, int], progress: bool = False, desc: str | None = None
              ) -> Iterator[tuple[list[str], list[str], np.ndarray]]:
+    """(keys, stored labels, model inputs [n, 3, 32, 100]) of the records to score, ``batch_size`` at a time."""
     keys: list[str] = []
     labels: list[str] = []
     xs: list[np.ndarray] = []
     total = num_samples(path) if progress else None
-    for i, img, label in track(iter_records(path), progress, total=total, desc=desc or res.name,
-                                 unit="img"):
-        key = f"image-{i:09d}"
-        if img is None or label is None:
-            _skip(res, "missing_image" if img is None else "missing_label", key)
+    for rec in track(iter_records(path), progress, total=total, desc=desc or res.name, unit="img"):
+        key = image_key(rec.index).decode()
+        check = check_record(rec.image, rec.label, charset)
+        if not check.ok:
+            _reject(res, check.reason, key)
             continue
-        # DTRB filtering: a label with nothing left to read after normalisation cannot be scored.
-        if not dtrb_normalize(charset.normalize(label)):
-            _skip(res, "empty", key)
+        if not dtrb_normalize(check.encoded.text):
+            _reject(res, "unscorable", key)
             continue
-        try:
-            xs.append(preprocess_bytes(img, image_shape))
-        except ImageDecodeError:
-            _skip(res, "undecodable", key)
-            continue
+        xs.append(normalize_resize(check.image, image_shape))
         keys.append(key)
-        labels.append(label)
+        labels.append(check.label)
         if len(xs) == batch_size:
             yield keys, labels, np.stack(xs)
             keys, labels, xs = [], [], []

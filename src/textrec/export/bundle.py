@@ -94,7 +94,7 @@ def onnx_for_package(checkpoint: Path, work: Path, params: Params, backbone: Bac
                                 "(the prepare stage renders them)")
     cfg, shape, charset = params.export, params.model.image_shape, params.charset.build()
     bundle = export_bundle(checkpoint, work, charset, backbone, cfg.opset, shape)
-    sample = sample_lmdbs(list(benches.values()), cfg.parity_images, shape)
+    sample = sample_lmdbs(list(benches.values()), cfg.parity_images, charset, shape)
     onnx_report = next(r for r in verify_bundle(bundle, sample.images, cfg.parity_atol, raise_on_failure=False)
                        if r.candidate == "onnx")  # the ONNX file is what ships; the Paddle Inference dir is not
     if not onnx_report.passed:
@@ -119,12 +119,13 @@ def gated_int8(fp32: Path, out: Path, params: Params, benches: dict[str, Path], 
     from textrec.export.int8_check import quantize_with_gates
 
     cfg, shape, train = params.quantize, params.model.image_shape, params.paths.split_lmdb("train")
+    charset = params.charset.build()
     if not train.exists():
         raise FileNotFoundError(f"{train}: no training LMDB to calibrate INT8 on; run `dvc repro` first, or "
                                 "pass --no-int8")
-    calib = sample_lmdb(train, cfg.calibration_images, image_shape=shape)
-    timing = sample_lmdbs(list(benches.values()), 64 // len(benches) + 1, shape)  # as stages/quantize.py
-    chosen, attempts = quantize_with_gates(fp32, out, calib.images, benches, timing.images, params.charset.build(),
+    calib = sample_lmdb(train, cfg.calibration_images, charset, image_shape=shape)
+    timing = sample_lmdbs(list(benches.values()), 64 // len(benches) + 1, charset, shape)  # as stages/quantize.py
+    chosen, attempts = quantize_with_gates(fp32, out, calib.images, benches, timing.images, charset,
                                            cfg, params.eval.batch_size, shape, progress)
     return chosen or min(attempts, key=lambda a: len(a.failures)), attempts
 

@@ -32,7 +32,7 @@ class BenchComparison:
     fp32_accuracy: float
     int8_accuracy: float
     same_prediction: float  # fraction of images where both models read the same text
-    skipped: dict[str, int]
+    rejected: dict[str, int]  # records not scored, by reason (textrec.evaluation.evaluate)
 
     @property
     def drop(self) -> float:
@@ -41,7 +41,7 @@ class BenchComparison:
     def as_dict(self) -> dict:
         return {"name": self.name, "count": self.count, "fp32_accuracy": self.fp32_accuracy,
                 "int8_accuracy": self.int8_accuracy, "accuracy_drop": self.drop,
-                "same_prediction": self.same_prediction, "skipped": self.skipped}
+                "same_prediction": self.same_prediction, "rejected": self.rejected}
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def compare_results(fp32: dict[str, DatasetResult], int8: dict[str, DatasetResul
         b = int8[name]
         same = sum(x.prediction == y.prediction for x, y in zip(a.samples, b.samples, strict=True))
         out.append(BenchComparison(name, a.count, a.accuracy, b.accuracy, same / a.count if a.count else 1.0,
-                                   dict(a.skipped)))
+                                   dict(a.rejected)))
     return out
 
 

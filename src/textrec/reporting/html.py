@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from textrec.data.lmdb_io import image_key, open_readonly
+from textrec.data.lmdb_io import iter_records
 from textrec.reporting import charts
 from textrec.reporting.calibration import NOTE as CALIBRATION_NOTE
 from textrec.reporting.calibration import benchmark_diagrams, calibration_table
@@ -48,20 +48,16 @@ def _table_html(df: pd.DataFrame, pct_cols: list[str]) -> str:
 
 
 def _gallery(bench_dir: Path, worst: list[dict]) -> str:
-    env = open_readonly(bench_dir)
+    indices = [int(w["key"].split("-")[1]) for w in worst]
+    images = {rec.index: rec.image for rec in iter_records(bench_dir, indices)}
     cards = []
-    try:
-        with env.begin() as txn:
-            for w in worst:
-                idx = int(w["key"].split("-")[1])
-                data = txn.get(image_key(idx))
-                img = _img_tag(bytes(data), w["label"]) if data is not None else "(image missing)"
-                cls = "ok" if w["correct"] else "bad"
-                cards.append(f'<div class="card">{img}truth: <b>{html.escape(w["label"])}</b><br>'
-                             f'pred: <b class="{cls}">{html.escape(w["prediction"]) or "∅"}</b><br>'
-                             f'conf: {w["confidence"]:.3f}</div>')
-    finally:
-        env.close()
+    for w, idx in zip(worst, indices, strict=True):
+        data = images[idx]
+        img = _img_tag(data, w["label"]) if data is not None else "(image missing)"
+        cls = "ok" if w["correct"] else "bad"
+        cards.append(f'<div class="card">{img}truth: <b>{html.escape(w["label"])}</b><br>'
+                     f'pred: <b class="{cls}">{html.escape(w["prediction"]) or "∅"}</b><br>'
+                     f'conf: {w["confidence"]:.3f}</div>')
     return '<div class="gallery">' + "".join(cards) + "</div>"
 
 
