@@ -1,6 +1,6 @@
 """The `crnn-pipeline` flow: the DVC stages in order, then MLflow tracking, registration and promotion.
 
-Run once:          python -m pipelines.crnn_flow --profile tiny   (from the project root)
+Run once:          python -m pipelines.crnn_flow --profile tiny   (from the project root; params.yaml is put back)
 Deployment:        see prefect.yaml and the README (`prefect deployment run 'crnn-pipeline/nightly'`).
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from pipelines.dvc_tasks import apply_profile, dvc_repro, dvc_repro_download
+from pipelines.dvc_tasks import dvc_repro, dvc_repro_download, profile_for_this_run
 from pipelines.registry_tasks import promote_task, register_task, track_task
 from textrec.config import BACKBONES, PROFILES
 
@@ -21,15 +21,19 @@ PROJECT = Path(__file__).resolve().parents[1]
 @flow(name="crnn-pipeline", log_prints=True)
 def crnn_pipeline(profile: str | None = None, backbones: list[str] | None = None, promote: bool = False,
                   project_dir: str | None = None) -> dict:
-    """Reproduce the pipeline for ``profile`` (None keeps params.yaml as it is), track both backbones in
-    MLflow, register the best as `challenger`, and promote it to `production` when ``promote`` and every
-    gate passes."""
-    from textrec.config import load_params
-
+    """Reproduce the pipeline, track both backbones in MLflow, register the best as `challenger`, and promote
+    it to `production` when ``promote`` and every gate passes. ``profile``: params.yaml composed from that
+    profile for this run only (the checkout's params.yaml is put back afterwards); None runs params.yaml as it
+    is."""
     log = get_run_logger()
     project = Path(project_dir) if project_dir else PROJECT
-    if profile:
-        apply_profile(project, profile)
+    with profile_for_this_run(project, profile, log):
+        return _run(project, backbones, promote, log)
+
+
+def _run(project: Path, backbones: list[str] | None, promote: bool, log) -> dict:
+    from textrec.config import load_params
+
     params = load_params(project / "params.yaml")
     all_bbs = list(params.model.backbones)
     bbs = backbones or all_bbs

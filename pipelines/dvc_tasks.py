@@ -6,10 +6,14 @@ records what happened. The stage's own error lines end up in the Prefect log and
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import subprocess
 import sys
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -52,7 +56,42 @@ def dvc_repro(project: Path, targets: list[str]) -> list[str]:
 dvc_repro_download = dvc_repro.with_options(name="dvc repro download", retries=3, retry_delay_seconds=[10, 60, 300])
 
 
-@task
-def apply_profile(project: Path, profile: str) -> str:
-    run_logged([sys.executable, "-m", "textrec.cli", "profile", profile], project)
-    return profile
+# The checkout's params.yaml as it was before a run that composed a profile into it; beside it the lock that
+# keeps a second run out of the checkout meanwhile. Under .cache/ (git- and dvc-ignored, outside every output).
+PARAMS_BEFORE_RUN = Path(".cache") / "params.before-run.yaml"
+RUN_LOCK = Path(".cache") / "crnn-pipeline.lock"
+
+
+@contextmanager
+def profile_for_this_run(project: Path, profile: str | None, log: logging.Logger | logging.LoggerAdapter
+                         ) -> Iterator[None]:
+    """params.yaml composed from ``profile`` (None: as it is) for this run only: the checkout's own
+    params.yaml is put back when the run ends, failed or not, so the next scheduled run reads it and not
+    this run's profile. A run killed before it could put it back (SIGKILL skips ``finally``) left the copy
+    behind: the next run puts it back first. One run per checkout holds the lock (the deployments' concurrency
+    limits already keep their runs apart; this also covers a run started by hand)."""
+    import fcntl
+
+    from textrec.profiles import write_profile
+
+    params, before = project / "params.yaml", project / PARAMS_BEFORE_RUN
+    before.parent.mkdir(parents=True, exist_ok=True)
+    with (project / RUN_LOCK).open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another crnn-pipeline run is using {project} (it holds {RUN_LOCK}): one run "
+                               "per checkout, start this one when it has finished") from None
+        if before.exists():
+            os.replace(before, params)
+            log.warning("params.yaml: put back as it was before an earlier run that ended without doing so")
+        if profile is None:
+            yield
+            return
+        shutil.copy2(params, before)
+        try:
+            write_profile(profile, params)
+            log.info("params.yaml: profile %s for this run only (put back when it ends)", profile)
+            yield
+        finally:
+            os.replace(before, params)
