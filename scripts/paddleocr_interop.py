@@ -207,7 +207,9 @@ def run(images: list[Path], models: list[Exported] | None, cache: Path, work: Pa
     site = install_paddleocr(cache)
     models = models or [bundled_for(d, work / "models", relabel) for d, relabel in MODELS]
     results = run_predict_rec(site, jobs_for(models), images, work)
-    recs = {m.name: Recognizer(m.onnx, dictionary=m.dictionary, calibration=False, threads=1) for m in models}
+    # each image read as given, as predict_rec reads it (no turning of portrait crops)
+    recs = {m.name: Recognizer(m.onnx, dictionary=m.dictionary, calibration=False, threads=1, rotate_portrait=False)
+            for m in models}
     return [compare(r, recs[r["model"]], images) for r in results]
 
 

@@ -16,18 +16,24 @@ from tests.conftest import read_predictions
 from textrec.charset import Charset
 from textrec.cli import main
 from textrec.evaluation.metrics import dtrb_normalize
-from textrec.inference.recognizer import Recognizer, _preprocess
+from textrec.inference.recognizer import Recognizer, _decode
 from textrec.models import pretrained
-from textrec.preprocess import ImageDecodeError, preprocess_bytes
+from textrec.preprocess import ImageDecodeError, normalize_resize, preprocess_bytes
 
 IMAGE = "images/ic15_word_3.png"  # a colour image: red and blue differ
 DTRB = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
+def _preprocess(item, bgr: bool) -> np.ndarray:
+    """What the Recognizer feeds the model for one landscape image: decoded to BGR, resized [3, 32, 100]."""
+    return normalize_resize(_decode(item, bgr))
+
+
 @pytest.fixture(scope="module")
 def rec(parity_kit):
-    """The parity kit's (weak) MobileNetV3 checkpoint: its texts per image are in predictions_mv3.tsv."""
-    return Recognizer(parity_kit / "mv3/best_accuracy.pdparams", batch_size=5)
+    """The parity kit's (weak) MobileNetV3 checkpoint: its texts per image are in predictions_mv3.tsv, each
+    image read as given (PaddleOCR's predict_rec does not turn portrait crops: test_orientation.py)."""
+    return Recognizer(parity_kit / "mv3/best_accuracy.pdparams", batch_size=5, rotate_portrait=False)
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +184,7 @@ def test_default_is_the_bundled_onnx_and_the_checkpoint_is_by_name(bundled_kit, 
     assert Recognizer("bundled").model == default.model
     ckpt = Recognizer("bundled:pdparams", tune_runtime=False)
     assert ckpt.model == bundled_kit / "mobilenet_v3.pdparams" and ckpt.engine.kind == "paddle"
+    default.rotate_portrait = ckpt.rotate_portrait = False  # as predict_rec read them: each image as given
     a, b = default(images), ckpt(images)
     for path, x, y in zip(images, a, b, strict=True):  # the kit's texts (PaddleOCR's), from either file
         text, score = expected[path.relative_to(parity_kit).as_posix()]

@@ -60,10 +60,11 @@ def test_served_confidence_is_calibrated_when_the_version_has_a_calibration(kit_
     frame = pd.DataFrame({"image": [base64.b64encode(p.read_bytes()).decode() for p, _ in parity_rows]})
     probs = np.load(parity_kit / "outputs_mv3.npy")  # the kit's outputs of these 24 images
     cal_file = kit_run / "exported" / "mobilenet_v3" / "calibration.json"
-    served = _loaded(kit_run, {}, calibration=str(cal_file)).predict(None, frame)["confidence"].to_numpy()
+    as_given = {"rotate_portrait": False}  # the kit's outputs are of each image as given (one is a portrait crop)
+    served = _loaded(kit_run, as_given, calibration=str(cal_file)).predict(None, frame)["confidence"].to_numpy()
     assert served == pytest.approx(Calibration.load(cal_file).confidences(probs), abs=1e-5)
     with caplog.at_level(logging.WARNING, logger="textrec.tracking.recognizer"):
-        raw_model = _loaded(kit_run, {})
+        raw_model = _loaded(kit_run, as_given)
         raw = raw_model.predict(None, frame)["confidence"].to_numpy()
         raw_model.predict(None, frame)
     assert [r.getMessage() for r in caplog.records if "no calibration" in r.getMessage()] != []

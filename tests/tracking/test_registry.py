@@ -43,8 +43,9 @@ def test_best_run_becomes_the_challenger_pyfunc(tracked, parity_kit, parity_rows
     with mlflow_session(tracked.store):
         model = mlflow.pyfunc.load_model("models:/t-pyfunc@challenger")
         # file paths: only for a local caller that opts in when loading
+        # rotate_portrait off: each image as given, as PaddleOCR read them (one of the 24 is a portrait crop)
         local = mlflow.pyfunc.load_model("models:/t-pyfunc@challenger",
-                                         model_config={"allow_local_paths": True})
+                                         model_config={"allow_local_paths": True, "rotate_portrait": False})
     # bytes, base64 and paths in one frame; predictions are the kit's (PaddleOCR's own decoder output)
     items = [p.read_bytes() if i % 3 == 0 else base64.b64encode(p.read_bytes()).decode() if i % 3 == 1 else str(p)
              for i, (p, _) in enumerate(parity_rows)]

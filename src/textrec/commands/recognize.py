@@ -21,7 +21,8 @@ def _recognizer(args: argparse.Namespace):
     from textrec.inference.recognizer import Recognizer
 
     return Recognizer(args.model, dictionary=args.dict, backbone=args.backbone, threads=args.threads,
-                      batch_size=args.batch_size, calibration=getattr(args, "calibration", None))
+                      batch_size=args.batch_size, calibration=getattr(args, "calibration", None),
+                      rotate_portrait=not getattr(args, "no_rotate", False))
 
 
 def _json_row(r) -> dict:
@@ -135,6 +136,9 @@ def register(sub) -> None:
     sp.add_argument("--calibration", metavar="FILE",
                     help="confidence calibration to apply (default: the model's own, beside it; "
                          "`textrec calibrate` fits one)")
+    sp.add_argument("--no-rotate", action="store_true",
+                    help="read every image as given (default: a crop 1.5 times as high as wide is also read "
+                         "turned 90 degrees each way and the most confident reading kept)")
     _model_args(sp)
     sp.set_defaults(func=cmd_predict)
 

@@ -15,7 +15,8 @@ from textrec.calibration import Calibration
 from textrec.charset import Charset
 from textrec.evaluation.ctc import Prediction, ctc_greedy_decode
 from textrec.inference.engines import Engine
-from textrec.preprocess import ImageDecodeError, preprocess_bytes
+from textrec.inference.orientation import most_confident, views
+from textrec.preprocess import ImageDecodeError, decode_image
 from textrec.progress import track
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
@@ -71,22 +72,25 @@ def predict_arrays(engine: Engine, x: np.ndarray, charset: Charset,
 
 
 def predict_paths(engine: Engine, paths: Iterable[Path], charset: Charset, batch_size: int = 32,
-                  progress: bool = False, calibration: Calibration | None = None) -> list[ImageResult]:
+                  progress: bool = False, calibration: Calibration | None = None,
+                  rotate_portrait: bool = True) -> list[ImageResult]:
     """One result per path, in order; ``progress``: a bar counts the files read; ``calibration``: applied to
-    the confidences (None: raw)."""
+    the confidences (None: raw); ``rotate_portrait``: see ``textrec.inference.orientation``."""
     out: list[ImageResult] = []
-    batch: list[tuple[Path, np.ndarray]] = []
+    batch: list[tuple[Path, list[np.ndarray]]] = []  # a file and its views [3, 32, 100]
 
     def flush() -> None:
         if batch:
-            preds = predict_arrays(engine, np.stack([x for _, x in batch]), charset, calibration)
+            x = np.stack([v for _, vs in batch for v in vs])  # [V, 3, 32, 100]
+            preds = most_confident(predict_arrays(engine, x, charset, calibration), [len(vs) for _, vs in batch],
+                                   confidence=lambda r: r[1])
             out.extend(ImageResult(p, t, c) for (p, _), (t, c) in zip(batch, preds, strict=True))
             batch.clear()
 
     total = len(paths) if isinstance(paths, Sized) else None
     for p in track(paths, progress, total=total, desc="predict", unit="img"):
         try:
-            batch.append((p, preprocess_bytes(p.read_bytes())))
+            batch.append((p, views(decode_image(p.read_bytes()), rotate_portrait)))
         except (ImageDecodeError, OSError) as e:
             flush()  # keep the output in input order
             out.append(ImageResult(p, "", 0.0, error=_read_error(p, e) if isinstance(e, OSError) else str(e)))

@@ -36,8 +36,9 @@ from textrec.charset import Charset, dictionary_beside
 from textrec.evaluation.ctc import Prediction
 from textrec.inference.bundled import BUNDLED_BACKBONE, bundled_file, bundled_model, bundled_variant
 from textrec.inference.engines import Engine, load_engine
+from textrec.inference.orientation import most_confident, views
 from textrec.inference.predict import ImageResult, decode, predict_paths
-from textrec.preprocess import IMAGE_SHAPE, ImageDecodeError, normalize_resize, preprocess_bytes
+from textrec.preprocess import IMAGE_SHAPE, ImageDecodeError, decode_image
 
 ImageInput = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray
 CalibrationArg = str | os.PathLike | Calibration | bool | None
@@ -96,15 +97,15 @@ def _array_to_bgr(a: np.ndarray, bgr: bool) -> np.ndarray:
     return np.ascontiguousarray(a if bgr else a[:, :, ::-1])
 
 
-def _preprocess(item: ImageInput, bgr: bool) -> np.ndarray:
-    """One image -> model input [3, 32, 100] float32."""
+def _decode(item: ImageInput, bgr: bool) -> np.ndarray:
+    """One image -> uint8 BGR [H, W, 3] (what ``textrec.preprocess`` resizes)."""
     if isinstance(item, np.ndarray):
-        return normalize_resize(_array_to_bgr(item, bgr))
+        return _array_to_bgr(item, bgr)
     if isinstance(item, bytes | bytearray | memoryview):
-        return preprocess_bytes(bytes(item))
+        return decode_image(bytes(item))
     if isinstance(item, str | os.PathLike):
         try:
-            return preprocess_bytes(Path(item).read_bytes())
+            return decode_image(Path(item).read_bytes())
         except ImageDecodeError as e:
             raise ImageDecodeError(f"{item}: {e}") from None
     raise TypeError(f"expected a file path, image bytes or a uint8 array, got {type(item).__name__}")
@@ -151,12 +152,14 @@ class Recognizer:
     ``calibration``: None (the model's own, see the module docstring), a calibration file or ``Calibration``,
     or False (raw confidences); ``rec.calibration`` is the one in use (None: raw).
     ``log``: an SQLite file to log every prediction to (opt-in; ``enable_log``).
+    ``rotate_portrait``: read a crop at least 1.5 times as high as wide also turned 90 degrees each way and
+    keep the most confident reading (``textrec.inference.orientation``); False reads every image as given.
     """
 
     def __init__(self, model: str | os.PathLike | None = None, *, dictionary: str | os.PathLike | None = None,
                  backbone: str | None = None, threads: int | None = None, batch_size: int = 32,
                  tune_runtime: bool = True, calibration: CalibrationArg = None,
-                 log: str | os.PathLike | None = None) -> None:
+                 log: str | os.PathLike | None = None, rotate_portrait: bool = True) -> None:
         path, dictionary, backbone = _resolve(model, dictionary, backbone)
         charset = Charset.from_file(dictionary)
         if tune_runtime and path.suffix == ".pdparams" and path.is_file():
@@ -164,26 +167,28 @@ class Recognizer:
         engine = load_engine(path, charset.num_classes, backbone, threads)
         _check_dictionary(engine, charset, path, dictionary)
         self.model: Path | None = path
-        self._setup(engine, charset, batch_size, _model_calibration(calibration, model, path, backbone))
+        self._setup(engine, charset, batch_size, _model_calibration(calibration, model, path, backbone),
+                    rotate_portrait)
         if log is not None:
             self.enable_log(log)
 
     @classmethod
     def from_engine(cls, engine: Engine, charset: Charset | None = None, batch_size: int = 32,
-                    calibration: Calibration | None = None) -> Recognizer:
+                    calibration: Calibration | None = None, rotate_portrait: bool = True) -> Recognizer:
         """Wrap an engine built elsewhere (e.g. an ``OnnxEngine`` with chosen session options); ``calibration``:
         the one to apply (None: raw confidences, without a note)."""
         rec = cls.__new__(cls)
         rec.model = None
-        rec._setup(engine, charset or Charset.from_file(None), batch_size, calibration)
+        rec._setup(engine, charset or Charset.from_file(None), batch_size, calibration, rotate_portrait)
         return rec
 
     def _setup(self, engine: Engine, charset: Charset, batch_size: int,
-               calibration: Calibration | None = None) -> None:
+               calibration: Calibration | None = None, rotate_portrait: bool = True) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.engine, self.charset, self.batch_size = engine, charset, batch_size
         self.calibration = calibration  # None: raw confidences
+        self.rotate_portrait = rotate_portrait
         self.log = None  # a textrec.monitoring PredictionLogger once enable_log is called
 
     def enable_log(self, path: str | os.PathLike, *, model: str | None = None, version: str | None = None,
@@ -215,20 +220,31 @@ class Recognizer:
         """Text and confidence of one image, or of each image of a batch (see the module docstring).
         ``bgr``: arrays with 3 or 4 channels are in OpenCV's BGR(A) order (default RGB(A)); files and bytes
         are decoded by OpenCV and need no hint. A bad image raises, naming its path or batch index."""
-        if _is_one_image(images):
-            pred = self.predict_inputs(_preprocess(images, bgr)[None])[0]
-            self._log([images], [pred], bgr)
-            return pred
-        items = list(images)
-        x = np.empty((len(items), *IMAGE_SHAPE), dtype=np.float32)  # [N, 3, 32, 100]
+        one = _is_one_image(images)
+        items = [images] if one else list(images)
+        decoded = []
         for i, item in enumerate(items):
             try:
-                x[i] = _preprocess(item, bgr)
+                decoded.append(_decode(item, bgr))
             except (ImageDecodeError, ValueError, TypeError) as e:
+                if one:
+                    raise
                 raise type(e)(f"image {i}: {e}") from None
-        preds = self.predict_inputs(x)
+        preds = self.predict_bgr(decoded)
         self._log(items, preds, bgr)
-        return preds
+        return preds[0] if one else preds
+
+    def predict_bgr(self, images: Sequence[np.ndarray], image_shape: tuple[int, int, int] = IMAGE_SHAPE,
+                    ) -> list[Prediction]:
+        """Decoded images, uint8 BGR [H, W, 3] each -> one Prediction each; a portrait crop read turned too
+        when ``rotate_portrait`` (``textrec.inference.orientation``)."""
+        x, counts = [], []  # the views of every image [3, 32, 100], how many each
+        for img in images:
+            v = views(img, self.rotate_portrait, image_shape)
+            x += v
+            counts.append(len(v))
+        batch = np.stack(x) if x else np.empty((0, *image_shape), dtype=np.float32)  # [V, 3, 32, 100]
+        return most_confident(self.predict_inputs(batch), counts)
 
     def predict_inputs(self, x: np.ndarray) -> list[Prediction]:
         """Preprocessed images [N, 3, 32, W] float32 (``textrec.preprocess``) -> one Prediction each,
@@ -242,7 +258,8 @@ class Recognizer:
     def predict_files(self, paths: Iterable[Path], progress: bool = False) -> list[ImageResult]:
         """Like ``rec(paths)``, but an unreadable file becomes a result with ``error`` set (and the rest are
         still read): what ``textrec predict`` prints. ``progress``: a bar on stderr counts the files."""
-        results = predict_paths(self.engine, paths, self.charset, self.batch_size, progress, self.calibration)
+        results = predict_paths(self.engine, paths, self.charset, self.batch_size, progress, self.calibration,
+                                self.rotate_portrait)
         read = [r for r in results if r.error is None]
         self._log([r.path for r in read], read)
         return results

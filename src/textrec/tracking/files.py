@@ -276,7 +276,9 @@ def serving_config(params: Params) -> dict:
     return {"image_shape": list(params.model.image_shape), "max_bytes": cfg.max_image_bytes,
             "max_pixels": cfg.max_image_pixels, "max_images": cfg.max_images_per_request,
             # logged false so that a trusted local loader can override it (MLflow overrides logged keys only)
-            "allow_local_paths": False}
+            "allow_local_paths": False,
+            # portrait crops read turned too (textrec.inference.orientation); logged so a loader can turn it off
+            "rotate_portrait": True}
 
 
 def serving_params(params: Params) -> dict[str, str]:

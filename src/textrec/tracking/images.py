@@ -152,18 +152,24 @@ def images_from_input(model_input: object) -> Sequence[object]:
     raise ImageInputError(f"unsupported input type {type(model_input).__name__}")
 
 
-def preprocess_items(items: Iterable[object], limits: ImageLimits,
-                     image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> np.ndarray:
-    """Items -> model input [N, 3, 32, 100] float32; the first bad item raises naming its row."""
+def decode_items(items: Iterable[object], limits: ImageLimits) -> list[np.ndarray]:
+    """Items -> decoded images, uint8 BGR [H, W, 3] each; the first bad item raises naming its row."""
     items = list(items)
     if not items:
         raise ImageInputError("no images in the request")
     if len(items) > limits.max_images:
         raise ImageInputError(f"{len(items)} images in one request, more than the limit {limits.max_images}")
-    out = np.empty((len(items), *image_shape), dtype=np.float32)
+    out = []
     for i, item in enumerate(items):
         try:
-            out[i] = normalize_resize(decode_checked(to_image_bytes(item, limits), limits), image_shape)
+            out.append(decode_checked(to_image_bytes(item, limits), limits))
         except ImageInputError as e:
             raise ImageInputError(f"image {i}: {e}") from None
     return out
+
+
+def preprocess_items(items: Iterable[object], limits: ImageLimits,
+                     image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> np.ndarray:
+    """Items -> model input [N, 3, 32, 100] float32 (each image as given); the first bad item raises naming
+    its row."""
+    return np.stack([normalize_resize(img, image_shape) for img in decode_items(items, limits)])

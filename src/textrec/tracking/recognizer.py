@@ -42,8 +42,8 @@ from textrec.tracking.images import (
     MODEL_REFUSAL,
     ImageInputError,
     ImageLimits,
+    decode_items,
     images_from_input,
-    preprocess_items,
     to_image_bytes,
 )
 
@@ -56,6 +56,7 @@ DEFAULT_CONFIG = {
     "max_pixels": ImageLimits.max_pixels,
     "max_images": ImageLimits.max_images,
     "allow_local_paths": False,  # read file paths on the serving machine: a trusted local caller's opt-in
+    "rotate_portrait": True,  # textrec.inference.orientation: a portrait crop is read turned too
 }
 OBSOLETE_CONFIG = {"allow_paths"}  # logged by versions registered up to b746339 (as true); ignored
 
@@ -118,7 +119,7 @@ class CrnnRecognizer(mlflow.pyfunc.PythonModel):
                                   f"{self.charset.num_classes} (with blank)", error_code=INVALID_PARAMETER_VALUE)
         # the Python API and `textrec predict` decode through the same class
         self.recognizer = Recognizer.from_engine(self.engine, self.charset, self.batch_size,
-                                                 _calibration(context.artifacts))
+                                                 _calibration(context.artifacts), cfg["rotate_portrait"] is True)
         self.log = None
 
     def enable_log(self, path: str, model: str, version: str, cfg=None) -> None:
@@ -132,10 +133,11 @@ class CrnnRecognizer(mlflow.pyfunc.PythonModel):
     # logging warns that it cannot validate the input)
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         try:
-            x = preprocess_items(images_from_input(model_input), self.limits, self.image_shape)  # [N, 3, 32, 100]
+            images = decode_items(images_from_input(model_input), self.limits)  # uint8 BGR [H, W, 3] each
         except ImageInputError as e:
             raise BadImageInput(f"{MODEL_REFUSAL}{e}") from None
-        preds = self.recognizer.predict_inputs(x)  # batch_size images per engine call
+        # batch_size views per engine call; a portrait crop read turned too (Recognizer's rotate_portrait)
+        preds = self.recognizer.predict_bgr(images, self.image_shape)
         if self.log is not None:
             try:
                 self._log(model_input, preds)
