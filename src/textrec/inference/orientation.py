@@ -29,13 +29,17 @@ def is_portrait(img: np.ndarray) -> bool:
     return img.shape[0] >= PORTRAIT_RATIO * img.shape[1]
 
 
+def turns(img: np.ndarray, rotate: bool) -> list[np.ndarray]:
+    """BGR uint8 [H, W, 3] -> the images to read: the image as given first, then for a portrait crop
+    (``rotate``) the image turned clockwise and counter-clockwise."""
+    if not (rotate and is_portrait(img)):
+        return [img]
+    return [img, *(np.ascontiguousarray(np.rot90(img, k)) for k in _TURNS)]
+
+
 def views(img: np.ndarray, rotate: bool, image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> list[np.ndarray]:
-    """BGR uint8 [H, W, 3] -> the model inputs [3, 32, 100] to read it from: the image as given first, then
-    for a portrait crop (``rotate``) the image turned clockwise and counter-clockwise."""
-    out = [normalize_resize(img, image_shape)]
-    if rotate and is_portrait(img):
-        out += [normalize_resize(np.ascontiguousarray(np.rot90(img, k)), image_shape) for k in _TURNS]
-    return out
+    """BGR uint8 [H, W, 3] -> the model inputs [3, 32, 100] of its ``turns``."""
+    return [normalize_resize(t, image_shape) for t in turns(img, rotate)]
 
 
 def most_confident(readings: Sequence[T], counts: Sequence[int], confidence=lambda r: r.confidence) -> list[T]:
