@@ -14,8 +14,8 @@ import json
 import os
 
 from textrec.config import BACKBONES
-from textrec.data.download import sha256_file
 from textrec.evaluation.calibrate import fit_on_lmdb
+from textrec.hashing import sha256_file
 from textrec.inference.engines import load_engine
 from textrec.preflight import load_stage_params, require_writable
 from textrec.progress import on_terminal

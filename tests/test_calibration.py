@@ -16,7 +16,7 @@ from textrec.calibration import (
     reliability,
 )
 from textrec.charset import Charset
-from textrec.evaluation.ctc import ctc_greedy_decode
+from textrec.ctc import ctc_greedy_decode
 
 
 def overconfident_set(n: int, seed: int, classes: int = 37, frames: int = 25):

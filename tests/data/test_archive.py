@@ -214,7 +214,8 @@ def _tree(root: Path) -> set[str]:
 @pytest.mark.parametrize("case", CLASHING)
 def test_clashing_members_are_one_line_and_the_archive_is_moved_aside(case: str, server, tmp_path: Path) -> None:
     from textrec.config.data import DatasetSource, RealDataConfig
-    from textrec.data.download import fetch_source, sha256_file
+    from textrec.data.download import fetch_source
+    from textrec.hashing import sha256_file
 
     filename, data, why = CLASHING[case]
     server.files[f"/{filename}"] = data

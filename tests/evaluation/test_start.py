@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from textrec.data.download import sha256_file
 from textrec.evaluation.start import starting_checkpoint
+from textrec.hashing import sha256_file
 from textrec.models.pretrained import bundled_checkpoint
 
 

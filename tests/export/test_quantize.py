@@ -7,7 +7,7 @@ import pytest
 
 from textrec.charset import Charset
 from textrec.config.pipeline import QuantizeConfig, QuantPlan
-from textrec.evaluation.ctc import ctc_greedy_decode
+from textrec.ctc import ctc_greedy_decode
 from textrec.export.images import sample_lmdb
 from textrec.export.int8_check import BenchComparison, compare_results, evaluate_benches, gate_failures
 from textrec.export.quantize import op_counts, quantize_model

@@ -12,7 +12,7 @@ import pytest
 from tests.inference.test_recognizer_api import DTRB, tiny_onnx
 from textrec.calibration import Calibration
 from textrec.cli import main
-from textrec.evaluation.ctc import ctc_greedy_decode
+from textrec.ctc import ctc_greedy_decode
 from textrec.inference.engines import OnnxEngine
 from textrec.inference.recognizer import Recognizer
 from textrec.models import pretrained

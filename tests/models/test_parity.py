@@ -7,7 +7,7 @@ import paddle
 import pytest
 
 from textrec.charset import Charset
-from textrec.evaluation.ctc import ctc_greedy_decode
+from textrec.ctc import ctc_greedy_decode
 from textrec.models.checkpoint import inspect_checkpoint, load_weights, read_params
 from textrec.models.crnn import CRNN, build_model
 from textrec.preprocess import preprocess_batch

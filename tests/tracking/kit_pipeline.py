@@ -24,9 +24,9 @@ import yaml
 
 from textrec.charset import Charset
 from textrec.config.calibration import CalibrationConfig
+from textrec.ctc import ctc_greedy_decode
 from textrec.data.lmdb_io import LmdbWriter
 from textrec.evaluation.calibrate import fit_on_lmdb
-from textrec.evaluation.ctc import ctc_greedy_decode
 from textrec.evaluation.evaluate import evaluate_lmdb
 from textrec.evaluation.metrics import score_sample
 from textrec.inference.engines import OnnxEngine
@@ -39,7 +39,7 @@ BENCHES = {"kit_iiit5k": "iiit5k_", "kit_ic15": "ic15_", "kit_synth": "synth_"} 
 TRAIN_STEPS = 3
 TRAIN_BATCH = {"mobilenet_v3": 8, "resnet34_vd": 2}  # ResNet34 backward is slow on a shared CPU
 KEY_SOURCES = ("src/textrec/models", "src/textrec/evaluation", "src/textrec/inference", "src/textrec/preprocess.py",
-               "src/textrec/calibration",
+               "src/textrec/calibration", "src/textrec/ctc.py",
                "src/textrec/charset.py", "src/textrec/training/loss.py", "src/textrec/training/metrics_log.py",
                "tests/tracking/kit_pipeline.py")
 

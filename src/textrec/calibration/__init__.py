@@ -1,6 +1,6 @@
 """Calibrated word confidence: a map from what the model says to how often it is right.
 
-The raw word confidence (``textrec.evaluation.ctc``: the mean of the kept frames' max probabilities) is not a
+The raw word confidence (``textrec.ctc``: the mean of the kept frames' max probabilities) is not a
 probability: the bundled model says 0.83 on average where it reads half the words right. A ``Calibration``
 fitted on labelled predictions (the validation set) turns it into one: of the words given 0.9, about 9 in 10
 are right.

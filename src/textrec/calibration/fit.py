@@ -16,7 +16,7 @@ from textrec.calibration.model import (
     _sigmoid,
     raw_confidences,
 )
-from textrec.evaluation.ctc import greedy_path
+from textrec.ctc import greedy_path
 
 
 def _log_loss(conf: np.ndarray, correct: np.ndarray) -> float:

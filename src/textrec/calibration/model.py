@@ -9,7 +9,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from textrec.evaluation.ctc import greedy_path, word_confidence
+from textrec.ctc import greedy_path, word_confidence
 
 Method = Literal["temperature", "platt", "isotonic", "histogram"]
 METHODS: tuple[Method, ...] = get_args(Method)

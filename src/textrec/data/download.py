@@ -34,6 +34,7 @@ from typing import BinaryIO
 
 from textrec.config.data import DatasetSource, RealDataConfig
 from textrec.data.archive import ArchiveError, CorruptArchiveError, safe_extract
+from textrec.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +79,6 @@ def move_aside(path: Path, name: str | None = None, why: str = "corrupt") -> Pat
         aside = path.with_name(f"{base}-{n}")
     os.replace(path, aside)
     return aside
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(CHUNK):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _open(url: str, offset: int, timeout: float) -> tuple[BinaryIO, int, int | None]:

@@ -18,10 +18,10 @@ import numpy as np
 
 from textrec.calibration import Calibration, calibration_summary
 from textrec.charset import Charset
+from textrec.ctc import ctc_greedy_decode
 from textrec.data.lmdb_io import find_lmdbs, image_key, iter_records, num_samples
 from textrec.data.reasons import Reason
 from textrec.data.records import check_record
-from textrec.evaluation.ctc import ctc_greedy_decode
 from textrec.evaluation.metrics import SampleResult, dtrb_normalize, score_sample
 from textrec.inference.engines import Engine
 from textrec.preprocess import IMAGE_SHAPE, normalize_resize

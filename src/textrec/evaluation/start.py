@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from textrec.data.download import sha256_file
+from textrec.hashing import sha256_file
 from textrec.models.pretrained import PretrainedError, bundled_checkpoint
 from textrec.training.checkpointing import paths as checkpoint_paths
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from textrec.calibration import Calibration
 from textrec.charset import Charset
-from textrec.evaluation.ctc import Prediction, ctc_greedy_decode
+from textrec.ctc import Prediction, ctc_greedy_decode
 from textrec.inference.engines import Engine
 from textrec.inference.orientation import most_confident, views
 from textrec.preprocess import ImageDecodeError, decode_image

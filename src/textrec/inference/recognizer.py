@@ -33,7 +33,7 @@ import numpy as np
 
 from textrec.calibration import Calibration, calibration_beside
 from textrec.charset import Charset, dictionary_beside
-from textrec.evaluation.ctc import Prediction
+from textrec.ctc import Prediction
 from textrec.inference.bundled import BUNDLED_BACKBONE, bundled_file, bundled_model, bundled_variant
 from textrec.inference.engines import Engine, load_engine
 from textrec.inference.orientation import most_confident, views

@@ -11,7 +11,6 @@ No paddle import here.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from textrec.config import Params, to_dict
 from textrec.config.model import BackboneName
+from textrec.hashing import sha256_file
 
 
 def _git_commit(repo: Path) -> dict[str, Any]:
@@ -84,14 +84,6 @@ def build_card(checkpoint: Path, params: Params, backbone: BackboneName,
         "source": _git_commit(repo),
         "sha256": sha256_file(checkpoint),  # the .pdparams; every shipped file's is under "files"
     }
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def file_entry(path: Path, use: str) -> dict[str, Any]:

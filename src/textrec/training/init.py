@@ -28,7 +28,8 @@ from textrec.charset import Charset, CharsetError, dictionary_beside
 from textrec.config import Params, PathsConfig, RealDataConfig
 from textrec.config.model import BackboneName
 from textrec.config.train import RecipeConfig
-from textrec.data.download import DownloadError, FetchResult, fetch_source, sha256_file
+from textrec.data.download import DownloadError, FetchResult, fetch_source
+from textrec.hashing import sha256_file
 from textrec.models.pretrained import (
     PADDLEOCR_RELEASES,
     bundled_checkpoint,

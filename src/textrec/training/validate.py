@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from textrec.ctc import ctc_greedy_decode
 from textrec.data.dataset import LmdbTextDataset, collate_batch
-from textrec.evaluation.ctc import ctc_greedy_decode
 
 
 def count_correct(model, dataset: LmdbTextDataset, indices: Sequence[int], batch_size: int = 256) -> int:

@@ -3,7 +3,7 @@ import pytest
 
 from tests.conftest import read_predictions
 from textrec.charset import Charset
-from textrec.evaluation.ctc import ctc_greedy_decode
+from textrec.ctc import ctc_greedy_decode
 
 
 @pytest.mark.parametrize("tag", ["mv3", "r34"])

@@ -1,4 +1,5 @@
-"""Greedy CTC decoding with PaddleOCR's confidence rule (CTCLabelDecode)."""
+"""Greedy CTC decoding with PaddleOCR's confidence rule (CTCLabelDecode): training's validation, evaluation,
+calibration and inference all decode here."""
 
 from __future__ import annotations
 
