@@ -30,11 +30,12 @@ REFERENCE = {("paddle", "mobilenet_v3", 1): 10.6, ("paddle", "mobilenet_v3", 64)
 
 
 def load_images(data: str | None, limit: int) -> tuple[np.ndarray, str]:
+    from textrec.charset import Charset
     from textrec.export.images import sample_lmdb
     from textrec.preprocess import preprocess_batch
 
     if data:
-        s = sample_lmdb(data, limit)
+        s = sample_lmdb(data, limit, Charset.from_file())  # the records training would use
         return s.images, f"{data} ({len(s.keys)} images)"
     if not (KIT / "labels.tsv").exists():
         raise SystemExit(f"no --data given and the parity kit is missing at {KIT}")

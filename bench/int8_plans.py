@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     if not fp32_path.is_file() or not benches:
         print(f"need {fp32_path} and benchmark LMDBs under {args.bench}", file=sys.stderr)
         return 2
-    calib = sample_lmdb(args.calib, cfg.calibration_images).images
-    timing = sample_lmdb(next(iter(benches.values())), 64).images
+    calib = sample_lmdb(args.calib, cfg.calibration_images, charset).images
+    timing = sample_lmdb(next(iter(benches.values())), 64, charset).images
     variants = (QuantPlan("static_u8_entropy_dynamic_lstm", calibrate_method="entropy"),
                 QuantPlan("static_u8_pointwise_dynamic_lstm", exclude_depthwise=True),
                 QuantPlan("static_u8_pointwise_percentile_dynamic_lstm", exclude_depthwise=True,
