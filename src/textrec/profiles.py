@@ -79,7 +79,11 @@ def compose(name: str, root: Path, overrides: tuple[str, ...] = ()) -> dict[str,
     if name not in PROFILES:
         raise ConfigError(f"unknown profile {name!r}; choose one of {list(PROFILES)}")
     folder = profiles_dir(root)
-    data = merge(_read(folder / f"{BASE}.yaml"), _read(folder / f"{name}.yaml"), f"profiles/{name}.yaml")
+    overlay = _read(folder / f"{name}.yaml")
+    if "profile" in overlay:  # a complete profile of before overlays (its file is its name)
+        raise ConfigError(f"profiles/{name}.yaml: has a `profile:` key; a profile is named by its file and states "
+                          f"only what it changes over profiles/{BASE}.yaml")
+    data = merge(_read(folder / f"{BASE}.yaml"), overlay, f"profiles/{name}.yaml")
     for text in overrides:
         data = merge(data, parse_override(text), f"-o {text}")
     return {"profile": name, **data}

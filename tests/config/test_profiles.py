@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 
 from textrec.cli import main
-from textrec.config import PROFILES, ConfigError, flatten, load_params, to_dict
+from textrec.config import PROFILES, ConfigError, Params, flatten, load_params, to_dict
 from textrec.config._yaml import load_params_yaml
 from textrec.profiles import compose, load_profile, render, write_profile
 
 REPO = Path(__file__).resolve().parents[2]
-# Every setting of each profile when profiles were complete files (commit 9aa0932), loaded by textrec.config;
-# see its "source". A deliberate change of a profile's values updates this file in the same commit, so the
-# diff shows every profile a change of profiles/base.yaml reaches.
-BEFORE = json.loads((Path(__file__).parent / "fixtures" / "profiles_before_overlays.json").read_text())
+# Every setting of each profile, first taken from the complete files of commit 9aa0932 (see its "source").
+# A deliberate change of a profile's values changes its lines there in the same commit, so the diff shows
+# every profile that a change of profiles/base.yaml reaches.
+FIXTURE = Path(__file__).parent / "fixtures" / "profiles_before_overlays.json"
+EXPECTED = json.loads(FIXTURE.read_text())
 
 
 def _project(tmp_path: Path) -> Path:
@@ -28,16 +29,22 @@ def _project(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("name", PROFILES)
-def test_every_profile_composes_to_the_values_of_its_complete_file(name):
+def test_every_profile_composes_to_its_recorded_values(name):
     got = flatten(to_dict(load_profile(name, REPO)))
-    want = BEFORE["profiles"][name]
-    assert {k: (want.get(k), got.get(k)) for k in want.keys() | got.keys() if want.get(k) != got.get(k)} == {}
+    want = EXPECTED["profiles"][name]
+    defaults = flatten(to_dict(Params()))  # a setting added to the config since is recorded at its default
+    changed = {k: (want.get(k, defaults.get(k)), got.get(k)) for k in want.keys() | got.keys()
+               if want.get(k, defaults.get(k)) != got.get(k)}
+    assert changed == {}, (f"profile {name}: (recorded, composed) differ; if that is meant, change "
+                           f"\"profiles\".\"{name}\" in {FIXTURE.relative_to(REPO)}")
 
 
 def test_pretrain_data_synth_composes_to_the_same_keys_and_values():
     # the long pretrain run's 600k renders are a function of data.synth, which DVC's prepare stage tracks as
-    # written: not one key more or less, or `dvc repro` renders them again
-    assert compose("pretrain", REPO)["data"]["synth"] == BEFORE["pretrain_data_synth"]
+    # written: a key more or less and `dvc repro` renders them again (checkpoints/pretrain/README.md)
+    assert compose("pretrain", REPO)["data"]["synth"] == EXPECTED["pretrain_data_synth"], (
+        "pretrain's data.synth as written changed: `dvc repro` would render its 600k images again; if that is "
+        f"meant, change \"pretrain_data_synth\" in {FIXTURE.relative_to(REPO)}")
 
 
 def test_params_yaml_is_the_composed_demo_profile():
@@ -73,12 +80,20 @@ def test_overlay_mappings_merge_and_lists_replace_whole(tmp_path):
     ("train:\n  mobilenet_v3:\n    lrr: 0.1\n", "train.mobilenet_v3.lrr"),
     ("data:\n  synth: {sead: 1}\n", "data.synth.sead"),
     ("evaluation: {batch_size: 8}\n", "evaluation"),
-    ("profile: tiny\n", "profile"),  # the file's name says it
 ])
 def test_a_key_the_base_lacks_is_refused_naming_key_and_file(tmp_path, overlay, key):
     root = _project(tmp_path)
     (root / "profiles" / "tiny.yaml").write_text(overlay)
     with pytest.raises(ConfigError, match=rf"^profiles/tiny.yaml: {key} is not a setting of profiles/base.yaml"):
+        compose("tiny", root)
+
+
+def test_a_complete_profile_of_before_overlays_is_refused_saying_so(tmp_path):
+    root = _project(tmp_path)
+    # a complete profile, as the files were before overlays (and as a user's edited copy may still be)
+    (root / "profiles" / "tiny.yaml").write_text("profile: tiny\ntrain:\n  mobilenet_v3: {lr: 0.001}\n")
+    with pytest.raises(ConfigError, match=r"^profiles/tiny.yaml: has a `profile:` key; a profile is named by its "
+                                          r"file and states only what it changes over profiles/base.yaml$"):
         compose("tiny", root)
 
 

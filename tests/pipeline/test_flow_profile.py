@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from pipelines.dvc_tasks import PARAMS_BEFORE_RUN, profile_for_this_run
 from tests.pipeline.project import REPO
 from textrec.config import load_params
+from textrec.profiles import write_profile
 
 LOG = logging.getLogger(__name__)
 
@@ -48,8 +47,7 @@ def test_a_run_killed_with_its_profile_in_place_is_undone_by_the_next_run(checko
     # what a SIGKILLed run leaves (no `finally`): its profile in params.yaml, the checkout's beside it
     (checkout / PARAMS_BEFORE_RUN).parent.mkdir(parents=True)
     shutil.copy2(checkout / "params.yaml", checkout / PARAMS_BEFORE_RUN)
-    subprocess.run([sys.executable, "-m", "textrec.cli", "profile", "tiny"], cwd=checkout, check=True,
-                   capture_output=True)
+    write_profile("tiny", checkout / "params.yaml")
     with profile_for_this_run(checkout, None, LOG):  # a scheduled run without a profile of its own
         assert (checkout / "params.yaml").read_bytes() == before
     assert not (checkout / PARAMS_BEFORE_RUN).exists()
