@@ -49,9 +49,9 @@ def _losses(path: Path) -> dict[int, str]:
 @pytest.mark.timeout(900)  # three training runs on the shared cores; waits of up to 240 + 2 x 300 s
 def test_sigkill_then_resume_gives_the_same_weights(tmp_path):
     straight, broken = tmp_path / "straight", tmp_path / "broken"
-    write_project(straight, 16, 4, RECIPE)
+    write_project(straight, 16, 4, RECIPE, live_tracking=False)  # MLflow: tests/tracking/test_live.py
     # The interrupted run reads with 2 DataLoader workers: same batches, so the same weights.
-    write_project(broken, 16, 4, {**RECIPE, "num_workers": 2})
+    write_project(broken, 16, 4, {**RECIPE, "num_workers": 2}, live_tracking=False)
     ref = _stage(straight, "run.log")  # both runs share the two cores
     victim = _stage(broken, "run1.log")
     state_file = broken / "models" / "mobilenet_v3" / "latest.state.json"

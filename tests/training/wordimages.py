@@ -52,8 +52,10 @@ def write_word_lmdb(dst: Path, words: list[str], seed: int = 0) -> Path:
 
 
 def write_project(root: Path, n_train: int, n_val: int, recipe: dict, seed: int = 0,
-                  params_name: str = "params.yaml") -> Path:
-    """A tiny project dir: data/lmdb/{train,val} + a params.yaml whose train.mobilenet_v3 is ``recipe``."""
+                  params_name: str = "params.yaml", live_tracking: bool = True) -> Path:
+    """A tiny project dir: data/lmdb/{train,val} + a params.yaml whose train.mobilenet_v3 is ``recipe``.
+    ``live_tracking=False`` writes ``tracking.live: false``: the train stage then skips MLflow (importing it
+    and creating a SQLite store take rank 0 ~10-30 s on 2 shared cores, while the other rank waits)."""
     import yaml
 
     rng = np.random.default_rng(seed)
@@ -63,5 +65,7 @@ def write_project(root: Path, n_train: int, n_val: int, recipe: dict, seed: int 
         write_word_lmdb(root / "data" / "lmdb" / "val", words[n_train:], seed=seed + 2)
     params = {"paths": {"lmdb": "data/lmdb", "models": "models", "reports": "reports"},
               "train": {"mobilenet_v3": recipe}}
+    if not live_tracking:
+        params["tracking"] = {"live": False}
     (root / params_name).write_text(yaml.safe_dump(params), encoding="utf-8")
     return root / params_name
