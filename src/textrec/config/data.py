@@ -28,6 +28,10 @@ class SynthConfig:
     # punctuated tokens (prices, times, hyphenated words, ...: data/synth/punct.py), for a dictionary that
     # has punctuation (charset builtin:en); 0 keeps every other label exactly as without it
     mix_punct: NonNegFloat = 0.0
+    # the render styles of train and val (data/synth/profiles.py: train or a benchmark's), each image drawn
+    # from one, every entry an equal share (name one twice for twice its share): TRAIN alone by default; the
+    # demo aims its renders at the styles the bundle reads worst
+    train_styles: tuple[str, ...] = ("train",)
     lexicon_size: PosInt = 80_000  # most frequent alphabetic English words of wordfreq's 'large' list
     lexicon_flatten: NonNegFloat = 0.3  # sampling weight = frequency ** flatten (0: uniform, 1: by frequency)
     min_len: PosInt = 1

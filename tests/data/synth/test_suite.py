@@ -51,3 +51,36 @@ def test_stage_writes_lmdbs_and_summary(tmp_path: Path) -> None:
     # every LMDB comes with its manifest, one row per record
     manifest = pd.read_parquet(tmp_path / "manifests" / "bench" / "synth_CUTE80.parquet")
     assert len(manifest) == 3 and set(manifest["status"]) == {"ok"}
+
+
+def test_train_styles_mix_profiles_per_image_and_one_style_is_the_plain_profile(ctx) -> None:
+    """data.synth.train_styles: each image from one of the named profiles, by share; an image drawn from a
+    profile is exactly that profile's image of the same index; one name alone is that profile itself."""
+    from textrec.data.synth.profiles import TRAIN, ProfileMix, profile, profile_mix
+    from textrec.data.synth.sample import Renderer
+
+    assert profile_mix(["train"]) is TRAIN
+    mix = profile_mix(["train", "train", "synth_IC15", "synth_CUTE80"])
+    assert isinstance(mix, ProfileMix) and mix.name == "mix(train:0.50+synth_IC15:0.25+synth_CUTE80:0.25)"
+    picks = [mix.pick(5678, 1, i).name for i in range(4000)]
+    shares = {n: picks.count(n) / len(picks) for n in ("train", "synth_IC15", "synth_CUTE80")}
+    assert shares == pytest.approx({"train": 0.5, "synth_IC15": 0.25, "synth_CUTE80": 0.25}, abs=0.03)
+    assert picks == [mix.pick(5678, 1, i).name for i in range(4000)]  # a function of (seed, stream, index)
+    r = Renderer(ctx)
+    for i in range(6):
+        got, alone = r.sample(mix, 5678, 1, i), r.sample(profile(picks[i]), 5678, 1, i)
+        assert (got.label, got.image) == (alone.label, alone.image)
+    with pytest.raises(KeyError, match="synth_XYZ"):
+        profile_mix(["train", "synth_XYZ"])
+    with pytest.raises(ValueError, match="names no profile"):
+        profile_mix([])
+
+
+def test_train_styles_reach_train_and_val_and_unknown_ones_fail_before_work(tmp_path: Path) -> None:
+    cfg = SynthConfig(**TINY, train_styles=("synth_CUTE80", "synth_SVTP"))
+    summary = write_all(cfg, tmp_path, benchmarks=["synth_IC15"], log=lambda _: None)
+    for split in ("train", "val"):
+        assert summary["splits"][split]["profile"] == "mix(synth_CUTE80:0.50+synth_SVTP:0.50)"
+    assert summary["splits"]["synth_IC15"]["profile"] == "synth_IC15"  # benchmarks keep their own
+    with pytest.raises(KeyError, match="synth_XYZ"):
+        plan(SynthConfig(train_styles=("synth_XYZ",)), ["synth_IC15"])

@@ -17,7 +17,7 @@ from multiprocessing.pool import Pool
 from pathlib import Path
 
 from textrec.data.lmdb_io import LmdbWriter
-from textrec.data.synth.profiles import Profile
+from textrec.data.synth.profiles import Profile, ProfileMix
 from textrec.data.synth.sample import RenderContext, Renderer, SynthSample, stream_id
 from textrec.progress import track
 
@@ -32,7 +32,7 @@ def _init_worker(ctx: RenderContext) -> None:
     _WORKER["renderer"] = Renderer(ctx)
 
 
-def _render_chunk(args: tuple[Profile, int, int, int, int]) -> list[SynthSample]:
+def _render_chunk(args: tuple[Profile | ProfileMix, int, int, int, int]) -> list[SynthSample]:
     profile, seed, stream, start, stop = args
     return list(_WORKER["renderer"].iter_samples(profile, seed, stream, start, stop))
 
@@ -51,7 +51,7 @@ def render_pool(ctx: RenderContext, processes: int) -> Iterator[Pool | None]:
         yield pool
 
 
-def iter_parallel(ctx: RenderContext, profile: Profile, seed: int, stream: int, n: int, processes: int,
+def iter_parallel(ctx: RenderContext, profile: Profile | ProfileMix, seed: int, stream: int, n: int, processes: int,
                   chunk_size: int = 64, pool: Pool | None = None) -> Iterator[SynthSample]:
     """Yield samples 0..n-1 in order, rendered by ``processes`` workers (<= 1: in this process), in
     ``pool`` when given (it must have been made for the same ``ctx``), else in a pool of its own."""
@@ -87,7 +87,7 @@ class WriteStats:
         return self.count / self.seconds if self.seconds > 0 else 0.0
 
 
-def write_lmdb(dst: str | Path, name: str, ctx: RenderContext, profile: Profile, seed: int, n: int,
+def write_lmdb(dst: str | Path, name: str, ctx: RenderContext, profile: Profile | ProfileMix, seed: int, n: int,
                processes: int, chunk_size: int = 64, pool: Pool | None = None,
                progress: bool = False) -> WriteStats:
     """Render ``n`` samples of ``profile`` into a fresh LMDB at ``dst`` (atomically replaced); ``progress``:

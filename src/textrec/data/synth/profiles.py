@@ -8,7 +8,11 @@ uniformly unless a comment says otherwise; probabilities are per image.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 Range = tuple[float, float]
 
@@ -121,3 +125,37 @@ def profile(name: str) -> Profile:
     if name not in BENCHMARKS:
         raise KeyError(f"unknown synthetic profile {name!r}; known: {['train', *BENCHMARKS]}")
     return BENCHMARKS[name]
+
+
+@dataclass(frozen=True)
+class ProfileMix:
+    """Several profiles, each image drawn from one of them by share (``data.synth.train_styles``): a set
+    aimed at chosen conditions, e.g. the demo's renders at what the bundle reads worst."""
+
+    name: str
+    profiles: tuple[Profile, ...]
+    cumulative: tuple[float, ...]  # cumulative shares, the last 1.0
+
+    def pick(self, seed: int, stream: int, index: int) -> Profile:
+        """The profile of image ``index``: a function of (seed, stream, index) only, from a generator of its own
+        (the image's own draws are the same as under that profile alone)."""
+        u = np.random.default_rng([seed, stream, index, _PICK_STREAM]).random()
+        return self.profiles[min(int(np.searchsorted(self.cumulative, u, side="right")), len(self.profiles) - 1)]
+
+
+_PICK_STREAM = 7  # a fourth seed word no image generator uses
+
+
+def profile_mix(styles: Sequence[str]) -> Profile | ProfileMix:
+    """Profile names, each an equal share (one named twice: twice its share) -> that profile when there is
+    one (its images exactly as without a mix), else a ProfileMix; unknown names are refused."""
+    if not styles:
+        raise ValueError("data.synth.train_styles names no profile")
+    counts = Counter(styles)
+    named = [profile(k) for k in counts]
+    if len(named) == 1:
+        return named[0]
+    shares = [c / len(styles) for c in counts.values()]
+    label = "+".join(f"{k}:{s:.2f}" for k, s in zip(counts, shares, strict=True))
+    cumulative = tuple(float(c) for c in np.cumsum(shares))
+    return ProfileMix(f"mix({label})", tuple(named), cumulative[:-1] + (1.0,))

@@ -17,7 +17,7 @@ import numpy as np
 from textrec.data.synth import degrade, geometry, text
 from textrec.data.synth.compose import compose
 from textrec.data.synth.fonts import FontBook, FontFace, open_font
-from textrec.data.synth.profiles import Profile
+from textrec.data.synth.profiles import Profile, ProfileMix
 from textrec.data.synth.words import Lexicon, WordMix, WordSampler
 
 MAX_TEXT_PX = 1400  # rough bound on the rendered text width: long labels get a smaller font
@@ -57,7 +57,9 @@ class Renderer:
         self.plain_words = (WordSampler(ctx.lexicon, plain) if plain.lexicon + plain.random + plain.number > 0
                             else self.words)
 
-    def sample(self, profile: Profile, seed: int, stream: int, index: int) -> SynthSample:
+    def sample(self, profile: Profile | ProfileMix, seed: int, stream: int, index: int) -> SynthSample:
+        if isinstance(profile, ProfileMix):
+            profile = profile.pick(seed, stream, index)
         rng = np.random.default_rng([seed, stream, index])
         words = self.words if profile.punct_labels else self.plain_words
         label = words.sample(rng)
@@ -113,7 +115,7 @@ class Renderer:
         quality = int(rng.integers(profile.jpeg_quality[0], profile.jpeg_quality[1] + 1))
         return SynthSample(degrade.encode(img, self.ctx.image_format, quality), label, char_x)
 
-    def iter_samples(self, profile: Profile, seed: int, stream: int, start: int, stop: int
+    def iter_samples(self, profile: Profile | ProfileMix, seed: int, stream: int, start: int, stop: int
                      ) -> Iterator[SynthSample]:
         """Samples ``start`` .. ``stop - 1``, one at a time (nothing is accumulated)."""
         for i in range(start, stop):

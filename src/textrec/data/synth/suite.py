@@ -10,7 +10,7 @@ from textrec.config import SynthConfig
 from textrec.data.synth.font_scan import summarize
 from textrec.data.synth.fonts import load_inventory
 from textrec.data.synth.generate import WriteStats, render_pool, write_lmdb
-from textrec.data.synth.profiles import BENCHMARKS, TRAIN, profile
+from textrec.data.synth.profiles import BENCHMARKS, profile, profile_mix
 from textrec.data.synth.sample import RenderContext
 from textrec.data.synth.words import WordMix, load_lexicon
 
@@ -32,6 +32,7 @@ def plan(cfg: SynthConfig, benchmarks: Sequence[str], train_val: bool = True
     the benchmarks only (data.source folder measures forgetting on them)."""
     for name in benchmarks:
         profile(name)  # unknown names fail here, before any work
+    profile_mix(cfg.train_styles)  # and so do the train styles
     out = []
     if train_val:
         out += [("train", "train", cfg.seed, cfg.train_size), ("val", "val", cfg.seed, cfg.val_size)]
@@ -46,9 +47,10 @@ def write_all(cfg: SynthConfig, root: str | Path, benchmarks: Sequence[str] = BE
     root = Path(root)
     ctx = make_context(cfg)
     splits: dict[str, dict] = {}
+    styles = profile_mix(cfg.train_styles)  # train and val: TRAIN by default
     with render_pool(ctx, cfg.processes) as pool:  # one pool for every split: workers start once
         for name, rel, seed, n in plan(cfg, benchmarks, train_val):
-            prof = TRAIN if name in ("train", "val") else profile(name)
+            prof = styles if name in ("train", "val") else profile(name)
             st: WriteStats = write_lmdb(root / rel, name, ctx, prof, seed, n, cfg.processes, cfg.chunk_size,
                                         pool, progress)
             log(f"synth: {rel}: {st.count} images in {st.seconds:.1f} s ({st.images_per_second:.0f}/s)")
