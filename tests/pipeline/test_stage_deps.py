@@ -1,5 +1,6 @@
 """Every project file a stage's command imports (transitively, imports inside functions included) is one
-of the stage's `deps` in dvc.yaml, or inside one, so that DVC re-runs a stage when its code changes.
+of the stage's `deps` in dvc.yaml, or inside one, so that DVC re-runs a stage when its code changes; and every
+code dep (a .py file or a folder under src/) holds a file it imports, so that it re-runs for nothing else.
 
 The imports are followed with `ast` from the `cmd` script: `textrec.*` modules resolve to files under src/,
 parent packages included; package data found the same way (`resources.files("textrec.x")`,
@@ -178,11 +179,34 @@ def uncovered(stage: dict) -> tuple[list[str], list[str]]:
     return missing, dynamic
 
 
+def unreached(stage: dict) -> list[str]:
+    """Code deps (a .py file, or a folder under src/) that hold no file the stage's command reaches: stale
+    after a module moved, and a reason for DVC to re-run the stage for nothing."""
+    script = re.match(r"python (\S+\.py)", stage["cmd"])
+    files, _ = closure(REPO / script.group(1))
+    code = [d for d in stage.get("deps", []) if "${" not in d
+            and ((REPO / d).suffix == ".py" or ((REPO / d).is_dir() and (REPO / d).is_relative_to(SRC)))]
+    return [d for d in code if not any(f == REPO / d or REPO / d in f.parents for f in files)]
+
+
 @pytest.mark.parametrize("name", sorted(stages()))
 def test_every_imported_project_file_is_a_dep(name):
     missing, dynamic = uncovered(stages()[name])
     assert not dynamic, f"{name}: dynamic imports cannot be followed, list their targets by hand: {dynamic}"
     assert not missing, f"{name}: dvc.yaml deps miss files its command imports: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(stages()))
+def test_every_code_dep_is_imported(name):
+    stale = unreached(stages()[name])
+    assert not stale, f"{name}: dvc.yaml deps its command never imports: {stale}"
+
+
+def test_a_stale_dep_is_caught():
+    """The evaluate stage hashes checkpoints with textrec.hashing, not the downloader: listing it is caught."""
+    stage = stages()["evaluate"]
+    assert unreached(stage | {"deps": [*stage["deps"], "src/textrec/data/download.py"]}) == [
+        "src/textrec/data/download.py"]
 
 
 def test_a_removed_dep_is_caught(tmp_path):
