@@ -5,8 +5,9 @@
     image, label, length, char_pos = ds[0]              # [3, 32, 100] float32, [25] int64, int64, [25] float32
     loader = paddle.io.DataLoader(ds, batch_sampler=..., collate_fn=collate_batch, num_workers=2)
 
-The index pass reads every label (cheap) and, with ``check_images=True``, decodes every image once, so a
-corrupt image, a missing key or an unusable label is rejected *before* training and reported with its key;
+The index pass judges every record with ``data.records.check_record`` (the check evaluation, export and
+conversion make too): it reads every label (cheap) and, with ``check_images=True``, decodes every image once, so
+a corrupt image, a missing key or an unusable label is rejected *before* training and reported with its key;
 indices ``0..len-1`` address accepted records only, so no sampler can ever yield a rejected one.
 With ``check_images=False`` a corrupt image met in ``__getitem__`` raises ``BadRecordError`` naming the key.
 

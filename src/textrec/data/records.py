@@ -4,10 +4,10 @@ Training's index pass (``data.dataset``), evaluation, the export checks' image s
 manifests (``data.manifest.inspect_sample``) all call ``check_record``, so a record that training rejects is
 rejected everywhere, for the same reason (``data.reasons``).
 
-The checks run from the cheapest to the dearest, and the first failure is the reason: the image is there,
-the label is there, it is UTF-8, the charset accepts it (``Charset.encode``: too long, unknown characters,
-empty), and the image decodes. So the reason never depends on whether a caller decodes the image
-(``decode=False``: training's lazy mode reports a bad image only when it meets it).
+The reason is the first of these checks that fails, cheapest first: the image is there, the label is there,
+it is UTF-8, the charset accepts it (``Charset.encode``: too long, unknown characters, empty), the image
+decodes. So the reason never depends on whether a caller decodes the image (``decode=False``: training's lazy
+mode, which reports a bad image only when it meets it).
 
     check = check_record(image_bytes, label_bytes, charset)
     if check.ok: x = normalize_resize(check.image)   # [3, 32, 100] float32
