@@ -1,8 +1,10 @@
-"""DVC stage `report`: reports/report.html + reports/summary.md + reports/accuracy.csv from all stages."""
+"""DVC stage `report`: reports/report.html + summary.md + accuracy.csv from all stages, and reports/metrics.json,
+the headline numbers (the only file under dvc.yaml's `metrics:`)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 from textrec.preflight import load_stage_params, require_writable
 
@@ -16,12 +18,15 @@ def main() -> None:
     paths = params.paths
     require_writable("report", paths.reports)
     from textrec.reporting.collect import accuracy_long, collect  # matplotlib and pandas: after the checks
+    from textrec.reporting.headline import headline
     from textrec.reporting.html import build_report
 
     results = collect(paths, params.model.backbones, params.eval.benchmarks)
+    prepare = json.loads(paths.prepare_report().read_text(encoding="utf-8"))  # what the models were trained on
     table = build_report(results, params.eval.benchmarks, paths.bench_lmdb(), paths.report_html(),
-                         paths.summary_md(), params.profile, params.own_benchmarks())
+                         paths.summary_md(), params.profile, params.own_benchmarks(), prepare)
     accuracy_long(table).to_csv(paths.accuracy_csv(), index=False)  # the accuracy plot's data (dvc.yaml)
+    paths.headline_metrics().write_text(json.dumps(headline(results, table), indent=2) + "\n", encoding="utf-8")
     print(paths.summary_md().read_text())
 
 

@@ -87,6 +87,31 @@ def test_accuracy_plot_has_a_bar_per_model_and_skips_a_missing_int8(plots_json):
     assert '"format": ".1%"' in spec  # the value written on each bar
 
 
+@pytest.mark.parametrize("pid", ["train_loss", "val_accuracy", "learning_rate", "images_per_second"])
+def test_each_backbone_has_its_own_colour(plots_json, pid):
+    """The curves' colour follows a field with one value per backbone's file (DVC's linear and simple
+    templates colour by revision: both backbones of the workspace in one colour)."""
+    (item,) = plots_json["data"][pid]
+    colour = item["content"]["encoding"]["color"]["field"]
+    values = item["content"]["data"]["values"]
+    assert len({v[colour] for v in values}) == len(BACKBONES), colour
+
+
+def test_accuracy_bars_give_each_value_its_own_row(plots_json):
+    """Horizontal bars, one row per benchmark x model, the value to the right of its bar: the row (the offset
+    step) is taller than the label's font, so no two values can overlap however many bars a benchmark has
+    (vertical bars put 5 labels side by side over 5 narrow bars: `92.92.92.0`)."""
+    (item,) = plots_json["data"]["accuracy_per_benchmark"]
+    spec = item["content"]["spec"]
+    enc = spec["encoding"]
+    assert enc["y"]["field"] == "benchmark" and enc["yOffset"]["field"] == "model"
+    assert enc["x"]["field"] == "accuracy"
+    (text,) = [layer["mark"] for layer in spec["layer"] if layer["mark"]["type"] == "text"]
+    assert text["align"] == "left" and text["dx"] > 0 and text["baseline"] == "middle"
+    assert spec["height"]["for"] == "offset" and spec["height"]["step"] >= text["fontSize"] + 4
+    assert enc["color"]["legend"]["orient"] == "bottom"  # not beside the values
+
+
 def test_validation_curve_leaves_out_the_rows_without_a_value(plots_json):
     (item,) = plots_json["data"]["val_accuracy"]
     assert item["content"]["transform"][0]["filter"] == \

@@ -28,7 +28,7 @@ def expected(p: PathsConfig, stage: str, bb: str, bench: str) -> set[Path]:
         "evaluate": lambda: {p.eval_report(bb, bench)},
         "export": lambda: {*p.inference_model(bb), p.onnx_model(bb), p.export_report(bb)},
         "quantize": lambda: {p.onnx_model(bb, "int8"), p.quantize_report(bb)},
-        "report": lambda: {p.report_html(), p.summary_md(), p.accuracy_csv()},
+        "report": lambda: {p.report_html(), p.summary_md(), p.accuracy_csv(), p.headline_metrics()},
     }[stage]()
 
 

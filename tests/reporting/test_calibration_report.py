@@ -46,7 +46,8 @@ def test_report_shows_ece_threshold_coverage_and_diagrams(tmp_path):
             assert text in page and text in md
         if block["threshold"] is not None:
             assert f"{100 * block['coverage']:.2f}%" in md
-    assert page.count("<svg") == 2  # one diagram per calibrated benchmark (resnet34_vd has none)
+    section = page.split("<h2>Calibrated confidence</h2>", 1)[1].split("<h2>", 1)[0]
+    assert section.count("<svg") == 2  # one diagram per calibrated benchmark (resnet34_vd has none)
 
 
 def test_report_without_calibration_blocks_has_no_section(tmp_path):

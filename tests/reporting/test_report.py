@@ -76,9 +76,9 @@ def test_report_shows_table_curves_latency_and_gallery(tmp_path) -> None:
     for heading in ("Accuracy per benchmark", "Training curves", "Latency (CPU)", "Failure gallery"):
         assert f"<h2>{heading}</h2>" in page
     assert "<td>50.00%</td>" in page and "<td>40.00%</td>" in page
+    assert page.count('<div class="chart"><svg') == 2  # accuracy bars + training curves, inline SVG
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    # accuracy bars + training curves + one gallery card per backbone x benchmark
-    assert len(images) == 2 + 4
+    assert len(images) == 4  # one gallery card per backbone x benchmark
     card = Image.open(io.BytesIO(base64.b64decode(images[-1])))
     assert card.size == (100, 32) and card.getpixel((0, 0)) == (0, 0, 255)  # record 2 of the LMDB: blue
     assert "truth: <b>text</b>" in page and 'class="bad">tcxt' in page
@@ -143,17 +143,16 @@ def test_report_counts_empty_predictions_and_says_what_they_mean(tmp_path) -> No
     assert "## Empty predictions" in (reports / "summary.md").read_text()
 
 
-def test_accuracy_chart_reads_small_accuracies(monkeypatch) -> None:
+def test_accuracy_chart_reads_small_accuracies() -> None:
     import pandas as pd
 
     from textrec.reporting import charts
 
-    monkeypatch.setattr(charts, "_png", lambda fig: fig)  # keep the figure to look at
     table = pd.DataFrame([{"benchmark": "b1", "count": 10, "mv3 fp32": 0.012, "mv3 int8": None},
                           {"benchmark": "b2", "count": 10, "mv3 fp32": 0.0025, "mv3 int8": 0.02},
                           {"benchmark": "average (mean)", "count": 20, "mv3 fp32": 0.007, "mv3 int8": 0.02}])
-    (ax,) = charts.accuracy_bars(table).axes
-    assert ax.get_ylim()[1] == pytest.approx(2.0 * 1.15)  # the axis follows the data, not 0-100%
+    (ax,) = charts.accuracy_figure(table).axes
+    assert ax.get_xlim()[1] == pytest.approx(2.0 * 1.15)  # the axis follows the data, not 0-100%
     labels = [t.get_text() for t in ax.texts]
     assert labels == ["1.2", "0.25", "–", "2.0"]  # fp32 bars, then int8; a missing value is not 0
 

@@ -106,6 +106,10 @@ class PathsConfig:
     def accuracy_csv(self) -> Path:
         return Path(self.reports) / "accuracy.csv"
 
+    def headline_metrics(self) -> Path:
+        """The few numbers DVC compares across experiments (the only file under dvc.yaml's `metrics:`)."""
+        return Path(self.reports) / "metrics.json"
+
 
 @dataclass(frozen=True)
 class EvalConfig:

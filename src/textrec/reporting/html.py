@@ -22,12 +22,14 @@ from textrec.reporting.collect import (
     published_comparison,
     training_table,
 )
+from textrec.reporting.verdict import verdict, verdicts_html, verdicts_md
 
 CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 .gallery{display:flex;flex-wrap:wrap;gap:8px}.card{border:1px solid #ddd;padding:4px;font-size:12px;width:210px}
-.card img{max-width:200px;max-height:64px;display:block;margin-bottom:4px}.bad{color:#b00}.ok{color:#070}"""
+.card img{max-width:200px;max-height:64px;display:block;margin-bottom:4px}.bad{color:#b00}.ok{color:#070}
+.chart svg{max-width:100%;height:auto}summary{cursor:pointer;margin:.5em 0}"""
 
 
 def _img_tag(data: bytes, alt: str) -> str:
@@ -39,11 +41,21 @@ def _fmt(v: object) -> str:
         f"{100 * v:.2f}%" if isinstance(v, float) else str(v))
 
 
+def _pct(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """``df`` with ``cols`` (fractions) written in %, the report's one unit for accuracies and precisions."""
+    return df.assign(**{c: df[c].map(_fmt) for c in cols})
+
+
+def _cell(v: object, pct: bool) -> str:
+    """A table cell: a fraction in % where ``pct``, a missing value as '–' (never 'None' or 'nan')."""
+    missing = v is None or (isinstance(v, float) and pd.isna(v))
+    return _fmt(v) if pct or missing else html.escape(str(v))
+
+
 def _table_html(df: pd.DataFrame, pct_cols: list[str]) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(
-        f"<td>{_fmt(row[c]) if c in pct_cols else html.escape(str(row[c]))}</td>" for c in df.columns) + "</tr>"
-        for _, row in df.iterrows())
+    body = "".join("<tr>" + "".join(f"<td>{_cell(row[c], c in pct_cols)}</td>" for c in df.columns) + "</tr>"
+                   for _, row in df.iterrows())
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -59,6 +71,22 @@ def _gallery(bench_dir: Path, worst: list[dict]) -> str:
                      f'pred: <b class="{cls}">{html.escape(w["prediction"]) or "∅"}</b><br>'
                      f'conf: {w["confidence"]:.3f}</div>')
     return '<div class="gallery">' + "".join(cards) + "</div>"
+
+
+def _galleries(results: list[BackboneResults], benchmarks: tuple[str, ...], bench_root: Path) -> list[str]:
+    """Per backbone and benchmark the gallery; a backbone whose every example is an empty prediction gets one
+    closed <details> line instead of rows of blank-reading cards (its images are still there, one click away)."""
+    parts = []
+    for r in results:
+        shown = {b: r.eval[b].get("worst", []) for b in benchmarks if r.eval[b].get("worst")}
+        blocks = [f"<h3>{html.escape(r.backbone)} · {html.escape(b)}</h3>" + _gallery(bench_root / b, worst)
+                  for b, worst in shown.items()]
+        n = sum(len(w) for w in shown.values())
+        if n and all(not w["prediction"] for worst in shown.values() for w in worst):
+            blocks = [f"<details><summary>{html.escape(r.backbone)}: all {n} examples are empty predictions (∅): "
+                      f"it reads nothing yet (see the verdict). Show them</summary>{''.join(blocks)}</details>"]
+        parts += blocks
+    return parts
 
 
 LATENCY_NOTE = ("ONNX Runtime on this machine's CPU as the quantize stage timed it (median of interleaved rounds, "
@@ -133,15 +161,19 @@ def _start_note(results: list[BackboneResults], table: pd.DataFrame, benchmarks:
 
 
 def build_report(results: list[BackboneResults], benchmarks: tuple[str, ...], bench_root: Path,
-                 out_html: Path, out_md: Path, profile: str, own: tuple[str, ...] = ()) -> pd.DataFrame:
-    """``own``: the benchmarks that are your own test sets (``Params.own_benchmarks``): the headline is theirs."""
+                 out_html: Path, out_md: Path, profile: str, own: tuple[str, ...] = (),
+                 prepare: dict | None = None) -> pd.DataFrame:
+    """``own``: the benchmarks that are your own test sets (``Params.own_benchmarks``): the headline is theirs.
+    ``prepare``: reports/prepare.json, what the models were trained on (the verdicts say it)."""
     table = accuracy_table(results, benchmarks)
+    verdicts = [verdict(r, prepare) for r in results]
     pct_cols = [c for c in table.columns if is_model_column(c)]
     parts = [f"<h1>textrec report</h1><p>profile <b>{html.escape(profile)}</b>, generated "
              f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}. Accuracy under the DTRB protocol "
-             "(case-insensitive, alphanumerics only).</p>",
+             "(case-insensitive, alphanumerics only); every accuracy in %.</p>",
+             "<h2>Verdict</h2>", verdicts_html(verdicts),
              "<h2>Accuracy per benchmark</h2>", _table_html(table, pct_cols),
-             _img_tag(charts.accuracy_bars(table), "accuracy per benchmark")]
+             f'<div class="chart">{charts.accuracy_bars(table)}</div>']
     start = _start_note(results, table, benchmarks, own)
     if start is not None:  # the headline: what training changed
         parts.insert(1, f"<p><b>{html.escape(start)}</b></p>")
@@ -152,49 +184,39 @@ def build_report(results: list[BackboneResults], benchmarks: tuple[str, ...], be
                   _table_html(published, pub_cols)]
     trained = training_table(results)
     if trained is not None:
-        parts += ["<h2>How training ended</h2>", _table_html(trained, [])]
+        parts += ["<h2>How training ended</h2>", _table_html(trained, ["best val accuracy"])]
     empty = empty_predictions_table(results, benchmarks)
     if empty is not None:
         parts += ["<h2>Empty predictions</h2>", f"<p>{EMPTY_NOTE}</p>", _table_html(empty, [])]
     calibration = calibration_table(results, benchmarks)
     if calibration is not None:
         parts += ["<h2>Calibrated confidence</h2>", f"<p>{CALIBRATION_NOTE}</p>",
-                  _table_html(calibration, ["coverage"]), '<div class="gallery">',
+                  _table_html(calibration, ["target precision", "coverage"]), '<div class="gallery">',
                   *(svg for r in results for svg in benchmark_diagrams(r, benchmarks)), "</div>"]
     logs = {r.backbone: r.train_log for r in results if r.train_log is not None and len(r.train_log)}
     if logs:
-        parts += ["<h2>Training curves</h2>", _img_tag(charts.training_curves(logs), "training curves")]
+        parts += ["<h2>Training curves</h2>", f'<div class="chart">{charts.training_curves(logs)}</div>']
     lat = _latency_rows(results)
     if lat is not None:
         parts += ["<h2>Latency (CPU)</h2>", f"<p>{LATENCY_NOTE}</p>", _table_html(lat, [])]
     parts.append("<h2>Failure gallery</h2><p>Per benchmark, the most confident mistakes first; ∅ is an empty "
                  "prediction.</p>")
-    for r in results:
-        for bench in benchmarks:
-            worst = r.eval[bench].get("worst", [])
-            if worst:
-                parts += [f"<h3>{html.escape(r.backbone)} · {html.escape(bench)}</h3>",
-                          _gallery(bench_root / bench, worst)]
+    parts += _galleries(results, benchmarks, bench_root)
     out_html.parent.mkdir(parents=True, exist_ok=True)
     out_html.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>textrec report</title>"
                         f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>", encoding="utf-8")
-    md = table.copy()
-    for c in pct_cols:
-        md[c] = md[c].map(_fmt)
     lines = [f"# textrec summary ({profile})", ""] + ([start, ""] if start is not None else [])
-    lines += [md.to_markdown(index=False), ""]
+    lines += ["## Verdict", "", *verdicts_md(verdicts), "", _pct(table, pct_cols).to_markdown(index=False), ""]
     if published is not None:
-        pub = published.copy()
-        for c in pub_cols:
-            pub[c] = pub[c].map(_fmt)
+        pub = _pct(published, pub_cols)
         lines += ["## Against PaddleOCR's published accuracy", "", PUBLISHED_NOTE.replace("<code>", "`").replace(
             "</code>", "`"), "", pub.to_markdown(index=False), ""]
     if trained is not None:
-        lines += ["## How training ended", "", trained.to_markdown(index=False), ""]
+        lines += ["## How training ended", "", _pct(trained, ["best val accuracy"]).to_markdown(index=False), ""]
     if empty is not None:
         lines += ["## Empty predictions", "", EMPTY_NOTE, "", empty.to_markdown(index=False), ""]
     if calibration is not None:
-        cal = calibration.assign(coverage=calibration["coverage"].map(_fmt))
+        cal = _pct(calibration, ["target precision", "coverage"])
         lines += ["## Calibrated confidence", "", CALIBRATION_NOTE, "", cal.to_markdown(index=False), ""]
     if lat is not None:
         lines += ["## Latency", "", LATENCY_NOTE, "", lat.to_markdown(index=False, floatfmt=".2f"), ""]
