@@ -206,7 +206,8 @@ def build_report(results: list[BackboneResults], benchmarks: tuple[str, ...], be
     out_html.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>textrec report</title>"
                         f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>", encoding="utf-8")
     lines = [f"# textrec summary ({profile})", ""] + ([start, ""] if start is not None else [])
-    lines += ["## Verdict", "", *verdicts_md(verdicts), "", _pct(table, pct_cols).to_markdown(index=False), ""]
+    lines += ["## Verdict", "", *verdicts_md(verdicts), "", "## Accuracy per benchmark", "",
+              _pct(table, pct_cols).to_markdown(index=False), ""]
     if published is not None:
         pub = _pct(published, pub_cols)
         lines += ["## Against PaddleOCR's published accuracy", "", PUBLISHED_NOTE.replace("<code>", "`").replace(
