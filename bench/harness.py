@@ -8,8 +8,8 @@
     ...                                        # the measurement, and only it
     bench.write(args.out, {"images_per_second": ...})
 
-Every bench JSON is ``{"schema_version": 1, "machine": {...}, **result}``. The machine record has the keys
-of ``MACHINE_KEYS``: the CPU as /proc/cpuinfo names it (model name, vendor, family/model/stepping; a VM's
+Every bench JSON is ``{"schema_version": 1, "machine": {...}, **result}`` (``textrec.artifacts.BenchResult``,
+which reads it back checked). The machine record has the fields of ``MachineRecord``: the CPU as /proc/cpuinfo names it (model name, vendor, family/model/stepping; a VM's
 model name can be generic, the three numbers name the part), cores, the instruction-set flags that decide
 which kernels run, python and platform, the niceness of the bench process, and the 1/5/15-minute load
 average at the start and at the end, since the machine is shared and the load moves the wall times.
@@ -33,11 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from textrec.artifacts import BenchResult, LoadAverage, MachineRecord, from_json, to_json
+from textrec.artifacts.bench import MACHINE_KEYS, MIGRATED
+from textrec.config import PathsConfig
+
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA_VERSION = 1
-MACHINE_KEYS = ("cpu", "vendor", "family_model_stepping", "cores", "flags", "python", "platform", "niceness",
-                "load_average")
-MIGRATED = "migrated_from"
+SCHEMA_VERSION = BenchResult.SCHEMA_VERSION
 
 
 def load_average() -> list[float]:
@@ -56,37 +57,32 @@ class Bench:
     def start(cls) -> Bench:
         return cls(load_average(), os.nice(0))
 
-    def machine(self) -> dict[str, Any]:
+    def record(self) -> MachineRecord:
         """The machine record now: static facts from textrec.machine, the load at the start and now."""
         from textrec.machine import machine_info
 
         info = machine_info()  # cpu, vendor, family_model_stepping, cores, flags, python
-        record = {**info, "platform": platform.platform(), "niceness": self.niceness,
-                  "load_average": {"start": self.load_start, "end": load_average()}}
-        return {k: record[k] for k in MACHINE_KEYS}
+        return MachineRecord(cpu=info["cpu"], vendor=info["vendor"],
+                             family_model_stepping=info["family_model_stepping"], cores=info["cores"],
+                             flags=info["flags"], python=info["python"], platform=platform.platform(),
+                             niceness=self.niceness, load_average=LoadAverage(self.load_start, load_average()))
+
+    def machine(self) -> dict[str, Any]:
+        """``record()`` as JSON (a run inside a result carries its own)."""
+        return to_json(self.record())
 
     def write(self, path: Path | str, result: dict[str, Any]) -> dict[str, Any]:
         """Write ``result`` with the schema version and the machine record (load at its end: now) to ``path``,
         atomically (a long benchmark rewrites its JSON after each part); returns what was written."""
-        clash = {"schema_version", "machine"} & set(result)
-        if clash:
-            raise ValueError(f"the result must not hold {sorted(clash)}: the harness adds them")
-        doc = {"schema_version": SCHEMA_VERSION, "machine": self.machine(), **result}
-        write_json(Path(path), doc)
-        return doc
-
-
-def write_json(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+        written = BenchResult(self.record(), result)
+        written.write(path)
+        return written.to_json()
 
 
 def parser(doc: str | None, name: str) -> argparse.ArgumentParser:
     """The script's argument parser with the common flags: --out (default reports/bench/<name>.json)."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=REPO / "reports" / "bench" / f"{name}.json",
+    ap.add_argument("--out", type=Path, default=REPO / BenchResult.path(PathsConfig(), name),
                     help="the JSON to write (default: %(default)s)")
     return ap
 
@@ -131,8 +127,8 @@ def migrate_file(path: Path) -> bool:
     for run in doc.get("runs", []):  # time_to_accuracy.json: every run records its own machine
         if isinstance(run, dict) and isinstance(run.get("machine"), dict):
             run["machine"] = migrate_record(run["machine"])
-    machine = migrate_record(doc.pop("machine"))
-    write_json(path, {"schema_version": SCHEMA_VERSION, "machine": machine, **doc})
+    machine = from_json(MachineRecord, migrate_record(doc.pop("machine")), f"{path}: machine")
+    BenchResult(machine, doc).write(path)
     return True
 
 

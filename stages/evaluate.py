@@ -14,10 +14,10 @@ threshold at calibration.target_precision with its coverage (on the calibrated c
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
+from textrec.artifacts import EvalResult
 from textrec.calibration import Calibration, CalibrationError
 from textrec.config import BACKBONES
 from textrec.evaluation.evaluate import DatasetResult, evaluate_lmdb
@@ -48,7 +48,7 @@ def main() -> None:
     args = ap.parse_args()
 
     params = load_stage_params("evaluate", args.params)
-    out = params.paths.eval_report(args.backbone, args.bench)
+    out = EvalResult.path(params.paths, args.backbone, args.bench)
     require_writable("evaluate", out.parent)
     configure_runtime("cpu", threads=os.cpu_count())  # the stage has the machine to itself (dvc runs one)
     charset = params.charset.build()
@@ -61,29 +61,21 @@ def main() -> None:
                              params.eval.batch_size, params.model.image_shape, progress=progress, calibration=cal)
 
     result = evaluate(params.paths.checkpoint(args.backbone), on_terminal(args.no_progress), calibration)
-    summary = result.summary() | {
-        "backbone": args.backbone,
-        "rejected_keys": result.rejected_keys,
-        "worst": [{"key": s.key, "label": s.label, "prediction": s.prediction,
-                   "confidence": s.confidence, "calibrated_confidence": s.calibrated, "correct": s.correct}
-                  for s in result.worst(params.eval.gallery_size)],
-        "calibration": {"method": calibration.describe() if calibration else None,
-                        **result.calibration(params.calibration.bins, params.calibration.target_precision)},
-    }
     start = starting_checkpoint(params.paths.model_dir(args.backbone))
-    if start is not None:
-        if start.path is not None:
-            start_result = evaluate(start.path, progress=False)
-            start = start.measured(start_result.accuracy, start_result.count)
-        summary["start"] = start.record()
-    out.write_text(json.dumps(summary, indent=2) + "\n")
-    cal = summary["calibration"]
+    if start is not None and start.path is not None:
+        start_result = evaluate(start.path, progress=False)
+        start = start.measured(start_result.accuracy, start_result.count)
+    written = result.artifact(args.backbone, params.eval.gallery_size,
+                              calibration.describe() if calibration else None, params.calibration.bins,
+                              params.calibration.target_precision,
+                              None if start is None else start.record())
+    written.write(out)
+    cal = written.calibration
     print(f"{args.backbone} on {args.bench}: accuracy {result.accuracy:.4f} over {result.count} images "
-          f"(rejected {dict(result.rejected)}); ECE {cal['ece_before']:.4f}"
-          + (f" -> {cal['ece_after']:.4f} calibrated" if cal["ece_after"] is not None else "")
+          f"(rejected {dict(result.rejected)}); ECE {cal.ece_before:.4f}"
+          + (f" -> {cal.ece_after:.4f} calibrated" if cal.ece_after is not None else "")
           + (f"; it started from {start.source}: {start.accuracy:.4f}"
              if start is not None and start.accuracy is not None else ""))
-
 
 if __name__ == "__main__":
     main()

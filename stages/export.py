@@ -9,10 +9,10 @@ Fails (exit 1) when a difference exceeds export.parity_atol; the JSON is written
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
+from textrec.artifacts import ExportParity
 from textrec.config import BACKBONES
 from textrec.export.bundle import export_bundle, verify_bundle
 from textrec.export.images import sample_lmdbs
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     params = load_stage_params("export", args.params)
-    out_dir, out = params.paths.export_dir(args.backbone), params.paths.export_report(args.backbone)
+    out_dir, out = params.paths.export_dir(args.backbone), ExportParity.path(params.paths, args.backbone)
     require_writable("export", out_dir, out.parent)
     configure_runtime("cpu", threads=os.cpu_count())  # the stage has the machine to itself (dvc runs one)
     cfg, charset = params.export, params.charset.build()
@@ -40,13 +40,12 @@ def main(argv: list[str] | None = None) -> int:
                            args.backbone, cfg.opset, params.model.image_shape)
     reports = verify_bundle(bundle, sample.images, cfg.parity_atol, raise_on_failure=False)
     passed = all(r.passed for r in reports)
-    metrics = {"backbone": args.backbone, "atol": cfg.parity_atol, "passed": passed,
-               "max_abs_diff": max(r.max_abs_diff for r in reports),
-               "onnx_max_abs_diff": next(r.max_abs_diff for r in reports if r.candidate == "onnx"),
-               "images": sample.summary() | {"rejected_keys": sample.rejected},
-               "files": {p.name: p.stat().st_size for p in sorted(out_dir.iterdir()) if p.is_file()},
-               "parity": [r.as_dict() for r in reports]}
-    out.write_text(json.dumps(metrics, indent=2) + "\n")
+    ExportParity(backbone=args.backbone, atol=cfg.parity_atol, passed=passed,
+                 max_abs_diff=max(r.max_abs_diff for r in reports),
+                 onnx_max_abs_diff=next(r.max_abs_diff for r in reports if r.candidate == "onnx"),
+                 images=sample.summary() | {"rejected_keys": sample.rejected},
+                 files={p.name: p.stat().st_size for p in sorted(out_dir.iterdir()) if p.is_file()},
+                 parity=[r.as_dict() for r in reports]).write(out)
     for r in reports:
         print(("ok    " if r.passed else "FAIL  ") + r.message())
     if not passed:

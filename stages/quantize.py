@@ -12,9 +12,9 @@ The JSON is written either way; when no plan passes the stage exits 1 naming the
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from textrec.artifacts import QuantizeSummary
 from textrec.config import BACKBONES, to_dict
 from textrec.export.images import sample_lmdb, sample_lmdbs
 from textrec.export.int8_check import quantize_with_gates
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     params = load_stage_params("quantize", args.params)
     paths = params.paths
     fp32, int8, out = (paths.onnx_model(args.backbone), paths.onnx_model(args.backbone, "int8"),
-                       paths.quantize_report(args.backbone))
+                       QuantizeSummary.path(paths, args.backbone))
     require_writable("quantize", int8.parent, out.parent)
     cfg, charset = params.quantize, params.charset.build()
     benches = {b: paths.bench_lmdb(b) for b in params.eval.benchmarks}
@@ -46,15 +46,14 @@ def main(argv: list[str] | None = None) -> int:
                                            params.eval.batch_size, shape, progress=on_terminal(args.no_progress))
 
     shipped = chosen or min(attempts, key=lambda a: len(a.failures))
-    metrics = {"backbone": args.backbone, "passed": chosen is not None, "plan": shipped.plan.name,
-               "failed_gates": shipped.failures, "max_accuracy_drop": shipped.as_dict()["max_accuracy_drop"],
-               "fp32_bytes": shipped.quantized.fp32_bytes, "int8_bytes": shipped.quantized.int8_bytes,
-               "calibration": calib.summary(), "timing_images": len(timing.keys), "config": to_dict(cfg),
-               # the shipped model's numbers at the top level (the contract read by tracking and the report)
-               "benchmarks": [b.as_dict() for b in shipped.benches],
-               "speed": [t.as_dict() for t in shipped.timings],
-               "op_counts": shipped.quantized.op_counts, "attempts": [a.as_dict() for a in attempts]}
-    out.write_text(json.dumps(metrics, indent=2) + "\n")
+    QuantizeSummary(
+        backbone=args.backbone, passed=chosen is not None, plan=shipped.plan.name,
+        failed_gates=shipped.failures, max_accuracy_drop=shipped.as_dict()["max_accuracy_drop"],
+        fp32_bytes=shipped.quantized.fp32_bytes, int8_bytes=shipped.quantized.int8_bytes,
+        calibration=calib.summary(), timing_images=len(timing.keys), config=to_dict(cfg),
+        # the shipped model's numbers at the top level (what tracking and the report read)
+        benchmarks=[b.artifact() for b in shipped.benches], speed=[t.artifact() for t in shipped.timings],
+        op_counts=shipped.quantized.op_counts, attempts=[a.as_dict() for a in attempts]).write(out)
     for a in attempts:
         print(f"plan {a.plan.name}: {'PASSED' if not a.failures else 'failed'}")
         for f in a.failures:

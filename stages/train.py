@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import logging
 import subprocess
 import sys
-from dataclasses import fields
 from pathlib import Path
 
+from textrec.artifacts import TrainSummary
 from textrec.config import BACKBONES
 from textrec.data.archive import ArchiveError
 from textrec.data.download import DownloadError
@@ -41,7 +40,23 @@ from textrec.training.distributed import launch_command, launched_world_size
 from textrec.training.follow import run_following
 from textrec.training.init import InitError, resolve_init
 from textrec.training.sampler import planned_steps
-from textrec.training.trainer import train
+from textrec.training.trainer import TrainResult, train
+
+
+def summarize(result: TrainResult, batch_size: int) -> TrainSummary:
+    """The run's train.json: the trainer's result, the rejected counts, the images seen and the machine
+    record the bench JSONs carry (family/model/stepping name a VM's generic CPU)."""
+    machine = machine_info()
+    return TrainSummary(
+        steps=result.steps, epoch=result.epoch, stop_reason=result.stop_reason, planned_steps=result.planned_steps,
+        recipe_complete=result.recipe_complete, best_accuracy=result.best_accuracy, best_step=result.best_step,
+        last_val_accuracy=result.last_val_accuracy, last_loss=result.last_loss,
+        skipped_batches=result.skipped_batches, seconds=result.seconds,
+        images_per_second=result.images_per_second, world_size=result.world_size, rank=result.rank,
+        resumed_from_step=result.resumed_from_step, train_rejected=len(result.train_report.rejections),
+        val_rejected=len(result.val_report.rejections) if result.val_report else None,
+        images_seen=result.steps * batch_size, machine=machine, cpu=machine["cpu"], init=result.init,
+        tracking_run_id=result.tracking_run_id)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,15 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     result.train_report.write_json(paths.rejections(bb, "train"))
     if result.val_report is not None:
         result.val_report.write_json(paths.rejections(bb, "val"))
-    summary = {f.name: getattr(result, f.name) for f in fields(result)
-               if f.name not in ("train_report", "val_report", "out_dir")}
-    summary.update(train_rejected=len(result.train_report.rejections),
-                   val_rejected=len(result.val_report.rejections) if result.val_report else None,
-                   images_seen=result.steps * params.train.recipe(bb).batch_size)
-    # the bench JSONs' machine record (family/model/stepping name a VM's generic CPU); "cpu" for the report
-    summary["machine"] = machine_info()
-    summary["cpu"] = summary["machine"]["cpu"]
-    paths.train_summary(bb).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    summarize(result, recipe.batch_size).write(TrainSummary.path(paths, bb))
     if not result.recipe_complete:
         print(f"WARNING {args.backbone}: the time budget stopped training at step {result.steps} of "
               f"{result.planned_steps}: the model is not what the recipe specifies", file=sys.stderr)

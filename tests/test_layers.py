@@ -22,7 +22,7 @@ SRC = REPO / "src"
 # inference writes to, so it sits below inference, while the rest of monitoring reads through inference.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("charset", "preprocess", "hashing", "ctc", "machine", "runtime", "progress", "config",
-                    "preflight", "profiles")),
+                    "preflight", "profiles", "artifacts")),
     ("data and models", ("data", "models", "calibration", "monitoring.store", "monitoring.fingerprint",
                          "monitoring.hooks")),
     ("steps", ("training", "evaluation", "export", "inference")),

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from textrec.artifacts import ValidationSummary
 from textrec.charset import Charset
 from textrec.config.data import ValidationConfig
 from textrec.data.convert import convert_samples, manifest_from_lmdb, samples_from_label_file
@@ -72,8 +73,8 @@ def test_good_manifest_passes_and_writes_docs(good_manifest: pd.DataFrame, tmp_p
     pages = list((tmp_path / "docs" / "validations").rglob("*.html"))
     assert len(pages) == 1 and "bench_GOOD" in pages[0].name
     summary = write_summary(reports, tmp_path / "validation.json")
-    assert json.loads((tmp_path / "validation.json").read_text()) == json.loads(json.dumps(summary, default=str))
-    assert summary["success"] is True and summary["datasets"]["bench/GOOD"]["rejected_fraction"] == 0.0
+    assert ValidationSummary.read(tmp_path / "validation.json") == summary
+    assert summary.success is True and summary.datasets["bench/GOOD"]["rejected_fraction"] == 0.0
 
 
 def test_bad_manifest_fails_naming_expectations_and_examples(good_manifest: pd.DataFrame) -> None:

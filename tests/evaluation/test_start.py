@@ -29,7 +29,7 @@ def test_a_path_init_is_measured_only_while_its_file_is_the_one_trained_from(tmp
     _state(tmp_path / "m", record)
     start = starting_checkpoint(tmp_path / "m")
     assert start is not None and start.path == ckpt and start.reason is None
-    assert start.measured(0.5, 10).record()["accuracy"] == 0.5
+    assert start.measured(0.5, 10).record().accuracy == 0.5
     ckpt.write_bytes(b"other weights")
     start = starting_checkpoint(tmp_path / "m")
     assert start.path is None and "has changed since training" in start.reason

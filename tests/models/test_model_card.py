@@ -11,6 +11,7 @@ import paddle
 import pytest
 import yaml
 
+from tests.artifacts_kit import eval_result
 from textrec.cli import main
 from textrec.data.lmdb_io import LmdbWriter
 from textrec.models import pretrained
@@ -51,10 +52,9 @@ def _pipeline_outputs(root: Path, rows: list[tuple[Path, str]]) -> Path:
                                    {"from_step": 700, "to_step": 1200, "seconds": 1800.0, "cpu": "CPU B",
                                     "world_size": 2}])
     save_checkpoint(root / "models" / "mobilenet_v3", "best", model, opt, state)
-    for i, bench in enumerate(params["eval"]["benchmarks"]):
-        out = root / "reports" / "eval" / "mobilenet_v3" / f"{bench}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"count": 500, "accuracy": 0.1 * i}))
+    for i, bench in enumerate(params["eval"]["benchmarks"]):  # the evaluate stage's files
+        dataclasses.replace(eval_result(bench), count=500, accuracy=0.1 * i).write(
+            root / "reports" / "eval" / "mobilenet_v3" / f"{bench}.json")
     real = {"machine": {"cpu": "CPU B"}, "protocol": "DTRB",
             "real": {"datasets": [{"name": "IIIT5k_train_2000", "count": 2000, "accuracy": 0.5}]}}
     (root / "reports" / "bench").mkdir(parents=True)
@@ -183,7 +183,8 @@ def test_bundle_refuses_a_missing_evaluation(tmp_path, parity_rows, monkeypatch,
     (tmp_path / "reports" / "eval" / "mobilenet_v3" / "synth_SVT.json").unlink()
     monkeypatch.chdir(tmp_path)
     assert main(["bundle", "--params", str(params), "--real-dev", "", "--out", str(tmp_path / "a")]) == 2
-    assert "synth_SVT.json: missing" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "synth_SVT.json: not found; run `dvc repro evaluate@mobilenet_v3-synth_SVT`" in err
 
 
 def test_bundle_needs_the_benchmark_lmdbs_for_its_onnx_checks(tmp_path, parity_rows, monkeypatch, capsys):

@@ -9,13 +9,16 @@ import re
 import shlex
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.artifacts_kit import eval_result, quantize_result
 from tests.pipeline.project import dvc
-from textrec.config import BACKBONES, PathsConfig, load_params
+from textrec.artifacts import Timing
+from textrec.config import BACKBONES, EvalConfig, PathsConfig, load_params
 from textrec.reporting.collect import BackboneResults, accuracy_table
 from textrec.reporting.headline import METRICS, headline
 
@@ -35,12 +38,13 @@ def test_the_headline_is_the_only_metrics_file() -> None:
 
 def _headline() -> dict:
     """The demo's numbers through the real function: 7 benchmarks, both backbones, INT8 timings."""
-    benches = tuple(f"synth_{b}" for b in ("IIIT5K", "SVT", "IC03", "IC13", "IC15", "SVTP", "CUTE80"))
+    benches = tuple(f"synth_{b}" for b in EvalConfig().benchmarks)
     results = []
     for bb, acc, ms in (("mobilenet_v3", 0.92345, 2.4137), ("resnet34_vd", 0.0, 109.9123)):
-        q = {"max_accuracy_drop": 0.0045, "benchmarks": [{"name": b, "int8_accuracy": max(0.0, acc - 0.001)} for b in benches],
-             "speed": [{"engine": "onnx_int8", "batch_size": 1, "ms_per_image": ms}]}
-        results.append(BackboneResults(bb, eval={b: {"count": 200, "accuracy": acc} for b in benches}, quantize=q))
+        q = replace(quantize_result(tuple((b, acc, max(0.0, acc - 0.001)) for b in benches)),
+                    max_accuracy_drop=0.0045, speed=[Timing("onnx_int8", 1, ms, ms, ms, 7, ms)])
+        evals = {b: eval_result(b, acc, count=200, backbone=bb) for b in benches}
+        results.append(BackboneResults(bb, eval=evals, quantize=q))
     return headline(results, accuracy_table(results, benches))
 
 

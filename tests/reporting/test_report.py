@@ -7,11 +7,14 @@ import base64
 import io
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from tests.artifacts_kit import eval_result, quantize_result, train_summary
+from textrec.artifacts import WorstExample
 from textrec.config import PathsConfig
 from textrec.data.lmdb_io import LmdbWriter
 from textrec.reporting.collect import accuracy_table, collect
@@ -35,15 +38,12 @@ def _stage_files(tmp: Path) -> tuple[Path, Path]:
         for bb, acc in (("mobilenet_v3", 0.5 if bench == "b1" else 0.1), ("resnet34_vd", 0.0)):
             d = reports / "eval" / bb
             d.mkdir(parents=True, exist_ok=True)
-            worst = [{"key": "image-000000002", "label": "text", "prediction": "tcxt", "confidence": 0.91,
-                      "correct": False}]
-            (d / f"{bench}.json").write_text(json.dumps({"count": n, "accuracy": acc, "worst": worst}))
-    (reports / "quantize").mkdir(parents=True)
-    (reports / "quantize" / "mobilenet_v3.json").write_text(json.dumps({
-        "config": {"timing_threads": 1},
-        "benchmarks": [{"name": "b1", "int8_accuracy": 0.4}, {"name": "b2", "int8_accuracy": 0.1}],
-        "speed": [{"engine": "onnx_fp32", "batch_size": 1, "ms_per_image": 2.04},
-                  {"engine": "onnx_int8", "batch_size": 1, "ms_per_image": 1.81}]}))
+            worst = [WorstExample("image-000000002", "text", "tcxt", 0.91, None, False)]
+            replace(eval_result(bench, acc, count=n, backbone=bb), worst=worst, empty_predictions=0).write(
+                d / f"{bench}.json")
+    q = quantize_result((("b1", 0.5, 0.4), ("b2", 0.1, 0.1)))
+    speed = [replace(t, ms_per_image=ms) for t, ms in zip(q.speed[:2], (2.04, 1.81), strict=True)]
+    replace(q, speed=speed).write(reports / "quantize" / "mobilenet_v3.json")
     log = reports / "train" / "mobilenet_v3" / "train_log.csv"
     log.parent.mkdir(parents=True)
     log.write_text("step,epoch,loss,lr,images_per_second,val_accuracy\n1,0,20.0,0.001,100,\n2,0,15.0,0.001,100,0.1\n")
@@ -97,9 +97,8 @@ def test_paddleocrs_published_means_stand_beside_ours_on_the_seven_benchmarks(tm
         for i, bench in enumerate(PUBLISHED_BENCHMARKS):
             d = reports / "eval" / bb
             d.mkdir(parents=True, exist_ok=True)
-            (d / f"{bench}.json").write_text(json.dumps({"count": 100 + i, "accuracy": acc}))
-        (reports / "train" / bb).mkdir(parents=True)
-        (reports / "train" / bb / "train.json").write_text(json.dumps({"steps": 0, "init": {"source": "paddleocr"}}))
+            replace(eval_result(bench, acc, count=100 + i, backbone=bb), worst=[]).write(d / f"{bench}.json")
+        train_summary(steps=0).write(reports / "train" / bb / "train.json")
     results = collect(PathsConfig(reports=str(reports)), ("mobilenet_v3", "resnet34_vd"), PUBLISHED_BENCHMARKS)
     build_report(results, PUBLISHED_BENCHMARKS, tmp_path / "bench", reports / "report.html",
                  reports / "summary.md", "reproduce")
@@ -115,11 +114,9 @@ def test_paddleocrs_published_means_stand_beside_ours_on_the_seven_benchmarks(tm
 def test_report_says_how_each_training_ended_and_flags_a_time_budget_stop(tmp_path) -> None:
     reports, bench_root = _stage_files(tmp_path)
     for bb, steps, reason in (("mobilenet_v3", 2100, "max_steps"), ("resnet34_vd", 12, "time_budget")):
-        (reports / "train" / bb).mkdir(parents=True, exist_ok=True)
-        (reports / "train" / bb / "train.json").write_text(json.dumps({
-            "steps": steps, "planned_steps": 2100 if bb == "mobilenet_v3" else 40, "stop_reason": reason,
-            "recipe_complete": reason != "time_budget", "images_seen": steps * 32, "best_accuracy": 0.5,
-            "images_per_second": 81.23, "cpu": "Test CPU"}))
+        replace(train_summary(steps, 2100 if bb == "mobilenet_v3" else 40), stop_reason=reason,
+                recipe_complete=reason != "time_budget", best_accuracy=0.5, images_per_second=81.23,
+                cpu="Test CPU").write(reports / "train" / bb / "train.json")
     results = collect(PathsConfig(reports=str(reports)), ("mobilenet_v3", "resnet34_vd"), BENCHES)
     build_report(results, BENCHES, bench_root, reports / "report.html", reports / "summary.md", "demo")
     assert "<h2>How training ended</h2>" in (reports / "report.html").read_text()
@@ -139,7 +136,7 @@ def test_report_counts_empty_predictions_and_says_what_they_mean(tmp_path) -> No
     page = (reports / "report.html").read_text()
     assert "<h2>Empty predictions</h2>" in page and "emits the CTC blank at every frame" in page
     assert "<td>30 of 30 (100.0%)</td>" in page
-    assert "<td>–</td>" in page  # mobilenet_v3's files predate the count: unknown, not 0
+    assert "<td>0 of 10 (0.0%)</td>" in page  # mobilenet_v3 reads every b1 image
     assert "## Empty predictions" in (reports / "summary.md").read_text()
 
 

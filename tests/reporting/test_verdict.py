@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
+from tests.artifacts_kit import eval_result, train_summary
 from tests.reporting.test_report import BENCHES, _stage_files
+from textrec.artifacts import TrainSummary
 from textrec.config import PathsConfig
 from textrec.reporting.collect import BackboneResults, collect
 from textrec.reporting.html import build_report
@@ -17,14 +20,13 @@ PREPARE = {"source": "synthetic", "lexicon": "wordfreq en top 80000", "fonts": {
            "splits": {"train": {"count": 40000}, "val": {"count": 500}}}
 
 
-def _train(steps: int, planned: int, batch: int, init: str = "scratch", complete: bool = True) -> dict:
-    return {"steps": steps, "planned_steps": planned, "recipe_complete": complete, "images_seen": steps * batch,
-            "stop_reason": "max_steps" if complete else "time_budget", "init": {"source": init},
-            "best_accuracy": 0.812, "images_per_second": 10.0, "cpu": "Test CPU"}
+def _train(steps: int, planned: int, batch: int, init: str = "scratch", complete: bool = True) -> TrainSummary:
+    return replace(train_summary(steps, planned, batch, init), recipe_complete=complete, best_accuracy=0.812,
+                   stop_reason="max_steps" if complete else "time_budget")
 
 
-def _results(accuracy: float, train: dict, empty: int = 0) -> BackboneResults:
-    ev = {b: {"count": 200, "accuracy": accuracy, "empty_predictions": empty} for b in BENCHES}
+def _results(accuracy: float, train: TrainSummary, empty: int = 0) -> BackboneResults:
+    ev = {b: replace(eval_result(b, accuracy, count=200), empty_predictions=empty) for b in BENCHES}
     return BackboneResults("mobilenet_v3", eval=ev, train=train)  # the name says nothing: the facts decide
 
 
@@ -67,8 +69,7 @@ def test_report_has_verdicts_collapses_an_all_empty_gallery_and_uses_percent(tmp
         d["worst"] = [w | {"prediction": ""} for w in d["worst"]]
         p.write_text(json.dumps(d | {"empty_predictions": d["count"]}))
     for bb, steps in (("mobilenet_v3", 5000), ("resnet34_vd", 40)):
-        (reports / "train" / bb).mkdir(parents=True, exist_ok=True)
-        (reports / "train" / bb / "train.json").write_text(json.dumps(_train(steps, steps, 32)))
+        _train(steps, steps, 32).write(reports / "train" / bb / "train.json")
     results = collect(PathsConfig(reports=str(reports)), ("mobilenet_v3", "resnet34_vd"), BENCHES)
     build_report(results, BENCHES, bench_root, reports / "report.html", reports / "summary.md", "demo",
                  prepare=PREPARE)

@@ -9,6 +9,7 @@ Exports are cached under pytest's cache dir, keyed by the checkpoints and the mo
 
 from __future__ import annotations
 
+import csv
 import functools
 import hashlib
 import json
@@ -22,8 +23,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from textrec.artifacts import BenchAccuracy, QuantizeSummary, Timing, TrainSummary, ValidationSummary
 from textrec.charset import Charset
 from textrec.config.calibration import CalibrationConfig
+from textrec.config.pipeline import EvalConfig
 from textrec.ctc import ctc_greedy_decode
 from textrec.data.lmdb_io import LmdbWriter
 from textrec.evaluation.calibrate import fit_on_lmdb
@@ -38,7 +41,7 @@ CHECKPOINTS = {"mobilenet_v3": KIT / "mv3" / "best_accuracy.pdparams", "resnet34
 BENCHES = {"kit_iiit5k": "iiit5k_", "kit_ic15": "ic15_", "kit_synth": "synth_"}  # name -> image prefix
 TRAIN_STEPS = 3
 TRAIN_BATCH = {"mobilenet_v3": 8, "resnet34_vd": 2}  # ResNet34 backward is slow on a shared CPU
-KEY_SOURCES = ("src/textrec/models", "src/textrec/evaluation", "src/textrec/inference", "src/textrec/preprocess.py",
+KEY_SOURCES = ("src/textrec/models", "src/textrec/evaluation", "src/textrec/artifacts", "src/textrec/inference", "src/textrec/preprocess.py",
                "src/textrec/calibration", "src/textrec/ctc.py",
                "src/textrec/charset.py", "src/textrec/training/loss.py", "src/textrec/training/metrics_log.py",
                "tests/tracking/kit_pipeline.py")
@@ -129,8 +132,13 @@ def clone_run(src: Path, dst: Path, validation_success: bool = True) -> Path:
     shutil.copytree(src, dst, copy_function=os.link)
     v = dst / "reports" / "validation.json"
     v.unlink()  # never write through a hard link into the cached file
-    v.write_text(json.dumps({"success": validation_success}), encoding="utf-8")
+    validation(validation_success).write(v)
     return dst / "params.yaml"
+
+
+def validation(success: bool) -> ValidationSummary:
+    """The validate stage's summary, passed or failed (the kit's LMDBs are not run through the suite)."""
+    return ValidationSummary(success=success, manifests=1, failed=[] if success else ["bench/kit"], datasets={})
 
 
 def _rewrite_json(src: Path, dst: Path, change) -> None:
@@ -194,14 +202,33 @@ def export_models(cache: Path) -> Path:
     return cache
 
 
-def _latency_ms(engine: OnnxEngine, x: np.ndarray, rounds: int = 5) -> float:
+def _timing(engine: OnnxEngine, name: str, x: np.ndarray, rounds: int = 5) -> Timing:
     engine(x)  # warm-up
-    times = []
+    wall, cpu = [], []
     for _ in range(rounds):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         engine(x)
-        times.append((time.perf_counter() - t0) * 1000 / len(x))
-    return statistics.median(times)
+        wall.append((time.perf_counter() - t0) * 1000 / len(x))
+        cpu.append((time.process_time() - c0) * 1000 / len(x))
+    return Timing(name, len(x), statistics.median(wall), min(wall), max(wall), rounds, statistics.median(cpu))
+
+
+def _train_summary(log: Path) -> TrainSummary:
+    """The train stage's summary of the kit's few steps (their log), from the kit's checkpoint."""
+    from textrec.machine import machine_info
+
+    *_, last = csv.DictReader(log.open(encoding="utf-8"))
+    val = float(last["val_accuracy"])
+    machine = machine_info()
+    bb = log.parent.name
+    init = {"source": str(CHECKPOINTS[bb]), "path": str(CHECKPOINTS[bb]), "head": "loaded",
+            "sha256": hashlib.sha256(CHECKPOINTS[bb].read_bytes()).hexdigest()}  # the models start from these
+    return TrainSummary(steps=TRAIN_STEPS, epoch=0, stop_reason="max_steps", planned_steps=TRAIN_STEPS,
+                        recipe_complete=True, best_accuracy=val, best_step=TRAIN_STEPS, last_val_accuracy=val,
+                        last_loss=float(last["loss"]), skipped_batches=0, seconds=0.0,
+                        images_per_second=float(last["images_per_second"]), world_size=1, rank=0,
+                        resumed_from_step=None, train_rejected=0, val_rejected=None,
+                        images_seen=TRAIN_STEPS * TRAIN_BATCH[bb], machine=machine, cpu=machine["cpu"], init=init)
 
 
 def write_pipeline_run(root: Path, models: Path, backbones: tuple[str, ...] = tuple(CHECKPOINTS),
@@ -230,13 +257,11 @@ def write_pipeline_run(root: Path, models: Path, backbones: tuple[str, ...] = tu
             shutil.copy(src / f, root / "exported" / bb / f)
         (root / "reports" / "train" / bb).mkdir(parents=True, exist_ok=True)
         shutil.copy(src / "train_log.csv", root / "reports" / "train" / bb / "train_log.csv")
-        init = {"source": str(CHECKPOINTS[bb]), "path": str(CHECKPOINTS[bb]), "head": "loaded",
-                "sha256": hashlib.sha256(CHECKPOINTS[bb].read_bytes()).hexdigest()}  # the models start from these
-        (root / "reports" / "train" / bb / "train.json").write_text(json.dumps({"steps": TRAIN_STEPS,
-                                                                                 "init": init}))
+        _train_summary(root / "reports" / "train" / bb / "train_log.csv").write(
+            root / "reports" / "train" / bb / "train.json")
         engines = {p: OnnxEngine(src / f, threads=1) for p, f in (("fp32", "model.onnx"), ("int8", "model_int8.onnx"))}
-        quant = {"backbone": bb, "benchmarks": [], "speed": [
-            {"engine": f"onnx_{p}", "batch_size": 1, "ms_per_image": _latency_ms(e, x1)} for p, e in engines.items()]}
+        speed = [_timing(e, f"onnx_{p}", x1) for p, e in engines.items()]
+        rows = []
         cal, _ = fit_on_lmdb(engines["fp32"], root / "data" / "lmdb" / "val", charset, CalibrationConfig(folds=3),
                              {"data": "kit"})
         cal.save(root / "exported" / bb / "calibration.json")
@@ -247,14 +272,19 @@ def write_pipeline_run(root: Path, models: Path, backbones: tuple[str, ...] = tu
                    for p, e in engines.items()}
             out = root / "reports" / "eval" / bb / f"{bench}.json"
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(res["fp32"].summary() | {"backbone": bb, "calibration": {
-                "method": cal.describe(), **res["fp32"].calibration()}}), encoding="utf-8")
-            quant["benchmarks"].append({"name": bench, "fp32_accuracy": res["fp32"].accuracy,
-                                        "int8_accuracy": res["int8"].accuracy})
-            summary.append((bb, bench, res["fp32"].accuracy))
-        (root / "reports" / "quantize").mkdir(parents=True, exist_ok=True)
-        (root / "reports" / "quantize" / f"{bb}.json").write_text(json.dumps(quant), encoding="utf-8")
-    (root / "reports" / "validation.json").write_text(json.dumps({"success": validation_success}))
+            res["fp32"].artifact(bb, EvalConfig().gallery_size, cal.describe()).write(out)
+            fp32, int8 = res["fp32"], res["int8"]
+            same = sum(a.prediction == b.prediction for a, b in zip(fp32.samples, int8.samples, strict=True))
+            rows.append(BenchAccuracy(bench, fp32.count, fp32.accuracy, int8.accuracy, fp32.accuracy - int8.accuracy,
+                                      same / fp32.count, dict(fp32.rejected)))
+            summary.append((bb, bench, fp32.accuracy))
+        sizes = {p: (src / f).stat().st_size for p, f in (("fp32", "model.onnx"), ("int8", "model_int8.onnx"))}
+        QuantizeSummary(backbone=bb, passed=True, plan="dynamic_lstm", failed_gates=[],
+                        max_accuracy_drop=max(r.accuracy_drop for r in rows), fp32_bytes=sizes["fp32"],
+                        int8_bytes=sizes["int8"], calibration={"images": 0, "rejected": {}}, timing_images=1,
+                        config={}, benchmarks=rows, speed=speed, op_counts={}, attempts=[]).write(
+            root / "reports" / "quantize" / f"{bb}.json")
+    validation(validation_success).write(root / "reports" / "validation.json")
     if report:
         cells = "".join(f"<tr><td>{b}</td><td>{n}</td><td>{a:.4f}</td></tr>" for b, n, a in summary)
         (root / "reports" / "report.html").write_text(f"<html><body><table>{cells}</table></body></html>")

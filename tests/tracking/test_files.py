@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -7,19 +8,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.artifacts_kit import train_summary
 from tests.tracking.kit_pipeline import BENCHES, clone_as_finetune, clone_run
+from textrec.artifacts import ArtifactError, ValidationSummary
+from textrec.artifacts.metrics import FORGETTING, METRICS, VALIDATION_SUCCESS, avg_acc_key
 from textrec.config import load_params
 from textrec.tracking.files import (
-    FORGETTING,
-    METRICS,
-    avg_acc_key,
     dvc_data_hash,
     eval_metrics,
     git_state,
     quantize_metrics,
     read_train_log,
     train_tags,
-    validation_passed,
 )
 
 
@@ -55,12 +55,12 @@ def test_train_log(kit_run, tmp_path):
 def test_train_tags_name_the_init_and_its_sha256(tmp_path):
     summary = tmp_path / "train.json"
     assert train_tags(summary) is None  # optional file
-    summary.write_text(json.dumps({"steps": 0, "init": {"source": "paddleocr", "sha256": "a" * 64,
-                                                        "archive_sha256": "b" * 64}}))
-    assert train_tags(summary) == {"train_steps": "0", "init": "paddleocr", "init_sha256": "a" * 64,
+    train_summary().write(summary)
+    assert train_tags(summary) == {"train_steps": "40", "init": "paddleocr", "init_sha256": "a" * 64,
                                    "init_archive_sha256": "b" * 64}
-    summary.write_text(json.dumps({"steps": 5}))  # written before init existed: scratch
-    assert train_tags(summary) == {"train_steps": "5", "init": "scratch", "init_sha256": "none"}
+    summary.write_text(json.dumps({"steps": 5}))  # written before the schema: refused, not read as scratch
+    with pytest.raises(ArtifactError, match="schema_version None"):
+        train_tags(summary)
 
 
 def test_eval_and_quantize_metrics_agree_with_the_files(kit_run):
@@ -80,14 +80,6 @@ def test_eval_and_quantize_metrics_agree_with_the_files(kit_run):
     assert q["avg_acc_fp32"] == pytest.approx(sum(row[b]["fp32_accuracy"] for b in BENCHES) / 3)
     with pytest.raises(ValueError, match="benchmark 'IIIT5K' missing"):
         quantize_metrics(kit_run / "reports/quantize/mobilenet_v3.json", ("IIIT5K",))
-
-
-def test_quantize_report_without_latency_is_refused(tmp_path):
-    p = tmp_path / "q.json"
-    p.write_text(json.dumps({"benchmarks": [{"name": "a", "fp32_accuracy": 0.5, "int8_accuracy": 0.4}],
-                             "speed": [{"engine": "onnx_fp32", "batch_size": 1, "ms_per_image": 2.0}]}))
-    with pytest.raises(ValueError, match="no batch-1 timing for engine 'onnx_int8'"):
-        quantize_metrics(p, ("a",))
 
 
 def test_dvc_hash_git_state_and_validation(kit_run, tmp_path):
@@ -111,19 +103,32 @@ def test_dvc_hash_git_state_and_validation(kit_run, tmp_path):
         git_state(tmp_path)
 
     clone = clone_run(kit_run, tmp_path / "clone", validation_success=False).parent
-    assert validation_passed(kit_run / "reports/validation.json") is True
-    assert validation_passed(clone / "reports/validation.json") is False
-    (clone / "reports/validation.json").write_text('{"success": "yes"}')
-    with pytest.raises(ValueError, match="boolean 'success'"):
-        validation_passed(clone / "reports/validation.json")
+    assert ValidationSummary.read(kit_run / "reports/validation.json").success is True
+    assert ValidationSummary.read(clone / "reports/validation.json").metrics() == {VALIDATION_SUCCESS: 0.0}
+    data = json.loads((clone / "reports/validation.json").read_text())
+    (clone / "reports/validation.json").write_text(json.dumps(data | {"success": "yes"}))
+    with pytest.raises(ValueError, match="success: expected bool"):
+        ValidationSummary.read(clone / "reports/validation.json")
+
+
+def readme_metrics() -> list[str]:
+    """The first column of README's metrics table (the one headed ``| metric | what |``)."""
+    lines = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index("| metric | what |") + 2  # past the header's |---|---| line
+    rows = itertools.takewhile(lambda line: line.startswith("| `"), lines[start:])
+    return [r.split("|")[1].strip().strip("`") for r in rows]
+
+
+def test_the_readme_table_is_the_metrics_catalogue():
+    """The README lists the names artifacts.metrics builds, in its order, each once (the names themselves are
+    spelled only by the functions there: the catalogue is built with them)."""
+    assert readme_metrics() == list(METRICS)
 
 
 def test_every_logged_metric_is_one_documented_name(kit_run, tmp_path):
-    """One set of names: what a run carries matches the table in files.METRICS and the README, and each
-    documented name is logged (no duplicate spelling of a number, such as acc/<bench> beside acc_fp32/<bench>),
-    by a run of some profile (the own means and forgetting: a finetune run)."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert [k for k in METRICS if f"`{k}`" not in readme] == []
+    """What a run carries is what METRICS documents, and each documented name is logged (no duplicate
+    spelling of a number, such as acc/<bench> beside acc_fp32/<bench>), by a run of some profile (the own
+    means and forgetting: a finetune run)."""
     names = set(eval_metrics({b: kit_run / "reports/eval/mobilenet_v3" / f"{b}.json" for b in BENCHES}))
     names |= set(quantize_metrics(kit_run / "reports/quantize/mobilenet_v3.json", tuple(BENCHES)))
     ft = clone_as_finetune(kit_run, tmp_path / "ft", ("kit_synth",), start_gap=0.1).parent

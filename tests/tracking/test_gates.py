@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
+from textrec.artifacts.metrics import FORGETTING, avg_acc_key
 from textrec.config import ConfigError, PromotionConfig, parse_params
-from textrec.tracking.files import FORGETTING, avg_acc_key
 from textrec.tracking.gates import evaluate_gates
 
 CFG = PromotionConfig(accuracy_tolerance=0.01, max_int8_drop=0.005, max_latency_ms=10.0)

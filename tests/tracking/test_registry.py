@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from tests.conftest import read_predictions
+from textrec.artifacts.metrics import FORGETTING, avg_acc_key
 from textrec.calibration import Calibration
-from textrec.tracking.files import FORGETTING, avg_acc_key, serving_config
+from textrec.tracking.files import serving_config
 from textrec.tracking.registry import best_run, promote, register_best, register_run, rollback
 from textrec.tracking.store import client, mlflow_session
 

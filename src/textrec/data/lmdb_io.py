@@ -37,6 +37,12 @@ def label_key(i: int) -> bytes:
     return b"label-%09d" % i
 
 
+def key_index(key: str | bytes) -> int:
+    """The record index of an ``image_key`` or ``label_key`` (as the eval results keep them: str)."""
+    text = key.decode() if isinstance(key, bytes) else key
+    return int(text.rpartition("-")[2])
+
+
 def char_x_key(i: int) -> bytes:
     return b"charx-%09d" % i
 

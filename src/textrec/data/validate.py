@@ -14,13 +14,13 @@ label) fails it too.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from textrec.artifacts import ValidationSummary
 from textrec.charset import Charset
 from textrec.config.data import ValidationConfig
 from textrec.data.convert import inspect_pool, manifest_from_lmdb
@@ -209,19 +209,16 @@ def validate_manifests(manifests: Mapping[str, Any], cfg: ValidationConfig, char
     return reports
 
 
-def summary(reports: list[ManifestReport]) -> dict[str, Any]:
-    return {"success": all(r.success for r in reports), "manifests": len(reports),
-            "failed": [r.name for r in reports if not r.success],
-            "datasets": {r.name: r.to_dict() for r in reports}}
+def summary(reports: list[ManifestReport]) -> ValidationSummary:
+    # the reports' values as JSON has them (numpy scalars and the like as str): what a read gives back
+    datasets = json.loads(json.dumps({r.name: r.to_dict() for r in reports}, default=str))
+    return ValidationSummary(success=all(r.success for r in reports), manifests=len(reports),
+                             failed=[r.name for r in reports if not r.success], datasets=datasets)
 
 
-def write_summary(reports: list[ManifestReport], path: str | Path) -> dict[str, Any]:
+def write_summary(reports: list[ManifestReport], path: str | Path) -> ValidationSummary:
     data = summary(reports)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    data.write(path)
     return data
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from textrec.artifacts import CalibrationBlock, EvalResult, StartRecord, WorstExample
 from textrec.calibration import Calibration, calibration_summary
 from textrec.charset import Charset
 from textrec.ctc import ctc_greedy_decode
@@ -75,6 +76,21 @@ class DatasetResult:
     def worst(self, n: int) -> list[SampleResult]:
         """Wrong predictions first, most confident mistakes first, then the least confident hits."""
         return sorted(self.samples, key=lambda s: (s.correct, -s.confidence if not s.correct else s.confidence))[:n]
+
+    def artifact(self, backbone: str, gallery_size: int, calibration_method: str | None, bins: int = 15,
+                 target_precision: float = 0.99, start: StartRecord | None = None) -> EvalResult:
+        """The evaluate stage's file of this result: the ``gallery_size`` worst readings, the calibration
+        block (``calibration_method``: the fitted calibration's description, None without one) and ``start``,
+        the init checkpoint's record."""
+        return EvalResult(
+            name=self.name, backbone=backbone, count=self.count, accuracy=self.accuracy,
+            norm_edit_distance=self.norm_edit_distance, mean_confidence=self.mean_confidence,
+            empty_predictions=self.empty_predictions, rejected=dict(self.rejected),
+            rejected_keys=self.rejected_keys, start=start,
+            calibration=CalibrationBlock(method=calibration_method, **self.calibration(bins, target_precision)),
+            worst=[WorstExample(key=s.key, label=s.label, prediction=s.prediction, confidence=s.confidence,
+                                calibrated_confidence=s.calibrated, correct=s.correct)
+                   for s in self.worst(gallery_size)])
 
 
 def _reject(res: DatasetResult, reason: Reason, key: str) -> None:

@@ -8,10 +8,10 @@ from: what its training added, or took away). The file is trusted only when its 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
+from textrec.artifacts import StartRecord
 from textrec.hashing import sha256_file
 from textrec.models.pretrained import PretrainedError, bundled_checkpoint
 from textrec.training.checkpointing import paths as checkpoint_paths
@@ -29,8 +29,10 @@ class StartingPoint:
     def measured(self, accuracy: float, count: int) -> StartingPoint:
         return replace(self, accuracy=accuracy, count=count)
 
-    def record(self) -> dict[str, Any]:
-        return asdict(self) | {"path": None if self.path is None else str(self.path)}
+    def record(self) -> StartRecord:
+        """What the eval result keeps of it (``EvalResult.start``)."""
+        return StartRecord(self.source, None if self.path is None else str(self.path), self.sha256, self.reason,
+                           self.accuracy, self.count)
 
 
 def starting_checkpoint(model_dir: str | Path) -> StartingPoint | None:

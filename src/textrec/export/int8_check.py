@@ -9,11 +9,12 @@ and ships the first INT8 model that passes every gate.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from textrec.artifacts import BenchAccuracy
 from textrec.charset import Charset
 from textrec.config._build import to_dict
 from textrec.config.pipeline import QuantizeConfig, QuantPlan
@@ -38,10 +39,10 @@ class BenchComparison:
     def drop(self) -> float:
         return self.fp32_accuracy - self.int8_accuracy
 
-    def as_dict(self) -> dict:
-        return {"name": self.name, "count": self.count, "fp32_accuracy": self.fp32_accuracy,
-                "int8_accuracy": self.int8_accuracy, "accuracy_drop": self.drop,
-                "same_prediction": self.same_prediction, "rejected": self.rejected}
+    def artifact(self) -> BenchAccuracy:
+        """The row of the quantize stage's file."""
+        return BenchAccuracy(self.name, self.count, self.fp32_accuracy, self.int8_accuracy, self.drop,
+                             self.same_prediction, self.rejected)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class PlanAttempt:
         return {"plan": to_dict(self.plan), "passed": not self.failures, "failed_gates": self.failures,
                 "int8_bytes": self.quantized.int8_bytes, "op_counts": self.quantized.op_counts,
                 "max_accuracy_drop": max((b.drop for b in self.benches), default=0.0),
-                "benchmarks": [b.as_dict() for b in self.benches],
+                "benchmarks": [asdict(b.artifact()) for b in self.benches],
                 "speed": [t.as_dict() for t in self.timings]}
 
 

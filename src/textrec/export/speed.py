@@ -10,10 +10,11 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from textrec.artifacts import Timing as TimingRecord
 from textrec.inference.engines import Engine
 from textrec.progress import track
 
@@ -28,10 +29,13 @@ class Timing:
     rounds: int
     cpu_ms_per_image: float = float("nan")  # median process CPU time (all threads); robust to other load
 
+    def artifact(self) -> TimingRecord:
+        """The row of the quantize stage's file."""
+        return TimingRecord(self.engine, self.batch_size, self.ms_per_image, self.min_ms, self.max_ms, self.rounds,
+                            self.cpu_ms_per_image)
+
     def as_dict(self) -> dict:
-        return {"engine": self.engine, "batch_size": self.batch_size, "ms_per_image": self.ms_per_image,
-                "min_ms_per_image": self.min_ms, "max_ms_per_image": self.max_ms, "rounds": self.rounds,
-                "cpu_ms_per_image": self.cpu_ms_per_image}
+        return asdict(self.artifact())
 
 
 def make_batches(images: np.ndarray, batch_size: int, images_per_round: int) -> list[np.ndarray]:

@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from textrec.artifacts import EvalResult
 from textrec.config import Params, to_dict
 from textrec.config.model import BackboneName
 from textrec.hashing import sha256_file
@@ -35,14 +36,10 @@ def _git_commit(repo: Path) -> dict[str, Any]:
 
 
 def _benchmarks(params: Params, backbone: str, names: tuple[str, ...]) -> list[dict[str, Any]]:
-    rows = []
-    for name in names:
-        path = params.paths.eval_report(backbone, name)
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: missing; run `dvc repro` (evaluate stages) before bundling")
-        d = json.loads(path.read_text(encoding="utf-8"))
-        rows.append({"name": name, "count": d["count"], "accuracy": d["accuracy"]})
-    return rows
+    """The evaluate stage's results (a missing one names the file and the stage to run before bundling)."""
+    results = [EvalResult.read(EvalResult.path(params.paths, backbone, name), f"evaluate@{backbone}-{name}")
+               for name in names]
+    return [{"name": r.name, "count": r.count, "accuracy": r.accuracy} for r in results]
 
 
 def build_card(checkpoint: Path, params: Params, backbone: BackboneName,

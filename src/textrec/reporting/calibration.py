@@ -23,19 +23,17 @@ NOTE = ("Expected calibration error (ECE): the words are put in equal-width bins
 
 
 def calibration_table(results: list[BackboneResults], benchmarks: tuple[str, ...]) -> pd.DataFrame | None:
-    """One row per backbone and benchmark; None when no eval JSON has a calibration block (older runs)."""
+    """One row per backbone and benchmark (None without any)."""
     rows = []
     for r in results:
         for bench in benchmarks:
-            c = r.eval[bench].get("calibration")
-            if c is None:
-                continue
-            rows.append({"backbone": r.backbone, "benchmark": bench, "method": c.get("method") or "none",
-                         "ECE before": round(c["ece_before"], 4),
-                         "ECE after": None if c["ece_after"] is None else round(c["ece_after"], 4),
-                         "target precision": c["target_precision"],
-                         "threshold": None if c["threshold"] is None else round(c["threshold"], 4),
-                         "coverage": c["coverage"]})
+            c = r.eval[bench].calibration
+            rows.append({"backbone": r.backbone, "benchmark": bench, "method": c.method or "none",
+                         "ECE before": round(c.ece_before, 4),
+                         "ECE after": None if c.ece_after is None else round(c.ece_after, 4),
+                         "target precision": c.target_precision,
+                         "threshold": None if c.threshold is None else round(c.threshold, 4),
+                         "coverage": c.coverage})
     return pd.DataFrame(rows) if rows else None
 
 
@@ -87,14 +85,12 @@ def reliability_svg(title: str, curves: dict[str, list[dict]], dashed: tuple[str
 
 
 def benchmark_diagrams(r: BackboneResults, benchmarks: tuple[str, ...]) -> list[str]:
-    """One diagram per benchmark of ``r`` that has a calibration block: raw score (dashed) and calibrated."""
+    """One diagram per benchmark of ``r``: raw score (dashed) and calibrated (when the model has a calibration)."""
     out = []
     for bench in benchmarks:
-        c = r.eval[bench].get("calibration")
-        if c is None:
-            continue
-        curves = {f"raw (ECE {c['ece_before']:.3f})": c["reliability_before"]}
-        if c.get("reliability_after") is not None:
-            curves[f"calibrated (ECE {c['ece_after']:.3f})"] = c["reliability_after"]
+        c = r.eval[bench].calibration
+        curves = {f"raw (ECE {c.ece_before:.3f})": c.reliability_before}
+        if c.reliability_after is not None and c.ece_after is not None:
+            curves[f"calibrated (ECE {c.ece_after:.3f})"] = c.reliability_after
         out.append(reliability_svg(f"{r.backbone} · {bench}", curves, dashed=(next(iter(curves)),)))
     return out

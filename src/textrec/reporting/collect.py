@@ -1,13 +1,13 @@
-"""Read the stages' output files into one plain structure for the report (files are the contract)."""
+"""Read the stages' output files into one plain structure for the report (files are the contract: each is
+read through its dataclass, ``textrec.artifacts``)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
+from textrec.artifacts import EvalResult, QuantizeSummary, TrainSummary
 from textrec.config import PathsConfig
 
 # The accuracy table's model columns are "<backbone> <kind>": fp32 (the trained checkpoint), int8 (the shipped
@@ -22,42 +22,32 @@ def is_model_column(column: str) -> bool:
 @dataclass
 class BackboneResults:
     backbone: str
-    eval: dict[str, dict] = field(default_factory=dict)  # bench -> reports/eval/<bb>/<bench>.json
-    quantize: dict | None = None  # reports/quantize/<bb>.json
+    eval: dict[str, EvalResult] = field(default_factory=dict)  # bench -> the evaluate stage's result
+    quantize: QuantizeSummary | None = None  # None: not quantized (yet)
     train_log: pd.DataFrame | None = None  # per-step CSV
-    train: dict | None = None  # reports/train/<bb>/train.json: steps, init
-
-
-def _read_json(p: Path) -> dict | None:
-    return json.loads(p.read_text()) if p.exists() else None
+    train: TrainSummary | None = None
 
 
 def collect(paths: PathsConfig, backbones: tuple[str, ...], benchmarks: tuple[str, ...]) -> list[BackboneResults]:
+    """Every backbone's files; an eval result must be there (ArtifactMissing names it), the others may not."""
     out = []
     for bb in backbones:
-        r = BackboneResults(bb)
-        for bench in benchmarks:
-            d = _read_json(paths.eval_report(bb, bench))
-            if d is None:
-                raise FileNotFoundError(f"missing evaluation result {paths.eval_report(bb, bench)} "
-                                        f"(run `dvc repro evaluate@{bb}-{bench}`)")
-            r.eval[bench] = d
-        r.quantize = _read_json(paths.quantize_report(bb))
+        r = BackboneResults(bb, eval={b: EvalResult.read(EvalResult.path(paths, bb, b), f"evaluate@{bb}-{b}")
+                                      for b in benchmarks})
+        if (q := QuantizeSummary.path(paths, bb)).is_file():
+            r.quantize = QuantizeSummary.read(q)
         log = paths.train_log(bb)
         r.train_log = pd.read_csv(log) if log.exists() else None
-        r.train = _read_json(paths.train_summary(bb))
+        if (t := TrainSummary.path(paths, bb)).is_file():
+            r.train = TrainSummary.read(t)
         out.append(r)
     return out
 
 
-def int8_accuracy(q: dict | None, bench: str) -> float | None:
-    """INT8 accuracy for one benchmark from the quantize stage's JSON, if present."""
-    if not q:
-        return None
-    for row in q.get("benchmarks", []):
-        if row.get("name") == bench:
-            return row.get("int8_accuracy")
-    return None
+def int8_accuracy(q: QuantizeSummary | None, bench: str) -> float | None:
+    """INT8 accuracy for one benchmark from the quantize stage's result, if present."""
+    row = q.accuracy(bench) if q else None
+    return row.int8_accuracy if row else None
 
 
 def accuracy_table(results: list[BackboneResults], benchmarks: tuple[str, ...]) -> pd.DataFrame:
@@ -65,12 +55,13 @@ def accuracy_table(results: list[BackboneResults], benchmarks: tuple[str, ...]) 
     <backbone> start for a backbone trained from an init checkpoint."""
     rows = []
     for bench in benchmarks:
-        row: dict[str, object] = {"benchmark": bench, "count": results[0].eval[bench]["count"]}
+        row: dict[str, object] = {"benchmark": bench, "count": results[0].eval[bench].count}
         for r in results:
-            row[f"{r.backbone} fp32"] = r.eval[bench]["accuracy"]
+            row[f"{r.backbone} fp32"] = r.eval[bench].accuracy
             row[f"{r.backbone} int8"] = int8_accuracy(r.quantize, bench)
-            if any("start" in r.eval[b] for b in benchmarks):
-                row[f"{r.backbone} start"] = (r.eval[bench].get("start") or {}).get("accuracy")
+            if any(r.eval[b].start for b in benchmarks):
+                start = r.eval[bench].start
+                row[f"{r.backbone} start"] = start.accuracy if start else None
         rows.append(row)
     df = pd.DataFrame(rows)
     acc_cols = [c for c in df.columns if is_model_column(c)]
@@ -104,17 +95,13 @@ def accuracy_long(table: pd.DataFrame) -> pd.DataFrame:
 
 def empty_predictions_table(results: list[BackboneResults], benchmarks: tuple[str, ...]) -> pd.DataFrame | None:
     """Per benchmark and backbone, how many images were read as the empty string ("n of count (x%)"), from
-    the eval JSON's ``empty_predictions``; None when no eval JSON has it (written before it existed)."""
-    if not any("empty_predictions" in r.eval[b] for r in results for b in benchmarks):
-        return None
+    the eval result's ``empty_predictions``."""
     rows = []
     for bench in benchmarks:
         row: dict[str, object] = {"benchmark": bench}
         for r in results:
-            ev = r.eval[bench]
-            n, count = ev.get("empty_predictions"), ev.get("count", 0)
-            row[r.backbone] = "–" if n is None else f"{n:,} of {count:,}" + (
-                f" ({100 * n / count:.1f}%)" if count else "")
+            n, count = r.eval[bench].empty_predictions, r.eval[bench].count
+            row[r.backbone] = f"{n:,} of {count:,}" + (f" ({100 * n / count:.1f}%)" if count else "")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -133,9 +120,8 @@ def published_comparison(results: list[BackboneResults], table: pd.DataFrame,
         if r.backbone not in PADDLEOCR_RELEASES:
             continue
         published = PADDLEOCR_RELEASES[r.backbone].published_accuracy
-        train = r.train or {}
-        rows.append({"backbone": r.backbone, "init": (train.get("init") or {}).get("source", "scratch"),
-                     "steps": train.get("steps"), "ours fp32": mean[f"{r.backbone} fp32"],
+        rows.append({"backbone": r.backbone, "init": r.train.init_source if r.train else "scratch",
+                     "steps": r.train.steps if r.train else None, "ours fp32": mean[f"{r.backbone} fp32"],
                      "ours int8": mean[f"{r.backbone} int8"], "PaddleOCR published": published,
                      "fp32 - published": mean[f"{r.backbone} fp32"] - published})
     return pd.DataFrame(rows) if rows else None
@@ -149,11 +135,9 @@ def training_table(results: list[BackboneResults]) -> pd.DataFrame | None:
         t = r.train
         if not t:
             continue
-        complete = t.get("recipe_complete", True)
-        rows.append({"backbone": r.backbone, "steps": f"{t['steps']:,} of {t.get('planned_steps', t['steps']):,}",
-                     "images seen": f"{t['images_seen']:,}" if "images_seen" in t else "",
-                     "stopped by": t.get("stop_reason") or "", "recipe complete": "yes" if complete else
+        rows.append({"backbone": r.backbone, "steps": f"{t.steps:,} of {t.planned_steps:,}",
+                     "images seen": f"{t.images_seen:,}", "stopped by": t.stop_reason,
+                     "recipe complete": "yes" if t.recipe_complete else
                      "NO: stopped early by the time budget; not the model the recipe specifies",
-                     "best val accuracy": t.get("best_accuracy"), "img/s": round(t.get("images_per_second", 0), 1),
-                     "CPU": t.get("cpu", "")})
+                     "best val accuracy": t.best_accuracy, "img/s": round(t.images_per_second, 1), "CPU": t.cpu})
     return pd.DataFrame(rows) if rows else None

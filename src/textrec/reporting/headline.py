@@ -26,12 +26,6 @@ def _number(v: object, digits: int) -> float | None:
     return None if v is None or pd.isna(v) else round(float(v), digits)
 
 
-def _int8_ms(quantize: dict | None) -> float | None:
-    """ms/image of the INT8 ONNX at batch 1 (quantize JSON ``speed``), None without a timing."""
-    rows = [s for s in (quantize or {}).get("speed", []) if s["engine"] == "onnx_int8" and s["batch_size"] == 1]
-    return rows[0]["ms_per_image"] if rows else None
-
-
 def headline(results: list[BackboneResults], table: pd.DataFrame) -> dict[str, dict[str, float | None]]:
     """``table``: ``accuracy_table``'s, whose "average (mean)" row holds each model's plain mean."""
     mean = table.set_index("benchmark").loc["average (mean)"]
@@ -40,6 +34,7 @@ def headline(results: list[BackboneResults], table: pd.DataFrame) -> dict[str, d
         bb = r.backbone
         out["fp32"][bb] = _number(mean[f"{bb} fp32"], 4)
         out["int8"][bb] = _number(mean[f"{bb} int8"], 4)
-        out["drop"][bb] = _number((r.quantize or {}).get("max_accuracy_drop"), 4)
-        out["ms"][bb] = _number(_int8_ms(r.quantize), 2)
+        q = r.quantize
+        out["drop"][bb] = _number(q.max_accuracy_drop if q else None, 4)
+        out["ms"][bb] = _number(q.ms_per_image("int8") if q else None, 2)  # batch 1, as the quantize stage timed it
     return out

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from textrec.data.lmdb_io import iter_records
+from textrec.artifacts import WorstExample
+from textrec.data.lmdb_io import iter_records, key_index
 from textrec.reporting import charts
 from textrec.reporting.calibration import NOTE as CALIBRATION_NOTE
 from textrec.reporting.calibration import benchmark_diagrams, calibration_table
@@ -59,17 +60,17 @@ def _table_html(df: pd.DataFrame, pct_cols: list[str]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _gallery(bench_dir: Path, worst: list[dict]) -> str:
-    indices = [int(w["key"].split("-")[1]) for w in worst]
+def _gallery(bench_dir: Path, worst: list[WorstExample]) -> str:
+    indices = [key_index(w.key) for w in worst]
     images = {rec.index: rec.image for rec in iter_records(bench_dir, indices)}
     cards = []
     for w, idx in zip(worst, indices, strict=True):
         data = images[idx]
-        img = _img_tag(data, w["label"]) if data is not None else "(image missing)"
-        cls = "ok" if w["correct"] else "bad"
-        cards.append(f'<div class="card">{img}truth: <b>{html.escape(w["label"])}</b><br>'
-                     f'pred: <b class="{cls}">{html.escape(w["prediction"]) or "∅"}</b><br>'
-                     f'conf: {w["confidence"]:.3f}</div>')
+        img = _img_tag(data, w.label) if data is not None else "(image missing)"
+        cls = "ok" if w.correct else "bad"
+        cards.append(f'<div class="card">{img}truth: <b>{html.escape(w.label)}</b><br>'
+                     f'pred: <b class="{cls}">{html.escape(w.prediction) or "∅"}</b><br>'
+                     f'conf: {w.confidence:.3f}</div>')
     return '<div class="gallery">' + "".join(cards) + "</div>"
 
 
@@ -78,11 +79,11 @@ def _galleries(results: list[BackboneResults], benchmarks: tuple[str, ...], benc
     closed <details> line instead of rows of blank-reading cards (its images are still there, one click away)."""
     parts = []
     for r in results:
-        shown = {b: r.eval[b].get("worst", []) for b in benchmarks if r.eval[b].get("worst")}
+        shown = {b: r.eval[b].worst for b in benchmarks if r.eval[b].worst}
         blocks = [f"<h3>{html.escape(r.backbone)} · {html.escape(b)}</h3>" + _gallery(bench_root / b, worst)
                   for b, worst in shown.items()]
         n = sum(len(w) for w in shown.values())
-        if n and all(not w["prediction"] for worst in shown.values() for w in worst):
+        if n and all(not w.prediction for worst in shown.values() for w in worst):
             blocks = [f"<details><summary>{html.escape(r.backbone)}: all {n} examples are empty predictions (∅): "
                       f"it reads nothing yet (see the verdict). Show them</summary>{''.join(blocks)}</details>"]
         parts += blocks
@@ -112,10 +113,12 @@ EMPTY_NOTE = ("A prediction is empty (∅ in the gallery) when the model emits t
 def _latency_rows(results: list[BackboneResults]) -> pd.DataFrame | None:
     rows = []
     for r in results:
-        threads = (r.quantize or {}).get("config", {}).get("timing_threads")
-        for item in (r.quantize or {}).get("speed", []):
-            rows.append({"backbone": r.backbone, "engine": item["engine"], "threads": threads,
-                         "batch_size": item["batch_size"], "ms_per_image": round(item["ms_per_image"], 3)})
+        if r.quantize is None:
+            continue
+        threads = r.quantize.config.get("timing_threads")
+        for t in r.quantize.speed:
+            rows.append({"backbone": r.backbone, "engine": t.engine, "threads": threads,
+                         "batch_size": t.batch_size, "ms_per_image": round(t.ms_per_image, 3)})
     return pd.DataFrame(rows) if rows else None
 
 
@@ -142,14 +145,14 @@ def _start_note(results: list[BackboneResults], table: pd.DataFrame, benchmarks:
     sets (then the synthetic suite's, as forgetting) when there are some, else over every benchmark."""
     notes = []
     for r in results:
-        start = next((e["start"] for e in r.eval.values() if "start" in e), None)
+        start = next((e.start for e in r.eval.values() if e.start), None)
         if start is None:
             continue
-        if start.get("accuracy") is None:
-            notes.append(f"{r.backbone} was trained from {start['source']}, which could not be measured: "
-                         f"{start.get('reason')}.")
+        if start.accuracy is None:
+            notes.append(f"{r.backbone} was trained from {start.source}, which could not be measured: "
+                         f"{start.reason}.")
             continue
-        where = (f"{r.backbone} was trained from {start['source']} (sha256 {str(start['sha256'])[:12]}); "
+        where = (f"{r.backbone} was trained from {start.source} (sha256 {str(start.sha256)[:12]}); "
                  f"'{r.backbone} start' is that checkpoint on the same images")
         if own:
             notes.append(f"{where}. {_own_change(r.backbone, table, benchmarks, own)}")

@@ -9,6 +9,7 @@ import html
 import json
 from dataclasses import dataclass
 
+from textrec.artifacts import TrainSummary
 from textrec.reporting.collect import BackboneResults
 
 # Below this plain mean accuracy over the benchmarks a model "does not read": an untrained CRNN scores 0
@@ -70,9 +71,8 @@ def _start(backbone: str, init: dict) -> str:
 def _reads(r: BackboneResults) -> tuple[bool, str]:
     """(whether it reads, the sentence): the plain mean fp32 accuracy, and the empty predictions' share."""
     evals = list(r.eval.values())
-    mean = sum(e["accuracy"] for e in evals) / len(evals)
-    empty = sum(e["empty_predictions"] for e in evals if "empty_predictions" in e)
-    count = sum(e["count"] for e in evals if "empty_predictions" in e)
+    mean = sum(e.accuracy for e in evals) / len(evals)
+    empty, count = sum(e.empty_predictions for e in evals), sum(e.count for e in evals)
     empties = f"; {100 * empty / count:.1f}% of its {count:,} images read as empty (∅)" if count else ""
     benches = f"{len(evals)} benchmark{'s' * (len(evals) > 1)}"
     if mean >= READS_FROM:
@@ -80,22 +80,20 @@ def _reads(r: BackboneResults) -> tuple[bool, str]:
     return False, f"It does not read: mean accuracy {100 * mean:.2f}% over {benches}{empties}"
 
 
-def _images(seen: int | None, passes: float | None, n_train: int | None) -> str:
-    if seen is None:
-        return "images seen not recorded"
+def _images(seen: int, passes: float | None, n_train: int | None) -> str:
     if passes is None:
         return f"{seen:,} images seen"
     share = f"{100 * passes:.1f}% of one pass" if passes < 1 else f"{passes:.1f} passes"
     return f"{seen:,} images seen, {share} over its {n_train:,} training images"
 
 
-def _kind(t: dict, reads: bool, passes: float | None, ran: str) -> tuple[str, str]:
+def _kind(t: TrainSummary, reads: bool, passes: float | None, ran: str) -> tuple[str, str]:
     """(kind, what it is) from how training ended: a time-budget stop, 0 steps on a checkpoint, at most one
     pass from scratch that does not read (a pipeline check), more that still does not read, or a model."""
-    scratch = (t.get("init") or {}).get("source", "scratch") == "scratch"
-    if not t.get("recipe_complete", True):
+    scratch = t.init_source == "scratch"
+    if not t.recipe_complete:
         return "incomplete", f"The time budget stopped it: {ran}; not the model its recipe specifies"
-    if t["steps"] == 0 and not scratch:
+    if t.steps == 0 and not scratch:
         return "as released", f"Not trained here: {ran}"
     if scratch and not reads and passes is not None and passes <= 1:
         return "pipeline check, not a model", (f"{ran}: enough to prove that every stage runs for this "
@@ -113,9 +111,9 @@ def verdict(r: BackboneResults, prepare: dict | None) -> Verdict:
     if not t:
         return Verdict(r.backbone, "unknown", "No training summary (reports/train/<backbone>/train.json)", data,
                        reads_text)
-    steps, planned, seen = t["steps"], t.get("planned_steps", t["steps"]), t.get("images_seen")
-    passes = seen / n_train if seen is not None and n_train else None
-    ran = (f"Trained {steps:,} of {planned:,} planned steps {_start(r.backbone, t.get('init') or {})} "
+    steps, planned, seen = t.steps, t.planned_steps, t.images_seen
+    passes = seen / n_train if n_train else None
+    ran = (f"Trained {steps:,} of {planned:,} planned steps {_start(r.backbone, t.init)} "
            f"({_images(seen, passes, n_train)})")
     kind, what = _kind(t, reads, passes, ran)
     if kind == "as released":

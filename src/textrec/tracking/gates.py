@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from textrec.artifacts.metrics import FORGETTING, latency_key
 from textrec.config import PromotionConfig
 from textrec.evaluation.metrics import drop_within
-from textrec.tracking.files import FORGETTING, latency_key, ranking_key
+from textrec.tracking.files import ranking_key
 
 
 @dataclass(frozen=True)

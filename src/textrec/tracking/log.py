@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from textrec.artifacts import ValidationSummary
+from textrec.artifacts.train import TAG_TRAIN_RUN
 from textrec.config import Params
 from textrec.tracking.files import (
-    TAG_TRAIN_RUN,
     BackboneRecord,
     dvc_data_hash,
     eval_metrics,
@@ -28,7 +29,6 @@ from textrec.tracking.files import (
     read_train_log,
     serving_params,
     train_tags,
-    validation_passed,
 )
 from textrec.tracking.store import Store, mlflow_session, resolve_store
 
@@ -57,8 +57,8 @@ def collect_backbone(params: Params, root: Path, backbone: str, pipeline_run_id:
     own = params.own_benchmarks()  # their mean ranks the runs; the rest, the synthetic suite, gives forgetting
     metrics = eval_metrics(dict(zip(benches, evals, strict=True)), own)
     metrics |= quantize_metrics(root / paths.quantize_report(bb), benches, own)
-    passed = validation_passed(root / paths.validation_report())
-    metrics["validation_success"] = float(passed)
+    validation = ValidationSummary.read(root / ValidationSummary.path(paths))
+    metrics |= validation.metrics()
     onnx = {"fp32": root / paths.onnx_model(bb), "int8": root / paths.onnx_model(bb, "int8")}
     for p in onnx.values():
         if not p.is_file():
@@ -91,7 +91,7 @@ def collect_backbone(params: Params, root: Path, backbone: str, pipeline_run_id:
     tags = {
         "backbone": backbone, "profile": params.profile, TAG_PIPELINE_RUN: pipeline_run_id,
         "git_commit": commit[0], "git_dirty": str(commit[1]).lower(), "mlflow.source.git.commit": commit[0],
-        "data_dvc_hash": data_hash, "validation_success": str(passed).lower(),
+        "data_dvc_hash": data_hash, "validation_success": str(validation.success).lower(),
         "benchmarks": ",".join(benches), "missing_optional_files": ";".join(missing) or "none",
         **(trained or {}),
     }

@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 from importlib.metadata import version as pkg_version
 from pathlib import Path
 
+from textrec.artifacts.metrics import latency_key
 from textrec.config import Params, PromotionConfig
-from textrec.tracking.files import latency_key, ranking_key, serving_config
+from textrec.tracking.files import ranking_key, serving_config
 from textrec.tracking.gates import Gate, evaluate_gates
 from textrec.tracking.log import TAG_PIPELINE_RUN
 from textrec.tracking.store import Store, client, mlflow_session
