@@ -11,19 +11,24 @@ Outputs: <paths.lmdb>/{train,val,bench/<name>}, <paths.manifests>/**.parquet, <p
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import sys
 from pathlib import Path
 
+from textrec.artifacts import ConvertedLmdb, PrepareSummary, SynthSummary, from_json
 from textrec.config import Params
-from textrec.data.convert import convert_spec, inspect_pool, manifest_from_lmdb, output_paths
+from textrec.data.convert import ConvertResult, convert_spec, inspect_pool, manifest_from_lmdb, output_paths
 from textrec.preflight import load_stage_params, require_writable
 from textrec.progress import on_terminal
 
 
-def prepare_synthetic(params: Params, benchmarks: list[str] | None = None, progress: bool = False) -> dict:
+def converted(r: ConvertResult) -> ConvertedLmdb:
+    return ConvertedLmdb(samples=r.samples, written=r.written, rejected=r.counts, seconds=round(r.seconds, 3),
+                         images_per_second=round(r.images_per_second, 1), rejections=r.rejections.as_posix())
+
+
+def prepare_synthetic(params: Params, benchmarks: list[str] | None = None, progress: bool = False) -> SynthSummary:
     """Render train, val and eval.benchmarks; with ``benchmarks``, only those (no train/val)."""
     from textrec.data.synth.suite import write_all
 
@@ -40,7 +45,7 @@ def prepare_synthetic(params: Params, benchmarks: list[str] | None = None, progr
             manifest.parent.mkdir(parents=True, exist_ok=True)
             manifest_from_lmdb(path, charset, cfg.processes, pool=pool, progress=progress).to_parquet(
                 manifest, index=False)
-    return summary
+    return from_json(SynthSummary, summary)  # the renderer's summary, checked as the file's field
 
 
 def refuse_linked_folders(root: str) -> None:
@@ -57,44 +62,39 @@ def refuse_linked_folders(root: str) -> None:
                          f"filesystems), or set data.folder.root to a real folder that holds all your data")
 
 
-def prepare_folder(params: Params, progress: bool) -> dict:
+def prepare_folder(params: Params, progress: bool) -> PrepareSummary:
     from textrec.data.sources import convert_folder
 
     folder, real = params.data.folder, params.data.real
     refuse_linked_folders(folder.root)
     results = convert_folder(folder, params.paths.lmdb, params.paths.manifests, params.charset.build(),
                              processes=real.processes, chunk_size=real.chunk_size, progress=progress)
-    summary = {}
     for rel, r in results.items():
-        summary[rel] = {"samples": r.samples, "written": r.written, "rejected": r.counts,
-                        "rejections": r.rejections.as_posix()}
         print(f"{rel}: wrote {r.written} of {r.samples}; rejected {r.counts or 'none'} "
               f"(listed in {r.rejections})")
         if r.written == 0:
             raise ValueError(f"{rel}: no usable row in {r.samples}; see {r.rejections}")
     synthetic = [b for b in params.eval.benchmarks if b not in params.own_benchmarks()]
-    if synthetic:  # the same renders as the synthetic profiles' suite (bench_seed): comparable numbers
-        summary["synthetic"] = prepare_synthetic(params, synthetic, progress)
-    return summary
+    # the same renders as the synthetic profiles' suite (bench_seed): comparable numbers
+    return PrepareSummary("folder", {rel: converted(r) for rel, r in results.items()},
+                          prepare_synthetic(params, synthetic, progress) if synthetic else None)
 
 
-def prepare_real(params: Params, progress: bool) -> dict:
+def prepare_real(params: Params, progress: bool) -> PrepareSummary:
     paths, real = params.paths, params.data.real
     if not real.convert:
         raise ValueError("data.real.convert is empty: list which downloads become which LMDBs")
     charset = params.charset.build()
-    summary = {}
+    summary: dict[str, ConvertedLmdb] = {}
     with inspect_pool(real.processes) as pool:  # one pool for every spec: spawned workers start once
         for spec in real.convert:
             for r in convert_spec(spec, paths.raw, paths.lmdb, paths.manifests, charset, real, progress,
                                   pool):
                 rel = r.dst.relative_to(paths.lmdb).as_posix()
-                summary[rel] = {"samples": r.samples, "written": r.written, "rejected": r.counts,
-                                "seconds": round(r.seconds, 3),
-                                "images_per_second": round(r.images_per_second, 1)}
+                summary[rel] = converted(r)
                 print(f"{rel}: wrote {r.written} of {r.samples} ({r.images_per_second:.0f} img/s); "
                       f"rejected {r.counts or 'none'}")
-    return summary
+    return PrepareSummary("real", summary)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     progress = on_terminal(args.no_progress)  # bars on a terminal only, never into a captured log
     try:
         if params.data.source == "synthetic":
-            summary = prepare_synthetic(params, progress=progress)
+            summary = PrepareSummary("synthetic", {}, prepare_synthetic(params, progress=progress))
         elif params.data.source == "folder":
             summary = prepare_folder(params, progress)
         else:
@@ -118,9 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"prepare: error: {e}", file=sys.stderr)
         return 1
-    out = params.paths.prepare_report()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"source": params.data.source, **summary}, indent=2) + "\n", encoding="utf-8")
+    summary.write(PrepareSummary.path(params.paths))
     return 0
 
 

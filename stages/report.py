@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from textrec.artifacts import PrepareSummary
 from textrec.preflight import load_stage_params, require_writable
 
 
@@ -22,7 +23,7 @@ def main() -> None:
     from textrec.reporting.html import build_report
 
     results = collect(paths, params.model.backbones, params.eval.benchmarks)
-    prepare = json.loads(paths.prepare_report().read_text(encoding="utf-8"))  # what the models were trained on
+    prepare = PrepareSummary.read(PrepareSummary.path(paths))  # what the models were trained on
     table = build_report(results, params.eval.benchmarks, paths.bench_lmdb(), paths.report_html(),
                          paths.summary_md(), params.profile, params.own_benchmarks(), prepare)
     accuracy_long(table).to_csv(paths.accuracy_csv(), index=False)  # the accuracy plot's data (dvc.yaml)

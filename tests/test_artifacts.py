@@ -10,7 +10,17 @@ import re
 import pytest
 
 from tests.artifacts_kit import eval_result, quantize_result, train_summary
-from textrec.artifacts import ArtifactError, EvalResult, QuantizeSummary, TrainSummary, forgetting
+from textrec.artifacts import (
+    ArtifactError,
+    ConvertedLmdb,
+    EvalResult,
+    PrepareSummary,
+    QuantizeSummary,
+    RenderedSplit,
+    SynthSummary,
+    TrainSummary,
+    forgetting,
+)
 from textrec.artifacts.metrics import METRICS
 from textrec.config import PathsConfig
 
@@ -105,3 +115,15 @@ def test_every_derived_metric_name_is_documented():
     names |= set(forgetting({"o": eval_result("o"), "s": eval_result("s", 0.4, start=0.5)}, ("o",)))
     patterns = [re.compile(re.sub(r"<\w+>", "[A-Za-z0-9_]+", re.escape(k))) for k in METRICS]
     assert sorted(n for n in names if not any(p.fullmatch(n) for p in patterns)) == []
+
+
+def test_prepare_summary_round_trip_and_training_images(tmp_path):
+    split = RenderedSplit("bench/synth_IC15", "IC15", 2, 3, 0.5, 6.0, 900.0)
+    own = PrepareSummary("folder", {"train": ConvertedLmdb(41, 40, {"missing_file": 1}, 2.0, 20.5, "t.csv"),
+                                    "val": ConvertedLmdb(8, 8, {}, 0.5, 16.0, "v.csv")},
+                         SynthSummary(2, "png", "wordfreq", {"files": 3}, {"synth_IC15": split}))
+    real = PrepareSummary("real", {"train/MJ": ConvertedLmdb(5, 5, {}, 1.0, 5.0, "mj.csv")})
+    for summary in (own, real):
+        assert PrepareSummary.read(summary.write(tmp_path / f"{summary.source}.json")) == summary
+    assert "synthetic" not in json.loads((tmp_path / "real.json").read_text())
+    assert own.training_images() == (["train"], 40) and real.training_images() == (["train/MJ"], 5)

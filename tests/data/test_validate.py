@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from textrec.artifacts import ValidationSummary
+from textrec.artifacts import PrepareSummary, ValidationSummary
 from textrec.charset import Charset
 from textrec.config.data import ValidationConfig
 from textrec.data.convert import convert_samples, manifest_from_lmdb, samples_from_label_file
@@ -202,7 +202,7 @@ def test_stages_download_convert_validate(tmp_path: Path, capsys: pytest.Capture
     assert load_stage("download").main(["--params", str(pfile), "--no-progress"]) == 0
     assert json.loads((tmp_path / "raw" / "downloads.json").read_text())["datasets"][0]["name"] == "mini"
     assert load_stage("prepare").main(["--params", str(pfile), "--no-progress"]) == 0
-    assert json.loads((tmp_path / "reports" / "prepare.json").read_text())["bench/MINI"]["written"] == 12
+    assert PrepareSummary.read(tmp_path / "reports" / "prepare.json").converted["bench/MINI"].written == 12
     with LmdbWriter(tmp_path / "lmdb" / "train" / "synth") as w:  # written directly, as the synthetic path does
         for i in range(5):
             w.add(encode(40, 32, 100 + i), f"s{i}")

@@ -17,10 +17,11 @@ import yaml
 from tests.data.test_validate import load_stage
 from tests.pipeline.project import copy_project, dvc, run
 from tests.training.wordimages import random_words, render_word
+from textrec.artifacts import PrepareSummary
+from textrec.artifacts.metrics import avg_acc_key
 from textrec.config import PROFILES
 from textrec.data.lmdb_io import find_lmdbs, iter_records
 from textrec.profiles import compose, load_profile
-from textrec.tracking.files import avg_acc_key
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -82,10 +83,10 @@ def test_prepare_stage_converts_own_data_and_renders_only_the_synthetic_benchmar
                  "synth": {"bench_size": 3, "processes": 0}},
         "eval": {"benchmarks": ["mine", "synth_IC15"]}}))
     assert load_stage("prepare").main(["--params", str(pfile), "--no-progress"]) == 0
-    prep = json.loads((tmp_path / "reports" / "prepare.json").read_text())
-    assert {k: (v["samples"], v["written"]) for k, v in prep.items() if k not in ("source", "synthetic")} == {
+    prep = PrepareSummary.read(tmp_path / "reports" / "prepare.json")
+    assert {k: (v.samples, v.written) for k, v in prep.converted.items()} == {
         "train": (7, 6), "val": (2, 2), "bench/mine": (3, 3)}
-    assert list(prep["synthetic"]["splits"]) == ["synth_IC15"]
+    assert prep.synthetic is not None and list(prep.synthetic.splits) == ["synth_IC15"]
     lmdbs = sorted(p.relative_to(tmp_path / "lmdb").as_posix() for p in find_lmdbs(tmp_path / "lmdb"))
     assert lmdbs == ["bench/mine", "bench/synth_IC15", "train", "val"]
     manifests = sorted(p.relative_to(tmp_path / "manifests").as_posix()
@@ -149,7 +150,7 @@ def test_own_data_behind_links_is_refused_or_tracked_by_dvc(tmp_path):
         (own / split).unlink()
     link_own_data(real, own, folders=False)
     dvc(["repro", "prepare"], project)
-    assert json.loads((project / "reports" / "prepare.json").read_text())["bench/own_test"]["written"] == 2
+    assert PrepareSummary.read(project / "reports" / "prepare.json").converted["bench/own_test"].written == 2
     assert "prepare" not in dvc(["status", "prepare"], project).stdout
     image = real / "test" / "word_000.png"
     image.write_bytes(render_word("changed", np.random.default_rng(1)))
@@ -178,12 +179,12 @@ def test_finetune_profile_runs_end_to_end_on_fixture_crops(tmp_path):
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     dvc(["repro"], project, timeout=1400)
 
-    prep = json.loads((project / "reports" / "prepare.json").read_text())
-    assert prep["source"] == "folder"
-    assert (prep["train"]["samples"], prep["train"]["written"], prep["train"]["rejected"]) == (
-        41, 40, {"missing_file": 1})
-    assert (prep["val"]["written"], prep["bench/own_test"]["written"]) == (8, 12)
-    assert sorted(prep["synthetic"]["splits"]) == ["synth_IC15", "synth_IIIT5K"]  # no synthetic train/val
+    prep = PrepareSummary.read(project / "reports" / "prepare.json")
+    train = prep.converted["train"]
+    assert prep.source == "folder" and (train.samples, train.written, train.rejected) == (41, 40, {"missing_file": 1})
+    assert (prep.converted["val"].written, prep.converted["bench/own_test"].written) == (8, 12)
+    assert prep.synthetic is not None
+    assert sorted(prep.synthetic.splits) == ["synth_IC15", "synth_IIIT5K"]  # no synthetic train/val
     rej = json.loads((project / "data" / "manifests" / "train.rejections.json").read_text())
     assert rej["items"] == {"missing_file": ["train/lost.png"]}
     assert json.loads((project / "reports" / "validation.json").read_text())["success"] is True

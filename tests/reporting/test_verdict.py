@@ -10,14 +10,23 @@ from dataclasses import replace
 
 from tests.artifacts_kit import eval_result, train_summary
 from tests.reporting.test_report import BENCHES, _stage_files
-from textrec.artifacts import TrainSummary
+from textrec.artifacts import ConvertedLmdb, PrepareSummary, RenderedSplit, SynthSummary, TrainSummary
 from textrec.config import PathsConfig
 from textrec.reporting.collect import BackboneResults, collect
 from textrec.reporting.html import build_report
 from textrec.reporting.verdict import training_data, verdict
 
-PREPARE = {"source": "synthetic", "lexicon": "wordfreq en top 80000", "fonts": {"files": 628},
-           "splits": {"train": {"count": 40000}, "val": {"count": 500}}}
+
+def _split(name: str, count: int) -> RenderedSplit:
+    return RenderedSplit(name, "train", 1, count, 10.0, count / 10, 3000.0)
+
+
+PREPARE = PrepareSummary("synthetic", {}, SynthSummary(2, "png", "wordfreq en top 80000", {"files": 628}, {
+    "train": _split("train", 40000), "val": _split("val", 500)}))
+
+
+def _converted(written: int) -> ConvertedLmdb:
+    return ConvertedLmdb(written + 1, written, {"missing_file": 1}, 1.0, written + 1.0, "rejections.csv")
 
 
 def _train(steps: int, planned: int, batch: int, init: str = "scratch", complete: bool = True) -> TrainSummary:
@@ -55,9 +64,11 @@ def test_other_endings_are_named_from_the_training_summary() -> None:
 
 
 def test_training_data_of_real_and_own_data() -> None:
-    real = {"source": "real", "train/MJ": {"written": 1000}, "train/ST": {"written": 500}, "bench/SVT": {"written": 9}}
+    real = PrepareSummary("real", {"train/MJ": _converted(1000), "train/ST": _converted(500),
+                                   "bench/SVT": _converted(9)})
     assert training_data(real) == ("1,500 real word crops (train/MJ, train/ST)", 1500)
-    own = {"source": "folder", "train": {"written": 30}, "val": {"written": 5}}
+    own = PrepareSummary("folder", {"train": _converted(30), "val": _converted(5)},
+                         SynthSummary(2, "png", "words", {}, {"synth_IC15": _split("bench/synth_IC15", 3)}))
     assert training_data(own) == ("30 of your own labelled word crops (train)", 30)
 
 

@@ -5,11 +5,17 @@ through them."""
 
 from textrec.artifacts._file import Artifact, ArtifactError, ArtifactMissing, from_json, to_json
 from textrec.artifacts.bench import BenchResult, LoadAverage, MachineRecord
-from textrec.artifacts.data import ValidationSummary
+from textrec.artifacts.data import (
+           ConvertedLmdb,
+           PrepareSummary,
+           RenderedSplit,
+           SynthSummary,
+           ValidationSummary,
+)
 from textrec.artifacts.evaluation import CalibrationBlock, EvalResult, StartRecord, WorstExample, forgetting
 from textrec.artifacts.export import BenchAccuracy, ExportParity, QuantizeSummary, Timing
 from textrec.artifacts.train import TrainSummary
 
 __all__ = ["Artifact", "ArtifactError", "ArtifactMissing", "BenchAccuracy", "BenchResult", "CalibrationBlock",
-           "EvalResult", "ExportParity", "LoadAverage", "MachineRecord", "QuantizeSummary", "StartRecord", "Timing",
+           "ConvertedLmdb", "EvalResult", "ExportParity", "LoadAverage", "MachineRecord", "PrepareSummary", "QuantizeSummary", "RenderedSplit", "StartRecord", "SynthSummary", "Timing",
            "TrainSummary", "ValidationSummary", "WorstExample", "forgetting", "from_json", "to_json"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from textrec.artifacts import WorstExample
+from textrec.artifacts import PrepareSummary, WorstExample
 from textrec.data.lmdb_io import iter_records, key_index
 from textrec.reporting import charts
 from textrec.reporting.calibration import NOTE as CALIBRATION_NOTE
@@ -165,7 +165,7 @@ def _start_note(results: list[BackboneResults], table: pd.DataFrame, benchmarks:
 
 def build_report(results: list[BackboneResults], benchmarks: tuple[str, ...], bench_root: Path,
                  out_html: Path, out_md: Path, profile: str, own: tuple[str, ...] = (),
-                 prepare: dict | None = None) -> pd.DataFrame:
+                 prepare: PrepareSummary | None = None) -> pd.DataFrame:
     """``own``: the benchmarks that are your own test sets (``Params.own_benchmarks``): the headline is theirs.
     ``prepare``: reports/prepare.json, what the models were trained on (the verdicts say it)."""
     table = accuracy_table(results, benchmarks)

@@ -9,7 +9,7 @@ import html
 import json
 from dataclasses import dataclass
 
-from textrec.artifacts import TrainSummary
+from textrec.artifacts import PrepareSummary, TrainSummary
 from textrec.reporting.collect import BackboneResults
 
 # Below this plain mean accuracy over the benchmarks a model "does not read": an untrained CRNN scores 0
@@ -28,21 +28,18 @@ class Verdict:
     reads: str
 
 
-def training_data(prepare: dict | None) -> tuple[str, int | None]:
-    """(what the train split is, its image count) from prepare.json; synthetic runs keep it under "splits"."""
-    if not prepare:
+def training_data(prepare: PrepareSummary | None) -> tuple[str, int | None]:
+    """(what the train split is, its image count) from the prepare stage's summary."""
+    if prepare is None:
         return "unknown (no reports/prepare.json)", None
-    source = prepare.get("source", "unknown")
-    if source == "synthetic":
-        n = (prepare.get("splits", {}).get("train") or {}).get("count")
-        lexicon = prepare.get("lexicon")
-        fonts = (prepare.get("fonts") or {}).get("files")
-        how = ", ".join(x for x in (lexicon and f"words: {lexicon}", fonts and f"{fonts} fonts") if x)
+    names, n = prepare.training_images()
+    synth = prepare.synthetic
+    if synth is not None and names == ["train"] and "train" in synth.splits:
+        fonts = synth.fonts.get("files")
+        how = ", ".join(x for x in (synth.lexicon and f"words: {synth.lexicon}", fonts and f"{fonts} fonts") if x)
         return f"{n:,} synthetic word images rendered by the prepare stage" + (f" ({how})" if how else ""), n
-    train = {k: v for k, v in prepare.items() if isinstance(v, dict) and (k == "train" or k.startswith("train/"))}
-    n = sum(v.get("written", 0) for v in train.values())
-    kind = "of your own labelled word crops" if source == "folder" else "real word crops"
-    return f"{n:,} {kind} ({', '.join(sorted(train))})", n
+    kind = "of your own labelled word crops" if prepare.source == "folder" else "real word crops"
+    return f"{n:,} {kind} ({', '.join(names)})", n
 
 
 def _bundled_card(backbone: str) -> dict | None:
@@ -104,7 +101,7 @@ def _kind(t: TrainSummary, reads: bool, passes: float | None, ran: str) -> tuple
     return "model", ran
 
 
-def verdict(r: BackboneResults, prepare: dict | None) -> Verdict:
+def verdict(r: BackboneResults, prepare: PrepareSummary | None) -> Verdict:
     data, n_train = training_data(prepare)
     reads, reads_text = _reads(r)
     t = r.train

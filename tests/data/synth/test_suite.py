@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import runpy
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from textrec.artifacts import PrepareSummary
 from textrec.config import SynthConfig
 from textrec.data.lmdb_io import find_lmdbs, iter_records, num_samples
 from textrec.data.synth.suite import BENCHMARK_NAMES, plan, write_all
@@ -45,9 +45,10 @@ def test_stage_writes_lmdbs_and_summary(tmp_path: Path) -> None:
     stage = runpy.run_path(str(REPO / "stages" / "prepare.py"))
     assert stage["main"](["--params", str(tmp_path / "params.yaml")]) == 0
     assert num_samples(tmp_path / "lmdb" / "bench" / "synth_CUTE80") == 3
-    summary = json.loads((tmp_path / "reports" / "prepare.json").read_text(encoding="utf-8"))
-    assert summary["source"] == "synthetic"
-    assert set(summary["splits"]) == {"train", "val", "synth_IC15", "synth_CUTE80"}
+    summary = PrepareSummary.read(tmp_path / "reports" / "prepare.json")
+    assert summary.source == "synthetic" and summary.converted == {} and summary.synthetic is not None
+    assert set(summary.synthetic.splits) == {"train", "val", "synth_IC15", "synth_CUTE80"}
+    assert summary.training_images() == (["train"], TINY["train_size"])
     # every LMDB comes with its manifest, one row per record
     manifest = pd.read_parquet(tmp_path / "manifests" / "bench" / "synth_CUTE80.parquet")
     assert len(manifest) == 3 and set(manifest["status"]) == {"ok"}
