@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,24 @@ def server():
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@dataclass(frozen=True)
+class PrefectServer:
+    url: str  # its API, http://127.0.0.1:<port>/api
+    env: dict[str, str]  # os.environ with PREFECT_HOME and PREFECT_API_URL for this server (servers.prefect_env)
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    """One Prefect server on 127.0.0.1 for every flow test of the session (one start costs 10-30 s on 2
+    shared cores), its process group stopped at the end. Tests find their own runs (by deployment, work pool
+    or latest start), never count every run on it."""
+    from tests.pipeline.servers import prefect_env, start_prefect_server
+
+    tmp = tmp_path_factory.mktemp("prefect")
+    srv = start_prefect_server(tmp / "home", tmp / "prefect.log")
+    try:
+        yield PrefectServer(srv.url, prefect_env(tmp / "home", srv.url))
+    finally:
+        srv.stop()

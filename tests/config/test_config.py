@@ -138,7 +138,7 @@ def test_profile_switch_refuses_an_out_of_range_profile(tmp_path, capsys):
 
     shutil.copytree(REPO / "profiles", tmp_path / "profiles")
     tiny = (REPO / "profiles" / "tiny.yaml").read_text(encoding="utf-8")
-    bad = tiny.replace("calibration_images: 32", "calibration_images: 0")
+    bad = tiny.replace("calibration_images: 8", "calibration_images: 0")
     assert bad != tiny
     (tmp_path / "profiles" / "tiny.yaml").write_text(bad, encoding="utf-8")
     (tmp_path / "params.yaml").write_text("profile: demo\n", encoding="utf-8")

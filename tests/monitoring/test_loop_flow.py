@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from tests.monitoring.helpers import random_png
-from tests.pipeline.servers import prefect_env, start_prefect_server
 from textrec.monitoring.store import LogItem, PredictionLogger
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,20 +18,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.servers
 @pytest.mark.timeout(600)
-def test_without_labels_the_loop_selects_and_waits(tmp_path) -> None:
+def test_without_labels_the_loop_selects_and_waits(tmp_path, prefect_server) -> None:
     project = tmp_path / "project"
     project.mkdir()
     (project / "params.yaml").write_text("{}\n")
     log = PredictionLogger(project / "monitoring" / "predictions.db", "m", "1")
     log.log([LogItem(random_png(i), f"w{i}", i / 10) for i in range(10)])
     log.close()
-    srv = start_prefect_server(tmp_path / "prefect_home", tmp_path / "prefect.log")
-    try:
-        run = subprocess.run([sys.executable, "-m", "pipelines.loop_flow", "--n", "3", "--project-dir", str(project)],
-                             cwd=REPO, env=prefect_env(tmp_path / "prefect_home", srv.url), capture_output=True,
-                             text=True, timeout=300)
-    finally:
-        srv.stop()
+    run = subprocess.run([sys.executable, "-m", "pipelines.loop_flow", "--n", "3", "--project-dir", str(project)],
+                         cwd=REPO, env=prefect_server.env, capture_output=True, text=True, timeout=300)
     out = run.stdout + run.stderr
     assert run.returncode == 0 and "Finished in state Completed" in out, out[-3000:]
     batches = list((project / "monitoring" / "batches").iterdir())

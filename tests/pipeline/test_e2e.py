@@ -17,9 +17,10 @@ import pytest
 from bench.servers import http, post_json, start_tracking_server
 from tests.pipeline.project import REPO, copy_project, dvc
 from tests.pipeline.project import run as run_in
-from tests.pipeline.servers import PREFECT_BIN, prefect_env, start_prefect_server, start_worker, stop_group
+from tests.pipeline.servers import PREFECT_BIN, start_worker, stop_group
 
-# ~5 min typical; the fixture alone allows 1300 s for the deployment run plus two server starts
+# ~5 min typical; the fixture alone allows 1300 s for the deployment run plus two server starts (the Prefect
+# server is the session's, tests/conftest.py)
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(1800)]
 MODEL = "crnn-text-recognizer"
 
@@ -42,14 +43,13 @@ def _prefect(args: list[str], env: dict, cwd: Path, timeout: float = 300) -> sub
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def tiny_run(tmp_path_factory, prefect_server):
     tmp = tmp_path_factory.mktemp("e2e")
     project = copy_project(tmp / "project", "tiny")
     mlflow_srv = start_tracking_server(f"sqlite:///{tmp / 'mlflow.db'}", tmp / "mlartifacts", tmp / "mlflow.log")
-    prefect_srv = worker = None
+    worker = None
     try:
-        prefect_srv = start_prefect_server(tmp / "prefect_home", tmp / "prefect.log")
-        env = prefect_env(tmp / "prefect_home", prefect_srv.url) | {"MLFLOW_TRACKING_URI": mlflow_srv.url}
+        env = prefect_server.env | {"MLFLOW_TRACKING_URI": mlflow_srv.url}
         _prefect(["work-pool", "create", "textrec-local", "--type", "process"], env, project)
         _prefect(["--no-prompt", "deploy", "--name", "nightly"], env, project)
         worker = start_worker(env, project, "textrec-local", tmp / "worker.log")
@@ -61,25 +61,26 @@ def tiny_run(tmp_path_factory):
         print(f"\nprefect deployment run crnn-pipeline/nightly (tiny profile): {seconds:.1f} s")
         log = (tmp / "worker.log").read_text(errors="replace")
         assert proc.returncode == 0, f"deployment run failed:\n{proc.stdout[-3000:]}\n{log[-6000:]}"
-        yield Run(project, mlflow_srv.url, prefect_srv.url, env, seconds, proc.stdout + log)
+        yield Run(project, mlflow_srv.url, prefect_server.url, env, seconds, proc.stdout + log)
     finally:
         if worker is not None:
-            stop_group(worker)  # the worker first: it keeps polling a server that is gone
-        if prefect_srv is not None:
-            prefect_srv.stop()
+            stop_group(worker)
         mlflow_srv.stop()
 
 
 def test_deployment_run_completes_and_writes_every_output(tiny_run):
+    from textrec.config import load_params
+
     assert "Completed" in tiny_run.run_output
     p = tiny_run.project
+    bench_size = load_params(p / "params.yaml").data.synth.bench_size
     for bb in ("mobilenet_v3", "resnet34_vd"):
         assert (p / "models" / bb / "best.pdparams").exists()
         for f in ("inference.json", "inference.pdiparams", "model.onnx", "model_int8.onnx"):
             assert (p / "exported" / bb / f).stat().st_size > 0
         for bench in ("synth_IIIT5K", "synth_IC15"):
             d = json.loads((p / "reports" / "eval" / bb / f"{bench}.json").read_text())
-            assert d["count"] == 16 and 0.0 <= d["accuracy"] <= 1.0
+            assert d["count"] == bench_size and 0.0 <= d["accuracy"] <= 1.0
         assert json.loads((p / "reports" / "export" / f"{bb}.json").read_text())["passed"] is True
         assert json.loads((p / "reports" / "quantize" / f"{bb}.json").read_text())["passed"] is True
     assert json.loads((p / "reports" / "validation.json").read_text())["success"] is True
@@ -157,11 +158,11 @@ def test_changing_one_parameter_reruns_only_what_depends_on_it(tiny_run):
     params = tiny_run.project / "params.yaml"
     original = params.read_text()
     try:
-        params.write_text(original.replace("calibration_images: 32", "calibration_images: 24"))
+        params.write_text(original.replace("calibration_images: 8", "calibration_images: 6"))
         assert params.read_text() != original
         changed = set(json.loads(dvc(["status", "--json"], tiny_run.project).stdout))
         assert changed == {"quantize@mobilenet_v3", "quantize@resnet34_vd"}
-        params.write_text(original.replace("max_steps: 2\n", "max_steps: 3\n"))  # resnet34_vd's recipe
+        params.write_text(original.replace("max_steps: 1\n", "max_steps: 2\n"))  # resnet34_vd's recipe
         changed = set(json.loads(dvc(["status", "--json"], tiny_run.project).stdout))
         assert changed == {"train@resnet34_vd"}
     finally:
@@ -171,7 +172,7 @@ def test_changing_one_parameter_reruns_only_what_depends_on_it(tiny_run):
 def test_failing_stage_fails_the_flow_with_its_error_in_the_log(tiny_run, tmp_path):
     project = copy_project(tmp_path / "broken", "tiny")
     params = project / "params.yaml"
-    # a gate the tiny data cannot pass (256 training rows): the validation stage must fail and stop the flow
+    # a gate the tiny data cannot pass (128 training rows): the validation stage must fail and stop the flow
     params.write_text(params.read_text().replace("validation: {min_rows: 1,", "validation: {min_rows: 100000,"))
     env = tiny_run.env | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'unused.db'}"}
     proc = subprocess.run([sys.executable, "-m", "pipelines.crnn_flow"], cwd=project, env=env,
