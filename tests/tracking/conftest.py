@@ -15,11 +15,13 @@ from textrec.tracking.store import Store, resolve_store
 
 
 @pytest.fixture(scope="session")
-def kit_run(request: pytest.FixtureRequest) -> Path:
+def kit_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Read-only pipeline run (both backbones); clone it with ``clone_run`` before changing anything."""
     if not (KIT / "labels.tsv").exists():
         pytest.skip(f"PaddleOCR parity kit not found at {KIT}")
-    return cached_pipeline_run(Path(request.config.cache.mkdir("textrec-kit-run")))
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider: built for this session
+    root = cache.mkdir("textrec-kit-run") if cache is not None else tmp_path_factory.mktemp("textrec-kit-run")
+    return cached_pipeline_run(Path(root))
 
 
 def sqlite_store(tmp: Path) -> Store:
