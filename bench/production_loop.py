@@ -42,6 +42,8 @@ from pathlib import Path
 import yaml
 from harness import REPO, Bench, parser  # bench/, on sys.path as the script's folder
 
+from textrec.artifacts.metrics import acc_key
+
 IC15, IIIT = "IC15_train_4468", "IIIT5k_train_2000"
 MODEL = "crnn-finetuned"  # the finetune profile's registered model
 # (arm, select order, with the auto-accepted readings): the loop as shipped first (promoted if the gates pass),
@@ -239,7 +241,7 @@ def registry(work: Work) -> dict:
     out = {}
     for mv in c.search_model_versions(f"name = '{MODEL}'"):
         m = c.get_run(mv.run_id).data.metrics
-        out[str(mv.version)] = {"acc_fp32": m.get("acc_fp32/own_test"), "acc_int8": m.get("acc_int8/own_test"),
+        out[str(mv.version)] = {"acc_fp32": m.get(acc_key("fp32", "own_test")), "acc_int8": m.get(acc_key("int8", "own_test")),
                                 "decision": mv.tags.get("promotion.decision"), "precision": mv.tags.get("precision"),
                                 "monitoring": {k: v for k, v in m.items() if k.startswith("monitoring/")}}
     out["production"] = str(c.get_model_version_by_alias(MODEL, "production").version)

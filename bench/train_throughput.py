@@ -38,6 +38,7 @@ import numpy as np
 from harness import REPO, Bench, load_average, parser  # bench/, on sys.path as the script's folder
 
 from textrec.config import BACKBONES
+from textrec.preprocess import IMAGE_SHAPE
 
 CONFIGS = {  # name -> (configure_runtime's settings, fast_kernels, static, threads, processes)
     "baseline": (False, False, False, None, 1),
@@ -67,7 +68,7 @@ def make_batch(batch: int, data: str | None, seed: int) -> tuple[tuple[np.ndarra
         ds.close()
         return arrays, rate
     rng = np.random.default_rng(seed)
-    images = rng.uniform(-1.0, 1.0, (batch, 3, 32, 100)).astype("float32")  # normalised pixel range
+    images = rng.uniform(-1.0, 1.0, (batch, *IMAGE_SHAPE)).astype("float32")  # normalised pixel range
     lengths = np.clip(rng.poisson(5.0, batch), 1, 25)  # word lengths of typical scene text
     labels = np.zeros((batch, 25), "int64")
     for i, k in enumerate(lengths):

@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from textrec.preprocess import IMAGE_SHAPE
+
 PADDLEOCR = "paddleocr==2.10.0"
 # Wheels of the packages installed beside PaddleOCR (pip --require-hashes; Linux x86_64, CPython 3.11).
 PINS = """\
@@ -54,7 +56,6 @@ MODELS = (("builtin:0-9a-z", False), ("builtin:en", False), ("builtin:en", True)
 # its digits and lower case only. A swap, so that it relabels any dictionary (an en bundle too) one to one.
 _PLAIN, _SWAPPED = "abcdefghijklm0123456789", "ABCDEFGHIJKLM .,:;!?'-/"
 RELABELLED = str.maketrans(_PLAIN + _SWAPPED, _SWAPPED + _PLAIN)
-IMAGE_SHAPE = (3, 32, 100)
 SCORE_ATOL = 1e-5  # Paddle Inference vs ONNX Runtime: scores differ by ~3e-7 (parity kit README)
 REPO = Path(__file__).resolve().parents[1]
 RUNNER = Path(__file__).with_name("paddleocr_predict_rec.py")  # runs in the child, with PaddleOCR importable

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-IMAGE_SHAPE = (3, 32, 100)
+from textrec.config.model import IMAGE_SHAPE
 
 
 class ImageDecodeError(ValueError):

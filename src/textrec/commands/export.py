@@ -11,6 +11,7 @@ from pathlib import Path
 def cmd_export(args: argparse.Namespace) -> int:
     from textrec.charset import Charset
     from textrec.config import load_params
+    from textrec.config.model import ModelConfig
     from textrec.config.pipeline import ExportConfig, QuantizeConfig
     from textrec.export.bundle import INT8_NAME, export_bundle, verify_bundle
     from textrec.export.images import sample_lmdb
@@ -19,17 +20,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     params = load_params(args.params) if args.params else None
     ecfg = params.export if params else ExportConfig()
     qcfg = params.quantize if params else QuantizeConfig()
+    shape = (params.model if params else ModelConfig()).image_shape  # the network's input, as the export stage
     if args.int8 and not args.calib:
         raise ValueError("--int8 needs --calib LMDB (training images for calibration)")
 
-    bundle = export_bundle(args.model, args.out, charset, args.backbone, ecfg.opset)
+    bundle = export_bundle(args.model, args.out, charset, args.backbone, ecfg.opset, shape)
     print(f"{bundle.inference_dir}: inference.json + inference.pdiparams ({bundle.backbone})")
     print(f"{bundle.onnx}: ONNX opset {ecfg.opset}, dynamic batch and width")
 
     check_lmdb = args.check or args.calib
     failed = False
     if check_lmdb:
-        sample = sample_lmdb(check_lmdb, ecfg.parity_images, charset)
+        sample = sample_lmdb(check_lmdb, ecfg.parity_images, charset, image_shape=shape)
         if not sample.keys:
             raise ValueError(f"{check_lmdb}: no usable image for the parity check ({sample.summary()})")
         reports = verify_bundle(bundle, sample.images, ecfg.parity_atol, args.threads, raise_on_failure=False)
@@ -49,7 +51,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.plan and args.plan not in plans:
             raise ValueError(f"--plan {args.plan!r}: not one of the configured plans {sorted(plans)}")
         plan = plans[args.plan] if args.plan else qcfg.plans[0]
-        calib = sample_lmdb(args.calib, qcfg.calibration_images, charset)
+        calib = sample_lmdb(args.calib, qcfg.calibration_images, charset, image_shape=shape)
         res = quantize_model(bundle.onnx, Path(args.out) / INT8_NAME, calib.images, plan,
                              qcfg.calibration_batch_size)
         print(f"{res.path}: INT8 plan '{plan.name}' ({res.int8_bytes / 1e6:.2f} MB, fp32 "

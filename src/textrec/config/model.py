@@ -13,6 +13,7 @@ BACKBONES: tuple[BackboneName, ...] = ("mobilenet_v3", "resnet34_vd")
 Channels = Annotated[int, Range(3, 3)]
 Height = Annotated[int, Range(32, 32)]
 Width = Annotated[int, Range(4)]  # at least one time step
+IMAGE_SHAPE = (3, 32, 100)  # C, H, W: PaddleOCR's CRNN input (the default of model.image_shape)
 
 
 @dataclass(frozen=True)
@@ -34,4 +35,4 @@ class CharsetConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     backbones: tuple[BackboneName, ...] = BACKBONES
-    image_shape: tuple[Channels, Height, Width] = (3, 32, 100)  # C, H, W fed to the network
+    image_shape: tuple[Channels, Height, Width] = IMAGE_SHAPE  # C, H, W fed to the network

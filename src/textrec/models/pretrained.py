@@ -16,11 +16,12 @@ from pathlib import Path
 
 from textrec.config.data import DatasetSource
 from textrec.config.model import BackboneName
+from textrec.config.pipeline import STANDARD_BENCHMARKS
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
 RELEASE_CHECKPOINT = "best_accuracy.pdparams"
-# the seven benchmarks PaddleOCR's published means average over (our eval.benchmarks names)
-PUBLISHED_BENCHMARKS = ("IIIT5K", "SVT", "IC03", "IC13", "IC15", "SVTP", "CUTE80")
+# the benchmarks PaddleOCR's published means average over (our eval.benchmarks names)
+PUBLISHED_BENCHMARKS = STANDARD_BENCHMARKS
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from textrec.artifacts.metrics import FORGETTING, latency_key
+from textrec.artifacts.metrics import FORGETTING, INT8_DROP_MAX, VALIDATION_SUCCESS, latency_key
 from textrec.config import PromotionConfig
 from textrec.evaluation.metrics import drop_within
 from textrec.tracking.files import ranking_key
@@ -36,9 +36,9 @@ def evaluate_gates(challenger: dict[str, float], production: dict[str, float] | 
     ``forgetting`` follows when ``cfg.max_forgetting`` is set.
     """
     gates = []
-    v = _get(challenger, "validation_success")
+    v = _get(challenger, VALIDATION_SUCCESS)
     gates.append(Gate("validation", v == 1.0, "data validation passed" if v == 1.0 else
-                      "data validation failed" if v is not None else "metric validation_success missing"))
+                      "data validation failed" if v is not None else f"metric {VALIDATION_SUCCESS} missing"))
 
     key = ranking_key(challenger, precision)  # production is held to the same mean: a run without it fails
     acc = _get(challenger, key)
@@ -54,7 +54,7 @@ def evaluate_gates(challenger: dict[str, float], production: dict[str, float] | 
         gates.append(Gate("accuracy", acc >= floor, f"{key}={acc:.4f} vs production {prod:.4f} "
                           f"- tolerance {cfg.accuracy_tolerance:g} = {floor:.4f}"))
 
-    drop = _get(challenger, "int8_drop_max")
+    drop = _get(challenger, INT8_DROP_MAX)
     gates.append(Gate("int8_drop", drop is not None and drop_within(drop, cfg.max_int8_drop),
                       "metric int8_drop_max missing" if drop is None else
                       f"largest per-benchmark INT8 drop {drop:.4f} vs limit {cfg.max_int8_drop:g}"))

@@ -17,6 +17,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from textrec.artifacts import ValidationSummary
+from textrec.artifacts.metrics import VALIDATION_SUCCESS
 from textrec.artifacts.train import TAG_TRAIN_RUN
 from textrec.config import Params
 from textrec.tracking.files import (
@@ -91,7 +92,7 @@ def collect_backbone(params: Params, root: Path, backbone: str, pipeline_run_id:
     tags = {
         "backbone": backbone, "profile": params.profile, TAG_PIPELINE_RUN: pipeline_run_id,
         "git_commit": commit[0], "git_dirty": str(commit[1]).lower(), "mlflow.source.git.commit": commit[0],
-        "data_dvc_hash": data_hash, "validation_success": str(validation.success).lower(),
+        "data_dvc_hash": data_hash, VALIDATION_SUCCESS: str(validation.success).lower(),
         "benchmarks": ",".join(benches), "missing_optional_files": ";".join(missing) or "none",
         **(trained or {}),
     }

@@ -38,6 +38,7 @@ from textrec.calibration import Calibration, CalibrationError
 from textrec.charset import Charset
 from textrec.inference.engines import OnnxEngine
 from textrec.inference.recognizer import Recognizer
+from textrec.preprocess import IMAGE_SHAPE
 from textrec.tracking.images import (
     MODEL_REFUSAL,
     ImageInputError,
@@ -49,7 +50,7 @@ from textrec.tracking.images import (
 
 # keys of the model config (logged with the model, overridable with load_model(..., model_config=...))
 DEFAULT_CONFIG = {
-    "image_shape": [3, 32, 100],
+    "image_shape": list(IMAGE_SHAPE),
     "batch_size": 64,
     "threads": 0,  # ONNX Runtime intra-op threads; 0 = every core (OnnxEngine's default)
     "max_bytes": ImageLimits.max_bytes,
