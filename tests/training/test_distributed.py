@@ -72,3 +72,20 @@ def test_two_cpu_ranks_match_one_process(tmp_path):
     print("batch BN: {}/{} weights differ by > 1e-4, mean abs diff {:.2e}".format(*results["batch"]))
     assert far < 1e-3 * total and mean < 1e-6
     assert results["batch"][0] > 0.5 * total  # unsynchronised batch statistics: a different computation
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_other_rank_waits_for_rank_0s_slow_tracking_and_checkpoints(tmp_path):
+    """Rank 0 alone opens the MLflow run and writes checkpoints; each taking 40 s (gloo's collectives give up
+    after 30 s: this killed a demo run whose MLflow store took 34 s to create) the run still completes."""
+    write_project(tmp_path, 16, 4, {**RECIPE, "max_steps": 2, "checkpoint_every_steps": 1})
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}", "SLOW_SECONDS": "40",
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    launch = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir",
+              str(tmp_path / "log"), str(REPO / "tests" / "training" / "slow_main_train_stage.py"), *STAGE[1:]]
+    proc = subprocess.run(launch, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=800)
+    logs = "".join(p.read_text(errors="replace")[-2000:] for p in sorted((tmp_path / "log").glob("workerlog.*")))
+    assert proc.returncode == 0, proc.stdout[-2000:] + logs
+    assert "TIMEOUT" not in logs
+    assert len(_losses(tmp_path)) == 2 and (tmp_path / "models" / "mobilenet_v3" / "latest.pdparams").exists()

@@ -94,11 +94,41 @@ def all_sum(ctx: DistContext, values: list[float]) -> list[float]:
     return t.numpy().tolist()
 
 
-def barrier(ctx: DistContext) -> None:
-    if ctx.distributed:
-        import paddle.distributed as dist
+# Ranks wait for one another through the launcher's TCP store, not a gloo collective: gloo gives up after
+# 30 s, and rank 0 alone may take longer than that (opening the MLflow run on a loaded machine took 34 s and
+# killed a demo run; a download of init weights; a checkpoint written to a slow disk). The store waits up to
+# its own timeout (FLAGS_stop_check_timeout, 900 s by default).
+_BARRIERS = "textrec/barrier"
 
-        dist.barrier()
+
+def _store():
+    from paddle.base import core
+
+    return core.create_or_get_global_tcp_store()  # the one the launcher's ranks joined
+
+
+def barrier(ctx: DistContext) -> None:
+    """Every rank waits here until all have arrived, however long one of them took to get here."""
+    if not ctx.distributed:
+        return
+    store = _store()
+    n = store.add(f"{_BARRIERS}/count/{ctx.rank}", 1)  # this rank's n-th barrier: the same n on every rank
+    arrived = f"{_BARRIERS}/{n}"
+    if store.add(arrived, 1) == ctx.world_size:  # the last to arrive lets everyone go
+        store.set(f"{arrived}/open", b"1")
+    store.wait(f"{arrived}/open")
+
+
+def wait_for_main(ctx: DistContext, key: str) -> None:
+    """Rank 0 says it finished something only it does (``key``: unique within the run); the other ranks wait
+    for that, however long it took, before their next collective."""
+    if not ctx.distributed:
+        return
+    store = _store()
+    if ctx.is_main:
+        store.set(f"textrec/main/{key}", b"1")
+    else:
+        store.wait(f"textrec/main/{key}")
 
 
 def launch_command(script: str, argv: list[str], nproc: int, log_dir: str) -> list[str]:

@@ -200,6 +200,9 @@ class TrainingLoop:
             self._save("latest")
         if st.step in r.keep_steps and self.ctx.is_main:
             self._snapshot()
+        # rank 0 alone wrote the CSV row, the MLflow metrics, a checkpoint or a snapshot: the others wait for it
+        # through the store before their next collective (gloo gives up after 30 s, a slow disk or server may not)
+        distributed.wait_for_main(self.ctx, f"step/{st.step}")
         meter.pause_ended()
         return val
 

@@ -155,6 +155,7 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
     state.tracking_run_id = sink.run_id if sink is not None else state.tracking_run_id
     if sink is not None and csv is not None and resumed_from is not None:
         backfill(sink, csv.path)
+    distributed.wait_for_main(ctx, "tracking-run")  # opening it may take longer than a collective waits
     loop = TrainingLoop(recipe, ctx, model, step, state, train_ds, val_ds, out, csv, total, sink)
     status = "FAILED"
     try:
@@ -192,7 +193,8 @@ def _prepare_out_dir(ctx: distributed.DistContext, out: Path, model, saves_best:
             check_free_space(out, set_bytes, sets=3 if saves_best else 2)
         except Exception as e:  # re-raised below, once the other ranks know
             error = e
-    # rank 0's outcome on every rank (0 fine, 1 too little space, 2 another error); also the barrier
+    distributed.barrier(ctx)  # however long rank 0's repair took (a collective would give up after 30 s)
+    # rank 0's outcome on every rank (0 fine, 1 too little space, 2 another error)
     code = 0.0 if error is None else 1.0 if isinstance(error, CheckpointSpaceError) else 2.0
     code = distributed.all_sum(ctx, [code])[0]
     if error is not None:
