@@ -62,6 +62,17 @@ def checkpoints(run: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def kept_points(out: Path, recipe: dict, measured: set[int]) -> list[dict]:
+    """The points of an earlier ``out`` of the same recipe at steps not measured now (their snapshots stayed
+    on another machine); none when ``out`` is missing or of another recipe."""
+    if not out.is_file():
+        return []
+    old = json.loads(out.read_text())
+    if old.get("run", {}).get("recipe") != recipe:
+        return []
+    return [p for p in old["points"] if p["step"] not in measured]
+
+
 def draw(points: list[dict], out: Path) -> None:
     import matplotlib
 
@@ -90,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log", type=Path, required=True, help="its reports/train/<backbone>/train_log.csv")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--fresh", action="store_true",
+                    help="forget the points of --out (default: keep those of the same recipe whose snapshot is "
+                         "no longer here: a multi-session run on machines that do not keep each other's files)")
     args = ap.parse_args(argv)
     for path, what in ((args.data, "real development data"), (args.run / "latest.state.json", "trainer state"),
                        (args.log, "training log")):
@@ -110,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         points.append({"step": step, "images_seen": step * batch, "checkpoint": path.name,
                        "val_accuracy": val_at(args.log, step), "hours": round(hours_at(state["segments"], step), 5),
                        "cpu": sorted({s["cpu"] for s in state["segments"] if s["from_step"] < step}),
+                       "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "measured_on": bench.record().cpu,
                        "real_dev": {d["name"]: {"dtrb": d["accuracy"], "exact": d["exact_accuracy"], "count": d["count"]}
                                     for d in real["datasets"]}})
         print(f"step {step} ({step * batch:,} images): " + ", ".join(
@@ -117,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     if not points:
         print(f"{args.run}: no snapshots/step_*.pdparams nor best.pdparams", file=sys.stderr)
         return 2
+    if not args.fresh:
+        points = sorted(points + kept_points(args.out, state["recipe"], {p["step"] for p in points}),
+                        key=lambda p: p["step"])
     result = {"run": {"dir": str(args.run), "recipe": state["recipe"],
                                                  "steps_done": state["step"], "finished": state["finished"]},
               "note": "points of one cosine run: an early point is read at a higher lr than a run of that "

@@ -55,3 +55,15 @@ def test_every_snapshot_and_the_best_become_points(tmp_path: Path) -> None:
         assert set(p["real_dev"]["signs"]) == {"dtrb", "exact", "count"} and p["real_dev"]["signs"]["count"] == 2
     assert result["machine"]["cores"] and out.with_suffix(".svg").read_text().startswith("<?xml")
     assert tuple(result["machine"]) == _bench("harness").MACHINE_KEYS and result["machine"]["load_average"]["end"]
+
+    # a later session on another machine: a snapshot (not the best's step) stayed behind, its point is kept
+    gone = ({2, 4} - {json.loads((run / "best.state.json").read_text())["best_step"]}).pop()
+    (run / "snapshots" / f"step_{gone}.pdparams").unlink()
+    before = {p["step"]: p for p in result["points"]}
+    assert scaling.main(["--run", str(run), "--log", str(tmp_path / "log.csv"), "--data", str(tmp_path / "data"),
+                         "--processes", "0", "--out", str(out)]) == 0
+    again = {p["step"]: p for p in json.loads(out.read_text())["points"]}
+    assert set(again) == set(before) and again[gone] == before[gone]
+    assert scaling.main(["--run", str(run), "--log", str(tmp_path / "log.csv"), "--data", str(tmp_path / "data"),
+                         "--processes", "0", "--out", str(out), "--fresh"]) == 0
+    assert gone not in {p["step"] for p in json.loads(out.read_text())["points"]}
