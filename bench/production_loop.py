@@ -42,6 +42,7 @@ from pathlib import Path
 import yaml
 from harness import REPO, Bench, parser  # bench/, on sys.path as the script's folder
 
+from textrec.artifacts import CalibrationReport
 from textrec.artifacts.metrics import acc_key
 
 IC15, IIIT = "IC15_train_4468", "IIIT5k_train_2000"
@@ -308,8 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         drift = {"synthetic_window": monitor(work, p, log, "synthetic", ["--until", at, "--last", str(n)]),
                  "real_window": monitor(work, p, log, "real", ["--since", at, "--last", str(n)])}
         truth = {hashlib.sha256(b).hexdigest(): lab for b, (_, lab) in zip(real, sent, strict=True)}
-        threshold = json.loads((p / "reports" / "calibration" / "mobilenet_v3.json").read_text())["validation"][
-            "threshold"]  # production's auto-accept threshold (99% precision on its validation set)
+        # production's auto-accept threshold (99% precision on its validation set)
+        threshold = CalibrationReport.read(p / "reports" / "calibration" / "mobilenet_v3.json").validation.threshold
         arms = {}
         for arm, order, auto in ARMS:
             db = root / f"predictions-{arm}.db"  # each arm picks from the same log, nothing selected yet

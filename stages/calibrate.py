@@ -10,9 +10,9 @@ validation words' ECE before and after, with the auto-accept threshold at calibr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
+from textrec.artifacts import CalibrationMeasure, CalibrationReport
 from textrec.config import BACKBONES
 from textrec.evaluation.calibrate import fit_on_lmdb
 from textrec.hashing import sha256_file
@@ -30,7 +30,7 @@ def main() -> None:
     args = ap.parse_args()
 
     params = load_stage_params("calibrate", args.params)
-    out, report = params.paths.calibration(args.backbone), params.paths.calibration_report(args.backbone)
+    out, report = params.paths.calibration(args.backbone), CalibrationReport.path(params.paths, args.backbone)
     require_writable("calibrate", out.parent, report.parent)
     configure_runtime("cpu", threads=os.cpu_count())
     charset, cfg = params.charset.build(), params.calibration
@@ -44,11 +44,11 @@ def main() -> None:
     except ValueError as e:
         raise SystemExit(f"calibrate: error: {e}") from None
     cal.save(out)
-    validation = scored.calibration(cfg.bins, cfg.target_precision)
-    report.write_text(json.dumps({"backbone": args.backbone, "method": cal.method, "parameters": cal.parameters,
-                                  "selection": cal.selection, "validation": validation}, indent=2) + "\n")
+    validation = CalibrationMeasure(**scored.calibration(cfg.bins, cfg.target_precision))
+    CalibrationReport(backbone=args.backbone, method=cal.method, parameters=cal.parameters, selection=cal.selection,
+                      validation=validation).write(report)
     print(f"{args.backbone}: calibration {cal.describe()} on {scored.count} validation words: ECE "
-          f"{validation['ece_before']:.4f} -> {validation['ece_after']:.4f} (cross-validated: "
+          f"{validation.ece_before:.4f} -> {validation.ece_after:.4f} (cross-validated: "
           + ", ".join(f"{m} {v:.4f}" for m, v in cal.selection["cv_ece"].items()) + ")")
 
 

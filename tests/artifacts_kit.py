@@ -7,6 +7,8 @@ from __future__ import annotations
 from textrec.artifacts import (
     BenchAccuracy,
     CalibrationBlock,
+    CalibrationMeasure,
+    CalibrationReport,
     EvalResult,
     QuantizeSummary,
     StartRecord,
@@ -52,3 +54,9 @@ def quantize_result(accuracy: tuple[tuple[str, float, float], ...] = (("a", 0.8,
                            max_accuracy_drop=max(r.accuracy_drop for r in rows), fp32_bytes=100, int8_bytes=40,
                            calibration={"images": 2}, timing_images=8, config={"timing_threads": 1},
                            benchmarks=rows, speed=speed, op_counts={}, attempts=[])
+
+
+def calibration_report() -> CalibrationReport:
+    measure = {k: v for k, v in vars(CAL).items() if k != "method"}
+    return CalibrationReport("mobilenet_v3", "temperature", {"temperature": 1.3},
+                             {"by": "auto", "cv_ece": {"temperature": 0.05}}, CalibrationMeasure(**measure))

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.artifacts_kit import eval_result, quantize_result, train_summary
+from tests.artifacts_kit import calibration_report, eval_result, quantize_result, train_summary
 from textrec.artifacts import (
     ArtifactError,
     ConvertedLmdb,
@@ -25,8 +25,9 @@ from textrec.artifacts.metrics import METRICS
 from textrec.config import PathsConfig
 
 
-@pytest.mark.parametrize("artifact", [train_summary(), eval_result(), eval_result(start=0.7), quantize_result()],
-                         ids=["train", "eval", "eval_start", "quantize"])
+@pytest.mark.parametrize("artifact", [train_summary(), eval_result(), eval_result(start=0.7), quantize_result(),
+                                      calibration_report()],
+                         ids=["train", "eval", "eval_start", "quantize", "calibration"])
 def test_round_trip(artifact, tmp_path):
     path = artifact.write(tmp_path / "x" / "a.json")
     assert type(artifact).read(path) == artifact

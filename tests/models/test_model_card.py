@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.artifacts_kit import eval_result
+from textrec.artifacts import BenchResult, LoadAverage, MachineRecord
 from textrec.cli import main
 from textrec.data.lmdb_io import LmdbWriter
 from textrec.models import pretrained
@@ -55,10 +56,9 @@ def _pipeline_outputs(root: Path, rows: list[tuple[Path, str]]) -> Path:
     for i, bench in enumerate(params["eval"]["benchmarks"]):  # the evaluate stage's files
         dataclasses.replace(eval_result(bench), count=500, accuracy=0.1 * i).write(
             root / "reports" / "eval" / "mobilenet_v3" / f"{bench}.json")
-    real = {"machine": {"cpu": "CPU B"}, "protocol": "DTRB",
-            "real": {"datasets": [{"name": "IIIT5k_train_2000", "count": 2000, "accuracy": 0.5}]}}
-    (root / "reports" / "bench").mkdir(parents=True)
-    (root / "reports" / "bench" / "real_dev.json").write_text(json.dumps(real))
+    machine = MachineRecord("CPU B", "v", "6/1/1", 2, ["avx2"], "3.11.7", "Linux", 0, LoadAverage([1, 1, 1], [1, 1, 1]))
+    real = {"protocol": "DTRB", "real": {"datasets": [{"name": "IIIT5k_train_2000", "count": 2000, "accuracy": 0.5}]}}
+    BenchResult(machine, real).write(root / "reports" / "bench" / "real_dev.json")
     return root / "params.yaml"
 
 

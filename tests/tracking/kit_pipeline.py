@@ -23,7 +23,15 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from textrec.artifacts import BenchAccuracy, QuantizeSummary, Timing, TrainSummary, ValidationSummary
+from textrec.artifacts import (
+    BenchAccuracy,
+    CalibrationMeasure,
+    CalibrationReport,
+    QuantizeSummary,
+    Timing,
+    TrainSummary,
+    ValidationSummary,
+)
 from textrec.charset import Charset
 from textrec.config.calibration import CalibrationConfig
 from textrec.config.pipeline import EvalConfig
@@ -262,11 +270,12 @@ def write_pipeline_run(root: Path, models: Path, backbones: tuple[str, ...] = tu
         engines = {p: OnnxEngine(src / f, threads=1) for p, f in (("fp32", "model.onnx"), ("int8", "model_int8.onnx"))}
         speed = [_timing(e, f"onnx_{p}", x1) for p, e in engines.items()]
         rows = []
-        cal, _ = fit_on_lmdb(engines["fp32"], root / "data" / "lmdb" / "val", charset, CalibrationConfig(folds=3),
-                             {"data": "kit"})
+        cal, scored = fit_on_lmdb(engines["fp32"], root / "data" / "lmdb" / "val", charset,
+                                  CalibrationConfig(folds=3), {"data": "kit"})
         cal.save(root / "exported" / bb / "calibration.json")
-        (root / "reports" / "calibration").mkdir(parents=True, exist_ok=True)
-        (root / "reports" / "calibration" / f"{bb}.json").write_text(json.dumps({"method": cal.method}))
+        CalibrationReport(bb, cal.method, cal.parameters, cal.selection,
+                          CalibrationMeasure(**scored.calibration())).write(
+            root / "reports" / "calibration" / f"{bb}.json")
         for bench in BENCHES:
             res = {p: evaluate_lmdb(e, lmdb / bench, charset, bench, calibration=cal if p == "fp32" else None)
                    for p, e in engines.items()}

@@ -12,10 +12,20 @@ from textrec.artifacts.data import (
            SynthSummary,
            ValidationSummary,
 )
-from textrec.artifacts.evaluation import CalibrationBlock, EvalResult, StartRecord, WorstExample, forgetting
+from textrec.artifacts.evaluation import (
+    CalibrationBlock,
+    CalibrationMeasure,
+    CalibrationReport,
+    EvalResult,
+    StartRecord,
+    WorstExample,
+    forgetting,
+)
 from textrec.artifacts.export import BenchAccuracy, ExportParity, QuantizeSummary, Timing
 from textrec.artifacts.train import TrainSummary
 
-__all__ = ["Artifact", "ArtifactError", "ArtifactMissing", "BenchAccuracy", "BenchResult", "CalibrationBlock",
-           "ConvertedLmdb", "EvalResult", "ExportParity", "LoadAverage", "MachineRecord", "PrepareSummary", "QuantizeSummary", "RenderedSplit", "StartRecord", "SynthSummary", "Timing",
-           "TrainSummary", "ValidationSummary", "WorstExample", "forgetting", "from_json", "to_json"]
+__all__ = ["Artifact", "ArtifactError", "ArtifactMissing", "BenchAccuracy", "BenchResult",
+           "CalibrationBlock", "CalibrationMeasure", "CalibrationReport", "ConvertedLmdb", "EvalResult",
+           "ExportParity", "LoadAverage", "MachineRecord", "PrepareSummary", "QuantizeSummary",
+           "RenderedSplit", "StartRecord", "SynthSummary", "Timing", "TrainSummary", "ValidationSummary",
+           "WorstExample", "forgetting", "from_json", "to_json"]

@@ -25,11 +25,10 @@ class WorstExample:
 
 
 @dataclass(frozen=True)
-class CalibrationBlock:
-    """The confidence's calibration on this benchmark (``textrec.calibration.calibration_summary`` and the
-    method the calibrate stage fitted; ``ece_after`` None without one)."""
+class CalibrationMeasure:
+    """The confidence's calibration on a set of words (``textrec.calibration.calibration_summary``):
+    ECE before and after (None: not calibrated), the reliability bins, the auto-accept threshold."""
 
-    method: str | None
     count: int
     accuracy: float
     bins: int
@@ -40,6 +39,31 @@ class CalibrationBlock:
     coverage: float
     reliability_before: list[dict[str, Any]]
     reliability_after: list[dict[str, Any]] | None
+
+
+@dataclass(frozen=True)
+class CalibrationBlock(CalibrationMeasure):
+    """An eval result's calibration: the measure on the benchmark and the method the calibrate stage fitted."""
+
+    method: str | None  # textrec.calibration.Calibration.describe(); None: the model had none
+
+
+@dataclass(frozen=True)
+class CalibrationReport(Artifact):
+    """``calibrate@<backbone>``: the method chosen on the validation words, every method's cross-validated
+    ECE, and the validation words' calibration with the fitted method."""
+
+    STAGE = "calibrate"
+
+    backbone: str
+    method: str
+    parameters: dict[str, Any]
+    selection: dict[str, Any]  # by (auto | configured) and cv_ece per method
+    validation: CalibrationMeasure
+
+    @staticmethod
+    def path(paths: PathsConfig, backbone: str) -> Path:
+        return paths.calibration_report(backbone)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from textrec.artifacts import EvalResult
+from textrec.artifacts import BenchResult, EvalResult, to_json
 from textrec.config import Params, to_dict
 from textrec.config.model import BackboneName
 from textrec.hashing import sha256_file
@@ -54,9 +54,9 @@ def build_card(checkpoint: Path, params: Params, backbone: BackboneName,
     segments = state.get("segments", [])
     real = None
     if real_dev is not None:
-        rd = json.loads(real_dev.read_text(encoding="utf-8"))
-        real = {"machine": rd.get("machine"), "protocol": rd.get("protocol"),
-                "datasets": [{k: d[k] for k in ("name", "count", "accuracy")} for d in rd["real"]["datasets"]]}
+        rd = BenchResult.read(real_dev)  # bench/real_dev.py's result
+        real = {"machine": to_json(rd.machine), "protocol": rd.result.get("protocol"),
+                "datasets": [{k: d[k] for k in ("name", "count", "accuracy")} for d in rd.result["real"]["datasets"]]}
     synth_bench = _benchmarks(params, backbone, params.eval.benchmarks)
     return {
         "backbone": backbone,
