@@ -59,3 +59,65 @@ def test_a_tracking_server_that_is_down_fails_in_one_line_naming_it(tmp_path):
     assert proc.stderr.count("\n") == 1 and uri in proc.stderr and "not reachable" in proc.stderr, proc.stderr
     assert "Connection refused" in proc.stderr
     assert seconds < 60, f"promote took {seconds:.0f} s"
+
+
+def _tables(path: Path) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def test_a_sqlite_store_appears_whole_even_when_its_creator_is_killed(tmp_path):
+    """MLflow builds a new SQLite store's tables in a temporary file linked into place when done: a process
+    killed at any moment of that leaves no store or a whole one, never the half-built file that failed every
+    later run ("table _alembic_tmp_experiments already exists")."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from textrec.tracking.store import client
+
+    code = ("import sys; from textrec.config import TrackingConfig; from textrec.tracking.store import "
+            "resolve_store, ensure_sqlite; ensure_sqlite(resolve_store(TrackingConfig(), sys.argv[1], env={}))")
+    root = tmp_path / "killed"
+    root.mkdir()
+    for delay in (0.0, 0.3, 1.0):  # after MLflow started writing the new store's tables
+        proc = subprocess.Popen([sys.executable, "-c", code, str(root)])
+        deadline = time.monotonic() + 240
+        while not list(root.glob(".mlflow.db.*.creating")) and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        db = root / "mlflow.db"
+        assert not db.exists() or ("alembic_version" in _tables(db) and not any(
+            t.startswith("_alembic_tmp_") for t in _tables(db))), delay
+    client(resolve_store(TrackingConfig(), root, env={}))  # builds it whole; the killed creators' files go
+    assert [p.name for p in root.iterdir()] == ["mlflow.db"] and "alembic_version" in _tables(root / "mlflow.db")
+
+
+def test_a_half_built_sqlite_store_is_one_line_saying_what_to_do(tmp_path):
+    import shutil
+    import sqlite3
+
+    import pytest
+
+    from textrec.tracking.live import open_training_run
+    from textrec.tracking.store import client, ensure_sqlite
+
+    store = resolve_store(TrackingConfig(), tmp_path, env={})
+    (tmp_path / "ok").mkdir()
+    ensure_sqlite(resolve_store(TrackingConfig(), tmp_path / "ok", env={}))
+    shutil.copyfile(tmp_path / "ok" / "mlflow.db", tmp_path / "mlflow.db")
+    with sqlite3.connect(tmp_path / "mlflow.db") as conn:  # what alembic's batch migration leaves when killed
+        conn.execute("CREATE TABLE _alembic_tmp_experiments (experiment_id INTEGER)")
+    with pytest.raises(ValueError, match=r"mlflow.db was left half-built .*: move it aside") as e:
+        client(store)
+    assert "\n" not in str(e.value)
+    from textrec.config import load_params
+
+    params = load_params(REPO / "params.yaml")
+    assert open_training_run(params, "mobilenet_v3", tmp_path, env={}) is None  # training goes on without it

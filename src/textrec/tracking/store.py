@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -52,6 +53,7 @@ def mlflow_session(store: Store) -> Iterator[str]:
     from mlflow.tracking._tracking_service import utils
 
     require_reachable(store)
+    ensure_sqlite(store)
     saved_global, saved_env = utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(store.tracking_uri)
     try:
@@ -72,7 +74,51 @@ def client(store: Store):
     from mlflow import MlflowClient
 
     require_reachable(store)
+    ensure_sqlite(store)
     return MlflowClient(tracking_uri=store.tracking_uri, registry_uri=store.tracking_uri)
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+def ensure_sqlite(store: Store) -> None:
+    """A SQLite store is created whole or not at all: MLflow builds its tables in a temporary file that is
+    then linked into place (a process killed while MLflow migrated the file in place left it half-built, and
+    every later run failed on it: "table _alembic_tmp_experiments already exists"). A file so left is one
+    error line saying what to do."""
+    path = _sqlite_path(store.tracking_uri)
+    if path is None:
+        return
+    if path.exists():
+        _refuse_half_built(path)
+        return
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.creating"):  # of a creator killed before it was done
+        if not Path(f"/proc/{stale.name.split('.')[-2]}").exists():
+            stale.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.creating")
+    try:
+        SqlAlchemyStore(f"sqlite:///{tmp}", store.artifact_location or (path.parent / "mlartifacts").as_uri())
+        with contextlib.suppress(FileExistsError):  # another process that created it first wins
+            os.link(tmp, path)  # atomic: the store appears whole
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _refuse_half_built(path: Path) -> None:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as e:
+        raise ValueError(f"{path} is not a readable MLflow store ({e}): move it aside and run again") from None
+    if any(t.startswith("_alembic_tmp_") for t in tables):
+        raise ValueError(f"{path} was left half-built by a process killed while MLflow created or upgraded its "
+                         "tables: move it aside (its runs, if any, are in it) and run again; a new one is made")
 
 
 def require_reachable(store: Store) -> None:
