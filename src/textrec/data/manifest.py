@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from textrec.charset import Charset
+from textrec.data.lmdb_io import image_key
 from textrec.data.reasons import REASONS, Reason
 from textrec.data.records import check_record, label_text
 
@@ -121,7 +122,7 @@ def reconcile(manifest, records):  # (DataFrame | None, DataFrame) -> (DataFrame
     import pandas as pd
 
     # every record has a key here, also one whose image is missing (its key is null in ``records``)
-    records = records.assign(key=[f"image-{int(s.rpartition('#')[2]):09d}" for s in records["source"]])
+    records = records.assign(key=[image_key(int(s.rpartition("#")[2])).decode() for s in records["source"]])
     if manifest is None:
         return records[list(COLUMNS)], pd.DataFrame(columns=["key", "source"])
     keyed = manifest[manifest["key"].notna()]

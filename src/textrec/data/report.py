@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from textrec.data.lmdb_io import image_key
 from textrec.data.reasons import RECORD_REASONS, Reason
 
 
@@ -27,7 +28,7 @@ class Rejection:
     @property
     def key(self) -> str:
         """``<lmdb path>::image-000000042``: enough to find the record again."""
-        return f"{self.lmdb}::image-{self.index:09d}"
+        return f"{self.lmdb}::{image_key(self.index).decode()}"
 
 
 @dataclass
