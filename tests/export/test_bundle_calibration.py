@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from tests.models.test_model_card import _files_match, _pipeline_outputs
+from textrec.artifacts import BenchResult, LoadAverage, MachineRecord
 from textrec.calibration import Calibration
 from textrec.cli import main
 from textrec.inference.recognizer import Recognizer
@@ -25,8 +26,9 @@ def _bench_json(path, cal: Calibration):
     """bench/calibration.py's record of ``cal`` on two real sets."""
     sets = {name: {"count": n, "ece_before": before, "synthetic_fit": {"chosen": {"ece_after": after, "coverage": cov}}}
             for name, n, before, after, cov in (("IIIT5K", 2000, 0.09, 0.031, 0.55), ("IC15", 4467, 0.29, 0.042, 0.0))}
-    path.write_text(json.dumps({"bins": 15, "target_precision": 0.99, "sets": sets, "synthetic_validation": {
-        "calibration": {"method": cal.method, "parameters": cal.parameters}}}))
+    machine = MachineRecord("CPU", "v", "6/1/1", 2, ["avx2"], "3.11.7", "Linux", 0, LoadAverage([1, 1, 1], [1, 1, 1]))
+    BenchResult(machine, {"bins": 15, "target_precision": 0.99, "sets": sets, "synthetic_validation": {
+        "calibration": {"method": cal.method, "parameters": cal.parameters}}}).write(path)
     return path
 
 

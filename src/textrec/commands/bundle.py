@@ -122,6 +122,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
 def _ship_calibration(card: dict, run_calibration: Path, out: Path, backbone: str, args: argparse.Namespace) -> None:
     """The run's calibration into the bundle (--reexport: the bundle's own, same weights), with its card entry."""
+    from textrec.artifacts import BenchResult
     from textrec.export.bundle import CALIBRATION_USE, ship_calibration
     from textrec.models.model_card import calibration_section, file_entry
 
@@ -132,7 +133,7 @@ def _ship_calibration(card: dict, run_calibration: Path, out: Path, backbone: st
         return
     bench = Path(args.calibration_bench) if args.calibration_bench else None
     card["files"].append(file_entry(shipped, CALIBRATION_USE))
-    card["calibration"] = calibration_section(shipped, json.loads(bench.read_text()) if bench and bench.is_file()
+    card["calibration"] = calibration_section(shipped, BenchResult.read(bench) if bench and bench.is_file()
                                               else None)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from textrec.artifacts import BenchResult
 from textrec.charset import Charset
 from textrec.config import Params
 from textrec.config.model import BackboneName
@@ -166,7 +167,7 @@ def attach_calibration(out: Path, backbone: str, source: Path, bench: Path | Non
         raise FileNotFoundError(f"{card_file}: no bundle to attach a calibration to (bundle a checkpoint first)")
     card = json.loads(card_file.read_text(encoding="utf-8"))
     path = ship_calibration(source, out, backbone)
-    bench_data = json.loads(bench.read_text(encoding="utf-8")) if bench is not None and bench.is_file() else None
+    bench_data = BenchResult.read(bench) if bench is not None and bench.is_file() else None
     card["files"] = [f for f in card.get("files", []) if f["name"] != path.name] + [file_entry(path, CALIBRATION_USE)]
     card["calibration"] = calibration_section(path, bench_data)
     write_card(card, out / backbone)

@@ -106,7 +106,7 @@ def dictionary_section(file_name: str, characters: str) -> dict[str, Any]:
             "num_classes": len(characters) + 1, "summary": describe_characters(characters)}
 
 
-def calibration_section(path: Path, bench: dict[str, Any] | None = None) -> dict[str, Any]:
+def calibration_section(path: Path, bench: BenchResult | None = None) -> dict[str, Any]:
     """The bundle's confidence calibration (``textrec.calibration``): its file, method, what it was fitted on
     and the methods it was chosen among; ``bench``: bench/calibration.py's JSON, whose per-set ECE on real
     photos (held back: never fitted on) is kept when it measured this calibration (same method and
@@ -116,13 +116,14 @@ def calibration_section(path: Path, bench: dict[str, Any] | None = None) -> dict
     cal = Calibration.load(path)
     out = {"file": path.name, "method": cal.method, "description": cal.describe(), "fitted_on": cal.fitted_on,
            "selection": cal.selection, "real_dev": None}
-    measured = (bench or {}).get("synthetic_validation", {}).get("calibration")
+    result = bench.result if bench else {}
+    measured = result.get("synthetic_validation", {}).get("calibration")
     if measured == {"method": cal.method, "parameters": cal.parameters}:
-        out["real_dev"] = {"bins": bench["bins"], "target_precision": bench["target_precision"],
+        out["real_dev"] = {"bins": result["bins"], "target_precision": result["target_precision"],
                            "sets": {name: {"count": s["count"], "ece_before": s["ece_before"],
                                            "ece_after": s["synthetic_fit"]["chosen"]["ece_after"],
                                            "coverage": s["synthetic_fit"]["chosen"]["coverage"]}
-                                    for name, s in bench["sets"].items()}}
+                                    for name, s in result["sets"].items()}}
     return out
 
 
