@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from textrec.artifacts.metrics import train_key
 from textrec.config.train import RecipeConfig
 from textrec.data.augment import Augmenter, EpochView
 from textrec.data.dataset import LmdbTextDataset, collate_batch
@@ -41,7 +42,7 @@ class MetricsSink(Protocol):
 def step_metrics(epoch: int, loss: float, lr: float, ips: float, val: float | None) -> dict[str, float]:
     """One CSV row as sink metrics: the names ``textrec track`` gives the CSV's columns (``train/loss``, ...)."""
     values = dict(zip(FIELDS[1:], (epoch, loss, lr, ips, val), strict=True))
-    return {f"train/{k}": float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
+    return {train_key(k): float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
 
 
 def backfill(sink: MetricsSink, metrics_csv: Path) -> None:
@@ -51,7 +52,7 @@ def backfill(sink: MetricsSink, metrics_csv: Path) -> None:
 
     with metrics_csv.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            values = {f"train/{k}": float(v) for k, v in row.items() if k != "step" and v}
+            values = {train_key(k): float(v) for k, v in row.items() if k != "step" and v}
             sink.log(int(row["step"]), {k: v for k, v in values.items() if math.isfinite(v)})
 
 
