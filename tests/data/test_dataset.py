@@ -6,24 +6,11 @@ import lmdb
 import numpy as np
 import pytest
 
+from tests.data.raw_lmdb import write_raw
 from tests.training.wordimages import random_words, render_word, write_word_lmdb
 from textrec.charset import Charset
 from textrec.data.dataset import BadRecordError, LmdbTextDataset, collate_batch
-from textrec.data.lmdb_io import image_key, label_key
 from textrec.data.reasons import RECORD_REASONS
-
-
-def _write_raw(dst, records: list[tuple[bytes | None, bytes | None]]) -> None:
-    """DTRB LMDB written by hand so that keys can be missing (LmdbWriter always writes both)."""
-    env = lmdb.open(str(dst), map_size=1 << 26)
-    with env.begin(write=True) as txn:
-        for i, (img, lab) in enumerate(records, start=1):
-            if img is not None:
-                txn.put(image_key(i), img)
-            if lab is not None:
-                txn.put(label_key(i), lab)
-        txn.put(b"num-samples", str(len(records)).encode())
-    env.close()
 
 
 @pytest.fixture()
@@ -41,7 +28,7 @@ def mixed_lmdb(tmp_path):
         (render_word("42x", rng), b"42x"),  # 8 ok
         (b"", b"empty"),  # 9 empty image bytes
     ]
-    _write_raw(tmp_path / "mixed", records)
+    write_raw(tmp_path / "mixed", records)
     return tmp_path / "mixed"
 
 
@@ -71,7 +58,7 @@ def test_index_pass_rejects_and_reports_every_bad_record(mixed_lmdb, tmp_path):
 
 def test_unknown_chars_rejected_when_charset_keeps_them(mixed_lmdb, tmp_path):
     rng = np.random.default_rng(1)
-    _write_raw(tmp_path / "strict", [(render_word("ab", rng), b"a#b"), (render_word("ab", rng), b"ab")])
+    write_raw(tmp_path / "strict", [(render_word("ab", rng), b"a#b"), (render_word("ab", rng), b"ab")])
     ds = LmdbTextDataset(tmp_path / "strict", Charset.from_file(drop_unknown=False))
     assert len(ds) == 1 and ds.report.counts()["unknown_chars"] == 1
     assert ds.report.rejections[0].detail == "a#b"

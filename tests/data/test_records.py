@@ -8,6 +8,7 @@ import lmdb
 import numpy as np
 import pytest
 
+from tests.data.raw_lmdb import write_raw
 from textrec.charset import Charset
 from textrec.data.convert import manifest_from_lmdb
 from textrec.data.dataset import LmdbTextDataset
@@ -41,16 +42,7 @@ RECORDS: list[tuple[bytes | None, bytes | None, str | None]] = [
 @pytest.fixture()
 def mixed(tmp_path):
     """A DTRB LMDB written by hand, so that keys can be missing and labels need not be UTF-8."""
-    env = lmdb.open(str(tmp_path / "mixed"), map_size=1 << 24)
-    with env.begin(write=True) as txn:
-        for i, (img, lab, _) in enumerate(RECORDS, start=1):
-            if img is not None:
-                txn.put(image_key(i), img)
-            if lab is not None:
-                txn.put(label_key(i), lab)
-        txn.put(b"num-samples", str(len(RECORDS)).encode())
-    env.close()
-    return tmp_path / "mixed"
+    return write_raw(tmp_path / "mixed", [(img, lab) for img, lab, _ in RECORDS])
 
 
 def _expected() -> dict[str, str]:
