@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     if not calib.keys:
         raise SystemExit(f"quantize: no usable calibration image in {paths.split_lmdb('train')} "
                          f"({calib.summary()})")
-    timing = sample_lmdbs(list(benches.values()), 64 // len(benches) + 1, charset, shape)  # same crops for every engine
+    # one round's images, the same crops for every engine
+    timing = sample_lmdbs(list(benches.values()), max(cfg.timing_batch_sizes) // len(benches) + 1, charset, shape)
     chosen, attempts = quantize_with_gates(fp32, int8, calib.images, benches, timing.images, charset, cfg,
                                            params.eval.batch_size, shape, progress=on_terminal(args.no_progress))
 

@@ -102,6 +102,7 @@ def test_out_of_range_params_fail_at_load_naming_key_and_range(tmp_path, key, va
     ({"data": {"synth": {"mix_lexicon": 0, "mix_random": 0, "mix_number": 0}}}, "params.data.synth: mix_"),
     ({"data": {"validation": {"min_width": 50, "max_width": 40}}}, "params.data.validation: min_width"),
     ({"train": {"mobilenet_v3": {"lr": float("nan")}}}, r"params.train.mobilenet_v3.lr: nan is out of range"),
+    ({"quantize": {"timing_batch_sizes": [8, 64]}}, r"params.quantize: timing_batch_sizes \[8, 64\] must include 1"),
 ])
 def test_inconsistent_params_fail_at_load(data, message):
     with pytest.raises(ConfigError, match=message):

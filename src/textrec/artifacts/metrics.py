@@ -73,7 +73,8 @@ METRICS = {
                                             "calibrated confidence above which they are right at "
                                             "calibration.target_precision (0 when none reaches it; the threshold "
                                             "is in the eval JSON and the report)",
-    latency_key(_P, "<N>"): "ms/image at batch N, N in 1 and 64 (quantize stage; _b1 is the promotion gate latency)",
+    latency_key(_P, "<N>"): "ms/image at batch N, N in quantize.timing_batch_sizes (1 and 64; _b1 is the "
+                            "promotion gate latency)",
     VALIDATION_SUCCESS: "1 if the data validation passed, else 0",
     train_key("<column>"): "per step, from the training log: loss, lr, images_per_second, val_accuracy, epoch "
                            "(logged live by the train stage)",

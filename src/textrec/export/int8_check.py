@@ -1,9 +1,10 @@
 """Does an INT8 model keep the fp32 model's accuracy, and is it faster? Measurements, gates, plan choice.
 
 Both models are evaluated on every benchmark LMDB with the evaluation code used everywhere else
-(``evaluate_lmdb``: same preprocessing, decoding and DTRB scoring); speed is ms/image at batch 1 and 64,
-median of interleaved rounds (``time_engines``). ``quantize_with_gates`` tries the configured plans in order
-and ships the first INT8 model that passes every gate.
+(``evaluate_lmdb``: same preprocessing, decoding and DTRB scoring); speed is ms/image at each of
+``quantize.timing_batch_sizes`` (1 and 64), median of interleaved rounds (``time_engines``).
+``quantize_with_gates`` tries the configured plans in order and ships the first INT8 model that passes every
+gate.
 """
 
 from __future__ import annotations
@@ -126,8 +127,9 @@ def quantize_with_gates(fp32_path: Path, out: Path, calibration: np.ndarray, ben
                                      evaluate_benches(OnnxEngine(candidate), benches, charset, batch_size,
                                                       image_shape, progress, f"int8 {plan.name}"))
         int8 = OnnxEngine(candidate, cfg.timing_threads)
-        timings = time_engines({"onnx_fp32": fp32, "onnx_int8": int8}, timing_images, (1, 64),
-                               cfg.timing_rounds, progress=progress, desc=f"timing {plan.name}")
+        sizes = cfg.timing_batch_sizes
+        timings = time_engines({"onnx_fp32": fp32, "onnx_int8": int8}, timing_images, sizes, cfg.timing_rounds,
+                               images_per_round=max(sizes), progress=progress, desc=f"timing {plan.name}")
         attempt = PlanAttempt(plan, q, benchmarks, timings, gate_failures(benchmarks, timings, cfg))
         attempts.append((attempt, candidate))
         if not attempt.failures:
