@@ -48,15 +48,9 @@ def summarize(result: TrainResult, batch_size: int) -> TrainSummary:
     record the bench JSONs carry (family/model/stepping name a VM's generic CPU)."""
     machine = machine_info()
     return TrainSummary(
-        steps=result.steps, epoch=result.epoch, stop_reason=result.stop_reason, planned_steps=result.planned_steps,
-        recipe_complete=result.recipe_complete, best_accuracy=result.best_accuracy, best_step=result.best_step,
-        last_val_accuracy=result.last_val_accuracy, last_loss=result.last_loss,
-        skipped_batches=result.skipped_batches, seconds=result.seconds,
-        images_per_second=result.images_per_second, world_size=result.world_size, rank=result.rank,
-        resumed_from_step=result.resumed_from_step, train_rejected=len(result.train_report.rejections),
+        **result.outcome(), train_rejected=len(result.train_report.rejections),
         val_rejected=len(result.val_report.rejections) if result.val_report else None,
-        images_seen=result.steps * batch_size, machine=machine, cpu=machine["cpu"], init=result.init,
-        tracking_run_id=result.tracking_run_id)
+        images_seen=result.steps * batch_size, machine=machine, cpu=machine["cpu"])
 
 
 def main(argv: list[str] | None = None) -> int:

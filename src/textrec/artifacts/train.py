@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +13,14 @@ TAG_TRAIN_RUN = "train_run_id"  # the tag naming the run the train stage logged 
 
 
 @dataclass(frozen=True)
-class TrainSummary(Artifact):
-    """How one training ended (rank 0 of ``train@<backbone>``). The first fields are the trainer's
-    ``TrainResult``'s of the same name."""
-
-    STAGE = "train"
+class TrainOutcome:
+    """How one training invocation ended, as the trainer returns it (``training.trainer.TrainResult``
+    extends it with the in-memory reports) and as train.json records it (``TrainSummary``)."""
 
     steps: int
     epoch: int  # epochs completed
     stop_reason: str  # "epochs" | "max_steps" | "time_budget"
-    planned_steps: int  # what the recipe specifies
+    planned_steps: int  # what the recipe specifies (epochs and max_steps)
     recipe_complete: bool  # False: a safety stop (time budget) ended it early: not the recipe's model
     best_accuracy: float | None
     best_step: int | None
@@ -34,13 +32,26 @@ class TrainSummary(Artifact):
     world_size: int
     rank: int
     resumed_from_step: int | None  # None: started afresh
+    init: dict[str, Any] = field(default_factory=dict)  # the weights it started from (training/init.py)
+    tracking_run_id: str | None = None  # the MLflow run the curves went to live, None without one
+
+    def outcome(self) -> dict[str, Any]:
+        """The ``TrainOutcome`` fields of this object, by name (to build another subclass from it)."""
+        return {f.name: getattr(self, f.name) for f in fields(TrainOutcome)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainSummary(Artifact, TrainOutcome):
+    """How one training ended (rank 0 of ``train@<backbone>``): the trainer's outcome and what the stage
+    adds to it."""
+
+    STAGE = "train"
+
     train_rejected: int  # records the training set rejected (listed in data_train.json)
     val_rejected: int | None  # None: no validation set
     images_seen: int  # steps x the recipe's global batch
     machine: dict[str, Any]  # textrec.machine.machine_info(): the bench JSONs' CPU record
     cpu: str  # machine["cpu"], the name the report shows
-    init: dict[str, Any] = field(default_factory=dict)  # the weights it started from (training/init.py)
-    tracking_run_id: str | None = None  # the MLflow run the curves went to live
 
     @staticmethod
     def path(paths: PathsConfig, backbone: str) -> Path:

@@ -14,10 +14,10 @@ import base64
 import logging
 import pickle
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from textrec.artifacts.train import TrainOutcome
 from textrec.charset import Charset, dictionary_beside
 from textrec.config import Params, to_dict
 from textrec.config.data import ValidationConfig
@@ -48,28 +48,13 @@ log = logging.getLogger("textrec.training")
 __all__ = ["NonFiniteLossError", "TrainResult", "train"]
 
 
-@dataclass(frozen=True)
-class TrainResult:
+@dataclass(frozen=True, kw_only=True)
+class TrainResult(TrainOutcome):
+    """The trainer's outcome and what the stage writes beside train.json."""
+
     out_dir: Path
-    steps: int
-    epoch: int  # epochs completed
-    stop_reason: str  # "epochs" | "max_steps" | "time_budget"
-    planned_steps: int  # what the recipe specifies (epochs and max_steps)
-    recipe_complete: bool  # False: a safety stop (time budget) ended it early; not the recipe's model
-    best_accuracy: float | None
-    best_step: int | None
-    last_val_accuracy: float | None
-    last_loss: float | None
-    skipped_batches: int
-    seconds: float  # wall time of the loop in this invocation
-    images_per_second: float  # mean over this invocation's steps (global batch)
     train_report: DatasetReport
     val_report: DatasetReport | None
-    world_size: int
-    rank: int
-    resumed_from_step: int | None  # None: started afresh
-    init: dict[str, Any] = field(default_factory=dict)  # the weights the run started from (training/init.py)
-    tracking_run_id: str | None = None  # the live metrics run (MLflow), None without one
 
 
 def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str | Path,
@@ -173,12 +158,15 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
         if val_ds is not None:
             val_ds.close()
     distributed.barrier(ctx)
-    return TrainResult(out, state.step, state.epoch, state.stop_reason, total, state.stop_reason != "time_budget",
-                       state.best_accuracy, state.best_step,
-                       state.last_val_accuracy, loop.last_loss, state.skipped_batches, loop.seconds,
-                       loop.images / loop.seconds if loop.seconds > 0 else 0.0, train_ds.report,
-                       None if val_ds is None else val_ds.report, ctx.world_size, ctx.rank, resumed_from,
-                       init=state.init, tracking_run_id=state.tracking_run_id if ctx.is_main else None)
+    return TrainResult(
+        steps=state.step, epoch=state.epoch, stop_reason=state.stop_reason, planned_steps=total,
+        recipe_complete=state.stop_reason != "time_budget", best_accuracy=state.best_accuracy,
+        best_step=state.best_step, last_val_accuracy=state.last_val_accuracy, last_loss=loop.last_loss,
+        skipped_batches=state.skipped_batches, seconds=loop.seconds,
+        images_per_second=loop.images / loop.seconds if loop.seconds > 0 else 0.0, world_size=ctx.world_size,
+        rank=ctx.rank, resumed_from_step=resumed_from, init=state.init,
+        tracking_run_id=state.tracking_run_id if ctx.is_main else None,
+        out_dir=out, train_report=train_ds.report, val_report=None if val_ds is None else val_ds.report)
 
 
 def _prepare_out_dir(ctx: distributed.DistContext, out: Path, model, saves_best: bool) -> None:
