@@ -1,10 +1,9 @@
 """Write an HTML template for `dvc plots show` that draws its charts without internet.
 
 DVC's own page loads vega, vega-lite and vega-embed from a CDN, so offline it stays blank. This template
-carries the three libraries inline (from the `vl-convert-python` package, which ships them) and leaves out
-DVC's `{scripts}` placeholder, so the CDN tags are never added:
+carries the three libraries inline (from the `vl-convert-python` package of the dev extra, which ships
+them) and leaves out DVC's `{scripts}` placeholder, so the CDN tags are never added:
 
-    .venv/bin/pip install vl-convert-python==1.9.0.post1     # once; not needed by anything else
     .venv/bin/python scripts/plots_offline.py                 # -> .dvc/plots/offline.html (~0.9 MB, not in git)
     .venv/bin/dvc plots show --html-template .dvc/plots/offline.html    # -> dvc_plots/index.html
 
@@ -45,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import vl_convert
     except ImportError:
-        print("plots_offline: needs the vl-convert-python package, which ships the JavaScript: "
-              ".venv/bin/pip install vl-convert-python==1.9.0.post1", file=sys.stderr)
+        print("plots_offline: needs the vl-convert-python package (the dev extra), which ships the "
+              "JavaScript: run `bash scripts/setup.sh`", file=sys.stderr)
         return 1
     # the default snippet sets window.vegaEmbed, window.vegaLite and window.vega, as the CDN scripts do
     bundle = vl_convert.javascript_bundle(vl_version=VEGA_LITE)
