@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 import re
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.scripts_kit import load_script
 from textrec.config import PathsConfig
 from textrec.preflight import require_writable, write_problem
 
@@ -63,9 +63,7 @@ def test_stage_with_unwritable_outputs_fails_in_one_line(tmp_path, stage):
 
 
 def _train_stage(monkeypatch):
-    spec = importlib.util.spec_from_file_location("stage_train", REPO / "stages" / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("stages/train.py")
 
     def no_training(*args, **kwargs):
         raise AssertionError("training started although its outputs cannot be written")

@@ -4,7 +4,6 @@ the auto-accept threshold with its coverage (parity kit's 24 real photos and Pad
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sys
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.scripts_kit import stage_main
 from textrec.calibration import Calibration, expected_calibration_error
 from textrec.charset import Charset
 from textrec.data.lmdb_io import LmdbWriter
@@ -23,11 +23,7 @@ from textrec.inference.engines import load_engine
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _stage(name: str):
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", REPO / "stages" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+_stage = stage_main
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the same benchmark images (parity kit's 24 real photos)."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import shutil
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.scripts_kit import stage_main
 from textrec.charset import Charset
 from textrec.data.lmdb_io import LmdbWriter
 from textrec.evaluation.evaluate import evaluate_lmdb
@@ -22,10 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _evaluate_stage():
-    spec = importlib.util.spec_from_file_location("stage_evaluate", REPO / "stages" / "evaluate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return stage_main("evaluate")
 
 
 def test_stage_reports_the_model_and_its_starting_checkpoint(tmp_path, parity_kit, parity_rows, monkeypatch):

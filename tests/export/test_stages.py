@@ -1,7 +1,6 @@
 """The export and quantize DVC stages end to end on a tiny project (kit checkpoint + kit images)."""
 
 import dataclasses
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -9,16 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.scripts_kit import stage_main
 from textrec.config import load_params
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _stage(name: str):
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", REPO / "stages" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+_stage = stage_main
 
 
 def test_export_then_quantize_stage(tmp_path, mv3_checkpoint, kit_lmdb, capsys, monkeypatch):

@@ -5,7 +5,6 @@ Inference and its ONNX path) on models exported by textrec: the same texts as te
 
 from __future__ import annotations
 
-import importlib.util
 import platform
 import string
 import sys
@@ -15,7 +14,7 @@ from types import ModuleType
 import cv2
 import pytest
 
-from tests.conftest import REPO
+from tests.scripts_kit import load_script
 
 pytestmark = pytest.mark.timeout(900)  # first run: download + install, three exports, twelve predict_rec runs
 TAGS = ("0-9a-z", "en", "en-relabelled")  # the script's MODELS
@@ -24,13 +23,7 @@ JOBS = {("paddle_inference", False), ("paddle_inference", True), ("onnx", False)
 
 def _script() -> ModuleType:
     """scripts/paddleocr_interop.py as a module (scripts/ is a folder of scripts, not a package)."""
-    name = "paddleocr_interop"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while the class is made
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_script("scripts/paddleocr_interop.py")
 
 
 @pytest.fixture(scope="module")

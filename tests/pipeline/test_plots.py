@@ -4,7 +4,6 @@ scripts out."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -19,6 +18,7 @@ import pytest
 import yaml
 
 from tests.pipeline.svg_text import GAP, SVG, crowded_pairs, text_boxes
+from tests.scripts_kit import load_script
 from textrec.config import BACKBONES, load_params
 from textrec.reporting.collect import accuracy_long
 from textrec.training.metrics_log import FIELDS, MetricsCsv
@@ -124,10 +124,7 @@ def test_validation_curve_leaves_out_the_rows_without_a_value(plots_json):
 
 
 def _offline_script():
-    spec = importlib.util.spec_from_file_location("plots_offline", REPO / "scripts" / "plots_offline.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/plots_offline.py")
 
 
 def test_offline_template_inlines_the_libraries_instead_of_the_cdn(tmp_path):

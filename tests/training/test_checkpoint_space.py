@@ -8,7 +8,6 @@ tested with the failure injected at checkpoint_files' write (tests/training/faul
 from __future__ import annotations
 
 import errno
-import importlib.util
 import json
 import os
 import re
@@ -21,6 +20,7 @@ import paddle
 import pytest
 import yaml
 
+from tests.scripts_kit import stage_main
 from tests.training.faults import FaultyOs
 from tests.training.wordimages import random_words, write_project, write_word_lmdb
 from textrec.config.train import RecipeConfig
@@ -98,11 +98,9 @@ def test_too_little_space_for_the_checkpoints_stops_before_step_one(words, tmp_p
 def _stage(cwd: Path, monkeypatch, capsys, *argv: str) -> tuple[int, str]:
     """stages/train.py's main in this process, in ``cwd``: (exit status, stderr)."""
     monkeypatch.chdir(cwd)
-    spec = importlib.util.spec_from_file_location("stage_train", REPO / "stages" / "train.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
+    main = stage_main("train")
     capsys.readouterr()
-    rc = stage.main(["--backbone", "mobilenet_v3", "--params", "params.yaml", "--no-progress", *argv])
+    rc = main(["--backbone", "mobilenet_v3", "--params", "params.yaml", "--no-progress", *argv])
     return rc, capsys.readouterr().err
 
 

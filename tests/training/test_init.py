@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.scripts_kit import load_script
 from tests.training.wordimages import random_words, write_word_lmdb
 from textrec.charset import Charset
 from textrec.config import ConfigError, parse_params
@@ -278,12 +279,7 @@ def test_a_trained_checkpoint_carries_its_dictionary_to_the_next_run(parity_kit,
 # --- the stages: download fetches the releases (printing the sha256 to pin), a 0-step train writes it all --
 
 def _stage(name: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", Path(__file__).parents[2] / "stages" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_script(f"stages/{name}.py")
 
 
 def test_download_stage_fetches_the_release_and_prints_its_checksum(parity_kit, server, tmp_path, capsys):

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.pipeline.project import REPO
+from tests.scripts_kit import stage_main
 from tests.training.wordimages import random_words, write_word_lmdb
 from textrec.config.train import RecipeConfig
 from textrec.models.checkpoint import read_params
@@ -144,7 +144,6 @@ def test_too_many_rejected_records_stop_training_before_the_first_step(tmp_path)
 
 
 def test_train_stage_applies_the_gate_threshold_from_params(tmp_path, monkeypatch, capsys):
-    import importlib.util
 
     import yaml
 
@@ -155,10 +154,7 @@ def test_train_stage_applies_the_gate_threshold_from_params(tmp_path, monkeypatc
     params = yaml.safe_load(pfile.read_text())
     pfile.write_text(yaml.safe_dump({**params, "data": {"validation": {"max_rejected_fraction": 0.05}}}))
     monkeypatch.chdir(tmp_path)
-    spec = importlib.util.spec_from_file_location("stage_train", REPO / "stages" / "train.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
-    assert stage.main(["--backbone", "mobilenet_v3", "--params", str(pfile), "--no-progress"]) == 1
+    assert stage_main("train")(["--backbone", "mobilenet_v3", "--params", str(pfile), "--no-progress"]) == 1
     [line] = [x for x in capsys.readouterr().err.splitlines() if "error" in x]
     assert line.startswith("train: error: data/lmdb/train: 1 of 16 records rejected (6.25%)")
     assert "image-000000002 (undecodable)" in line and "max_rejected_fraction 5.00%" in line
