@@ -62,15 +62,15 @@ def checkpoints(run: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def kept_points(out: Path, recipe: dict, measured: set[int]) -> list[dict]:
-    """The points of an earlier ``out`` of the same recipe at steps not measured now (their snapshots stayed
-    on another machine); none when ``out`` is missing or of another recipe."""
+def earlier_points(out: Path, recipe: dict) -> dict[int, dict]:
+    """The points of an earlier ``out`` of the same recipe, by step; none when ``out`` is missing or of
+    another recipe."""
     if not out.is_file():
-        return []
+        return {}
     old = json.loads(out.read_text())
     if old.get("run", {}).get("recipe") != recipe:
-        return []
-    return [p for p in old["points"] if p["step"] not in measured]
+        return {}
+    return {p["step"]: p for p in old["points"]}
 
 
 def draw(points: list[dict], out: Path) -> None:
@@ -102,26 +102,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--fresh", action="store_true",
-                    help="forget the points of --out (default: keep those of the same recipe whose snapshot is "
-                         "no longer here: a multi-session run on machines that do not keep each other's files)")
+                    help="forget the points of --out and read every checkpoint again (default: keep those of "
+                         "the same recipe whose snapshot is no longer here, a multi-session run on machines that "
+                         "do not keep each other's files, or is the same file, by sha256)")
     args = ap.parse_args(argv)
     for path, what in ((args.data, "real development data"), (args.run / "latest.state.json", "trainer state"),
                        (args.log, "training log")):
         if not path.exists():
             print(f"{path}: {what} not found", file=sys.stderr)
             return 2
+    from textrec.hashing import sha256_file
     from textrec.inference.recognizer import Recognizer
 
     state = json.loads((args.run / "latest.state.json").read_text())
     batch = int(state["recipe"]["batch_size"])
+    earlier = {} if args.fresh else earlier_points(args.out, state["recipe"])
     points = []
     bench, t0 = Bench.start(), time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="textrec-scaling-") as tmp:
         sets = load_real_sets(args.data, Path(tmp), args.processes)
     for step, path in checkpoints(args.run):
+        sha = sha256_file(path)
+        if earlier.get(step, {}).get("checkpoint_sha256") == sha:  # these very weights were read before
+            points.append(earlier[step])
+            print(f"step {step}: kept (the same checkpoint, measured {earlier[step]['measured_at']})")
+            continue
         rec = Recognizer(path)  # its dictionary beside it (<stem>.dict.txt)
         real = run_model(sets, lambda images, rec=rec: predict_ours(rec, images))
-        points.append({"step": step, "images_seen": step * batch, "checkpoint": path.name,
+        points.append({"step": step, "images_seen": step * batch, "checkpoint": path.name, "checkpoint_sha256": sha,
                        "val_accuracy": val_at(args.log, step), "hours": round(hours_at(state["segments"], step), 5),
                        "cpu": sorted({s["cpu"] for s in state["segments"] if s["from_step"] < step}),
                        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "measured_on": bench.record().cpu,
@@ -132,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     if not points:
         print(f"{args.run}: no snapshots/step_*.pdparams nor best.pdparams", file=sys.stderr)
         return 2
-    if not args.fresh:
-        points = sorted(points + kept_points(args.out, state["recipe"], {p["step"] for p in points}),
-                        key=lambda p: p["step"])
+    # an earlier point whose snapshot is not here (it stayed on another machine) stays in the curve
+    measured = {p["step"] for p in points}
+    points = sorted(points + [p for s, p in earlier.items() if s not in measured], key=lambda p: p["step"])
     result = {"run": {"dir": str(args.run), "recipe": state["recipe"],
                                                  "steps_done": state["step"], "finished": state["finished"]},
               "note": "points of one cosine run: an early point is read at a higher lr than a run of that "

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.bench.test_real_dev import _bench, _word_png
 from tests.training.wordimages import random_words, write_word_lmdb
@@ -29,7 +30,7 @@ def test_hours_are_counted_pro_rata_over_invocations() -> None:
     assert scaling.hours_at(segments, 300) == 2.0
 
 
-def test_every_snapshot_and_the_best_become_points(tmp_path: Path) -> None:
+def test_every_snapshot_and_the_best_become_points(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     scaling = _scaling()
     words = write_word_lmdb(tmp_path / "train", random_words(8, np.random.default_rng(1)), seed=2)
     recipe = RecipeConfig(epochs=100, batch_size=4, device="cpu", max_steps=4, lr=1e-3, eval_every_steps=2,
@@ -60,10 +61,15 @@ def test_every_snapshot_and_the_best_become_points(tmp_path: Path) -> None:
     gone = ({2, 4} - {json.loads((run / "best.state.json").read_text())["best_step"]}).pop()
     (run / "snapshots" / f"step_{gone}.pdparams").unlink()
     before = {p["step"]: p for p in result["points"]}
+    capsys.readouterr()
     assert scaling.main(["--run", str(run), "--log", str(tmp_path / "log.csv"), "--data", str(tmp_path / "data"),
                          "--processes", "0", "--out", str(out)]) == 0
     again = {p["step"]: p for p in json.loads(out.read_text())["points"]}
-    assert set(again) == set(before) and again[gone] == before[gone]
+    assert set(again) == set(before) and again == before
+    # the checkpoint still here is the same file (sha256): its point is kept, not read again
+    (present,) = {2, 4} - {gone}
+    assert f"step {present}: kept (the same checkpoint" in capsys.readouterr().out
     assert scaling.main(["--run", str(run), "--log", str(tmp_path / "log.csv"), "--data", str(tmp_path / "data"),
                          "--processes", "0", "--out", str(out), "--fresh"]) == 0
     assert gone not in {p["step"] for p in json.loads(out.read_text())["points"]}
+    assert "kept" not in capsys.readouterr().out  # --fresh reads every checkpoint again
