@@ -1,6 +1,6 @@
 """The team stack of scripts/services.sh, started once for the tests of this folder and stopped after them, and
 the one tiny pipeline run these tests share: prefect.yaml's `team` deployment run by a worker of checkout `a`
-(the `tiny` profile, every stage, both backbones), tracked, registered and promoted on the stack's MLflow
+(the `tiny` profile on MobileNetV3, every stage), tracked, registered and promoted on the stack's MLflow
 server. The tests of test_team.py then push it, clone it, run it again on two workers and restart the stack."""
 
 from __future__ import annotations
