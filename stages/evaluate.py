@@ -22,6 +22,7 @@ from textrec.calibration import Calibration, CalibrationError
 from textrec.config import BACKBONES
 from textrec.evaluation.evaluate import DatasetResult, evaluate_lmdb
 from textrec.evaluation.start import starting_checkpoint
+from textrec.hashing import sha256_file
 from textrec.inference.engines import load_engine
 from textrec.preflight import load_stage_params, require_writable
 from textrec.progress import on_terminal
@@ -60,12 +61,13 @@ def main() -> None:
         return evaluate_lmdb(engine, params.paths.bench_lmdb(args.bench), charset, args.bench,
                              params.eval.batch_size, params.model.image_shape, progress=progress, calibration=cal)
 
-    result = evaluate(params.paths.checkpoint(args.backbone), on_terminal(args.no_progress), calibration)
+    checkpoint = params.paths.checkpoint(args.backbone)
+    result = evaluate(checkpoint, on_terminal(args.no_progress), calibration)
     start = starting_checkpoint(params.paths.model_dir(args.backbone))
     if start is not None and start.path is not None:
         start_result = evaluate(start.path, progress=False)
         start = start.measured(start_result.accuracy, start_result.count)
-    written = result.artifact(args.backbone, params.eval.gallery_size,
+    written = result.artifact(args.backbone, sha256_file(checkpoint), params.eval.gallery_size,
                               calibration.describe() if calibration else None, params.calibration.bins,
                               params.calibration.target_precision,
                               None if start is None else start.record())

@@ -27,7 +27,7 @@ def eval_result(bench: str = "IC15", accuracy: float = 0.5, start: float | None 
                 backbone: str = "mobilenet_v3") -> EvalResult:
     """``start``: the init checkpoint's accuracy (None: trained from scratch)."""
     return EvalResult(
-        name=bench, backbone=backbone, count=count, accuracy=accuracy, norm_edit_distance=0.1, mean_confidence=0.8,
+        name=bench, backbone=backbone, checkpoint_sha256="c" * 64, count=count, accuracy=accuracy, norm_edit_distance=0.1, mean_confidence=0.8,
         empty_predictions=1, rejected={"label_too_long": 1}, rejected_keys={"label_too_long": ["image-000000004"]},
         worst=[WorstExample("image-000000002", "abc", "abd", 0.9, None, False)], calibration=CAL,
         start=None if start is None else StartRecord("bundled", "init.pdparams", "ab" * 32, accuracy=start, count=3))

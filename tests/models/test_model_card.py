@@ -13,6 +13,7 @@ import yaml
 
 from tests.artifacts_kit import eval_result
 from textrec.artifacts import BenchResult, LoadAverage, MachineRecord
+from textrec.calibration import Calibration
 from textrec.cli import main
 from textrec.data.lmdb_io import LmdbWriter
 from textrec.models import pretrained
@@ -53,11 +54,12 @@ def _pipeline_outputs(root: Path, rows: list[tuple[Path, str]]) -> Path:
                                    {"from_step": 700, "to_step": 1200, "seconds": 1800.0, "cpu": "CPU B",
                                     "world_size": 2}])
     save_checkpoint(root / "models" / "mobilenet_v3", "best", model, opt, state)
+    sha = hashlib.sha256((root / "models" / "mobilenet_v3" / "best.pdparams").read_bytes()).hexdigest()
     for i, bench in enumerate(params["eval"]["benchmarks"]):  # the evaluate stage's files
-        dataclasses.replace(eval_result(bench), count=500, accuracy=0.1 * i).write(
+        dataclasses.replace(eval_result(bench), checkpoint_sha256=sha, count=500, accuracy=0.1 * i).write(
             root / "reports" / "eval" / "mobilenet_v3" / f"{bench}.json")
     machine = MachineRecord("CPU B", "v", "6/1/1", 2, ["avx2"], "3.11.7", "Linux", 0, LoadAverage([1, 1, 1], [1, 1, 1]))
-    real = {"protocol": "DTRB", "real": {"datasets": [{"name": "IIIT5k_train_2000", "count": 2000, "accuracy": 0.5}]}}
+    real = {"protocol": "DTRB", "model": "models/mobilenet_v3/best.pdparams", "model_sha256": sha, "real": {"datasets": [{"name": "IIIT5k_train_2000", "count": 2000, "accuracy": 0.5}]}}
     BenchResult(machine, real).write(root / "reports" / "bench" / "real_dev.json")
     return root / "params.yaml"
 
@@ -185,6 +187,37 @@ def test_bundle_refuses_a_missing_evaluation(tmp_path, parity_rows, monkeypatch,
     assert main(["bundle", "--params", str(params), "--real-dev", "", "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err
     assert "synth_SVT.json: not found; run `dvc repro evaluate@mobilenet_v3-synth_SVT`" in err
+
+
+def test_bundle_refuses_measurements_of_other_weights(tmp_path, parity_rows, monkeypatch, capsys):
+    """An evaluation, a real-dev result or a calibration of another checkpoint (an earlier best, say) is never
+    quoted for this one: one line naming the file and what to run, before any export."""
+    params = _pipeline_outputs(tmp_path, parity_rows)
+    monkeypatch.chdir(tmp_path)
+    svt = tmp_path / "reports" / "eval" / "mobilenet_v3" / "synth_SVT.json"
+    fresh = svt.read_text()
+    svt.write_text(fresh.replace(json.loads(fresh)["checkpoint_sha256"], "d" * 64))
+    assert main(["bundle", "--params", str(params), "--real-dev", "", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "synth_SVT.json: measured on other weights (sha256 dddddddddddd" in err
+    assert "run `dvc repro evaluate@mobilenet_v3-synth_SVT` first" in err
+    svt.write_text(fresh)
+
+    real = tmp_path / "reports" / "bench" / "real_dev.json"
+    data = json.loads(real.read_text())
+    data["model_sha256"] = "d" * 64
+    real.write_text(json.dumps(data))
+    assert main(["bundle", "--params", str(params), "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "real_dev.json: measured 'models/mobilenet_v3/best.pdparams', not these" in err
+
+    cal = tmp_path / "exported" / "mobilenet_v3" / "calibration.json"
+    cal.parent.mkdir(parents=True)
+    Calibration("temperature", {"temperature": 1.5}, {"checkpoint_sha256": "d" * 64}).save(cal)
+    assert main(["bundle", "--params", str(params), "--real-dev", "", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "calibration.json: fitted on other weights" in err
+    assert "run `dvc repro calibrate@mobilenet_v3` first" in err and not (tmp_path / "a").exists()
 
 
 def test_bundle_needs_the_benchmark_lmdbs_for_its_onnx_checks(tmp_path, parity_rows, monkeypatch, capsys):

@@ -281,7 +281,7 @@ def write_pipeline_run(root: Path, models: Path, backbones: tuple[str, ...] = tu
                    for p, e in engines.items()}
             out = root / "reports" / "eval" / bb / f"{bench}.json"
             out.parent.mkdir(parents=True, exist_ok=True)
-            res["fp32"].artifact(bb, EvalConfig().gallery_size, cal.describe()).write(out)
+            res["fp32"].artifact(bb, "c" * 64, EvalConfig().gallery_size, cal.describe()).write(out)
             fp32, int8 = res["fp32"], res["int8"]
             same = sum(a.prediction == b.prediction for a, b in zip(fp32.samples, int8.samples, strict=True))
             rows.append(BenchAccuracy(bench, fp32.count, fp32.accuracy, int8.accuracy, fp32.accuracy - int8.accuracy,

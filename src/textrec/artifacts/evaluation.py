@@ -86,6 +86,7 @@ class EvalResult(Artifact):
 
     name: str  # the benchmark
     backbone: str
+    checkpoint_sha256: str  # the weights measured: a result is only ever quoted for this file (model card)
     count: int  # images scored
     accuracy: float
     norm_edit_distance: float

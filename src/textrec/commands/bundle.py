@@ -102,6 +102,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     ckpt = _checkpoint(args, out)
     backbone = detect_backbone(ckpt)
     card = _card(args, params, ckpt, backbone, out, characters)
+    if not args.reexport:
+        _check_calibration(params.paths.calibration(backbone), card["sha256"], backbone)
     configure_runtime("cpu", threads=os.cpu_count())  # as the export stage: before the first paddle computation
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".bundle-") as tmp:  # same file system: os.replace
@@ -118,6 +120,19 @@ def cmd_bundle(args: argparse.Namespace) -> int:
           f"{card['images_seen']:,} images; synthetic mean {card['synthetic_mean_accuracy']:.1%}; ONNX max abs "
           f"diff {onnx_card['parity']['max_abs_diff']:.2g}; INT8 {_int8_verdict(onnx_card['int8'])}; card {js}, {md}")
     return 0
+
+
+def _check_calibration(run_calibration: Path, sha256: str, backbone: str) -> None:
+    """Before any export: the run's calibration, if there is one, was fitted on these weights."""
+    from textrec.calibration import Calibration
+    from textrec.models.model_card import StaleMeasurement
+
+    if not run_calibration.is_file():
+        return
+    fitted = Calibration.load(run_calibration).fitted_on.get("checkpoint_sha256")
+    if fitted != sha256:
+        raise StaleMeasurement(f"{run_calibration}: fitted on other weights (sha256 {str(fitted)[:12]}, the "
+                               f"checkpoint is {sha256[:12]}): run `dvc repro calibrate@{backbone}` first")
 
 
 def _ship_calibration(card: dict, run_calibration: Path, out: Path, backbone: str, args: argparse.Namespace) -> None:

@@ -77,13 +77,13 @@ class DatasetResult:
         """Wrong predictions first, most confident mistakes first, then the least confident hits."""
         return sorted(self.samples, key=lambda s: (s.correct, -s.confidence if not s.correct else s.confidence))[:n]
 
-    def artifact(self, backbone: str, gallery_size: int, calibration_method: str | None, bins: int = 15,
-                 target_precision: float = 0.99, start: StartRecord | None = None) -> EvalResult:
-        """The evaluate stage's file of this result: the ``gallery_size`` worst readings, the calibration
-        block (``calibration_method``: the fitted calibration's description, None without one) and ``start``,
-        the init checkpoint's record."""
+    def artifact(self, backbone: str, checkpoint_sha256: str, gallery_size: int, calibration_method: str | None,
+                 bins: int = 15, target_precision: float = 0.99, start: StartRecord | None = None) -> EvalResult:
+        """The evaluate stage's file of this result for the weights of sha256 ``checkpoint_sha256``: the
+        ``gallery_size`` worst readings, the calibration block (``calibration_method``: the fitted
+        calibration's description, None without one) and ``start``, the init checkpoint's record."""
         return EvalResult(
-            name=self.name, backbone=backbone, count=self.count, accuracy=self.accuracy,
+            name=self.name, backbone=backbone, checkpoint_sha256=checkpoint_sha256, count=self.count, accuracy=self.accuracy,
             norm_edit_distance=self.norm_edit_distance, mean_confidence=self.mean_confidence,
             empty_predictions=self.empty_predictions, rejected=dict(self.rejected),
             rejected_keys=self.rejected_keys, start=start,

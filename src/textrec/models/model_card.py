@@ -35,11 +35,32 @@ def _git_commit(repo: Path) -> dict[str, Any]:
     return {"commit": head, "dirty": dirty}
 
 
-def _benchmarks(params: Params, backbone: str, names: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The evaluate stage's results (a missing one names the file and the stage to run before bundling)."""
-    results = [EvalResult.read(EvalResult.path(params.paths, backbone, name), f"evaluate@{backbone}-{name}")
-               for name in names]
-    return [{"name": r.name, "count": r.count, "accuracy": r.accuracy} for r in results]
+class StaleMeasurement(ValueError):
+    """A result the card would quote was measured on other weights than the checkpoint being bundled."""
+
+
+def _benchmarks(params: Params, backbone: str, names: tuple[str, ...], sha256: str) -> list[dict[str, Any]]:
+    """The evaluate stage's results for the weights of ``sha256`` (a missing one, or one measured on other
+    weights, names the file and the stage to run before bundling)."""
+    rows = []
+    for name in names:
+        path, stage = EvalResult.path(params.paths, backbone, name), f"evaluate@{backbone}-{name}"
+        r = EvalResult.read(path, stage)
+        if r.checkpoint_sha256 != sha256:
+            raise StaleMeasurement(f"{path}: measured on other weights (sha256 {r.checkpoint_sha256[:12]}, the "
+                                   f"checkpoint is {sha256[:12]}): run `dvc repro {stage}` first")
+        rows.append({"name": r.name, "count": r.count, "accuracy": r.accuracy})
+    return rows
+
+
+def _real_dev(path: Path, checkpoint: Path, sha256: str) -> dict[str, Any]:
+    """bench/real_dev.py's result, only if it measured these weights."""
+    rd = BenchResult.read(path)
+    if rd.result.get("model_sha256") != sha256:
+        raise StaleMeasurement(f"{path}: measured {rd.result.get('model')!r}, not these weights: run "
+                               f"`python bench/real_dev.py --model {checkpoint}` first, or pass --real-dev ''")
+    return {"machine": to_json(rd.machine), "protocol": rd.result.get("protocol"),
+            "datasets": [{k: d[k] for k in ("name", "count", "accuracy")} for d in rd.result["real"]["datasets"]]}
 
 
 def build_card(checkpoint: Path, params: Params, backbone: BackboneName,
@@ -52,12 +73,9 @@ def build_card(checkpoint: Path, params: Params, backbone: BackboneName,
     run = json.loads(run_file.read_text(encoding="utf-8")) if run_file.exists() else state
     recipe = params.train.recipe(backbone)
     segments = state.get("segments", [])
-    real = None
-    if real_dev is not None:
-        rd = BenchResult.read(real_dev)  # bench/real_dev.py's result
-        real = {"machine": to_json(rd.machine), "protocol": rd.result.get("protocol"),
-                "datasets": [{k: d[k] for k in ("name", "count", "accuracy")} for d in rd.result["real"]["datasets"]]}
-    synth_bench = _benchmarks(params, backbone, params.eval.benchmarks)
+    sha256 = sha256_file(checkpoint)
+    real = None if real_dev is None else _real_dev(real_dev, checkpoint, sha256)
+    synth_bench = _benchmarks(params, backbone, params.eval.benchmarks, sha256)
     return {
         "backbone": backbone,
         "num_classes": state["num_classes"],
@@ -79,7 +97,7 @@ def build_card(checkpoint: Path, params: Params, backbone: BackboneName,
         "synthetic_mean_accuracy": sum(r["accuracy"] for r in synth_bench) / max(1, len(synth_bench)),
         "real_dev": real,
         "source": _git_commit(repo),
-        "sha256": sha256_file(checkpoint),  # the .pdparams; every shipped file's is under "files"
+        "sha256": sha256,  # the .pdparams; every shipped file's is under "files"
     }
 
 
