@@ -161,7 +161,8 @@ def apply_init(model, init: InitCheckpoint, backbone: BackboneName, charset: Cha
         except HeadMapError as e:
             raise InitError(f"init: {init.path} ({where}): {e}") from None
         params = params | {"head.fc.weight": w, "head.fc.bias": b}
-        head = {"dictionary": where} | hm.record()
+        # the source's characters too: the evaluate stage rebuilds this start to measure it (evaluation/start.py)
+        head = {"dictionary": where, "source_characters": "".join(source.characters)} | hm.record()
         log.info("init: %s was trained with %s (%d characters), this run's dictionary has %d: %s", init.path,
                  where, len(source.characters), len(charset.characters), hm.summary())
     assign_weights(model, params, source=f"init checkpoint {init.path}")
