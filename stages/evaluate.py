@@ -21,9 +21,9 @@ from textrec.artifacts import EvalResult
 from textrec.calibration import Calibration, CalibrationError
 from textrec.config import BACKBONES
 from textrec.evaluation.evaluate import DatasetResult, evaluate_lmdb
-from textrec.evaluation.start import start_engine, starting_checkpoint
+from textrec.evaluation.start import starting_checkpoint
 from textrec.hashing import sha256_file
-from textrec.inference.engines import Engine, load_engine
+from textrec.inference.engines import load_engine
 from textrec.preflight import load_stage_params, require_writable
 from textrec.progress import on_terminal
 from textrec.runtime import configure_runtime
@@ -56,16 +56,16 @@ def main() -> None:
 
     calibration = load_calibration(params.paths.calibration(args.backbone))
 
-    def evaluate(engine: Engine, progress: bool, cal: Calibration | None = None) -> DatasetResult:
-        return evaluate_lmdb(engine, params.paths.bench_lmdb(args.bench), charset, args.bench,  # this benchmark
+    def evaluate(checkpoint: Path, progress: bool, cal: Calibration | None = None) -> DatasetResult:
+        engine = load_engine(checkpoint, charset.num_classes, args.backbone)  # on this stage's benchmark
+        return evaluate_lmdb(engine, params.paths.bench_lmdb(args.bench), charset, args.bench,
                              params.eval.batch_size, params.model.image_shape, progress=progress, calibration=cal)
 
     checkpoint = params.paths.checkpoint(args.backbone)
-    engine = load_engine(checkpoint, charset.num_classes, args.backbone)
-    result = evaluate(engine, on_terminal(args.no_progress), calibration)
+    result = evaluate(checkpoint, on_terminal(args.no_progress), calibration)
     start = starting_checkpoint(params.paths.model_dir(args.backbone))
     if start is not None and start.path is not None:
-        start_result = evaluate(start_engine(start, charset, args.backbone), progress=False)
+        start_result = evaluate(start.path, progress=False)
         start = start.measured(start_result.accuracy, start_result.count)
     written = result.artifact(args.backbone, sha256_file(checkpoint), params.eval.gallery_size,
                               calibration.describe() if calibration else None, params.calibration.bins,

@@ -274,6 +274,18 @@ def test_a_trained_checkpoint_carries_its_dictionary_to_the_next_run(parity_kit,
     res = train(back, "mobilenet_v3", four_words, None, tmp_path / "dtrb", progress=False)
     assert res.init["head"]["dictionary"].endswith("latest.dict.txt")
     assert (res.init["head"]["copied"], res.init["head"]["folded"], res.init["head"]["fresh"]) == (37, 26, 0)
+    fit = res.init["head"]["fit"]  # folded: fitted to the en head on the run's images (no validation set: train's)
+    assert fit["images"] == 4 and fit["frames"] == 4 * 25 and fit["agreement_after"] >= fit["agreement_before"]
+    # the model as training began is kept: neither the init file nor a checkpoint of the run
+    start = read_params(tmp_path / "dtrb" / "start.pdparams")
+    assert start["head.fc.weight"].shape == (192, 37)  # [2 x hidden 96, 0-9a-z + blank]
+    zero = RecipeConfig(**BASE, max_steps=0, init=str(tmp_path / "en" / "latest.pdparams"))
+    res = train(zero, "mobilenet_v3", four_words, None, tmp_path / "zero", progress=False)
+    best = read_params(tmp_path / "zero" / "latest.pdparams")  # no validation set: no best
+    assert all(np.array_equal(best[k], v) for k, v in read_params(tmp_path / "zero" / "start.pdparams").items())
+    unfitted = RecipeConfig(**BASE, max_steps=0, init=str(tmp_path / "en" / "latest.pdparams"), init_head_fit_images=0)
+    res = train(unfitted, "mobilenet_v3", four_words, None, tmp_path / "unfitted", progress=False)
+    assert "fit" not in res.init["head"]
 
 
 # --- the stages: download fetches the releases (printing the sha256 to pin), a 0-step train writes it all --

@@ -110,6 +110,10 @@ class RecipeConfig:
     # the dictionary the init checkpoint was trained with (a file or builtin:<name>); None: the <stem>.dict.txt
     # beside it, else 0-9a-z for a 37-class head. Its characters keep their trained head columns.
     init_dict: str | None = None
+    # a head mapped to a dictionary that merges or drops the checkpoint's classes (the bundle's 95 characters
+    # -> 0-9a-z) is fitted to the checkpoint's own head on this many of the run's validation images (training
+    # images without a validation set); 0: the mapped head as it is (training/head_fit.py)
+    init_head_fit_images: NonNegInt = 512
 
     def __post_init__(self) -> None:
         if self.init not in INIT_KEYWORDS and not self.init.endswith(".pdparams"):

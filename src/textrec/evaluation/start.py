@@ -11,15 +11,11 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from textrec.artifacts import StartRecord
-from textrec.charset import Charset
 from textrec.hashing import sha256_file
-from textrec.inference.engines import Engine, load_engine
 from textrec.models.pretrained import PretrainedError, bundled_checkpoint
+from textrec.training.checkpointing import START
 from textrec.training.checkpointing import paths as checkpoint_paths
-from textrec.training.head_map import map_head
 
 
 @dataclass(frozen=True)
@@ -30,7 +26,6 @@ class StartingPoint:
     reason: str | None = None
     accuracy: float | None = None
     count: int | None = None
-    head_from: str | None = None  # the checkpoint's own dictionary when its head was mapped to the run's
 
     def measured(self, accuracy: float, count: int) -> StartingPoint:
         return replace(self, accuracy=accuracy, count=count)
@@ -58,42 +53,16 @@ def starting_checkpoint(model_dir: str | Path) -> StartingPoint | None:
         except PretrainedError as e:
             return StartingPoint(source, None, sha, reason=str(e))
     head = init.get("head")
-    head_from = None
-    if isinstance(head, dict) and head.get("fresh") == 0 and head.get("source_characters"):
-        head_from = head["source_characters"]  # every class of the run came from the checkpoint's head
-    elif head not in (None, "loaded"):
+    if isinstance(head, dict):  # mapped to this run's dictionary: the weights training began with were kept
+        start = Path(model_dir) / f"{START}.pdparams"
+        if not start.is_file():
+            return StartingPoint(source, None, sha, reason=f"not comparable: its head was mapped ({head}) and "
+                                                           f"{start} is not there")
+        return StartingPoint(source, start, sha)
+    if head not in (None, "loaded"):
         return StartingPoint(source, None, sha, reason=f"not comparable: its head was {head}")
     if recorded is None or not Path(recorded).is_file():
         return StartingPoint(source, None, sha, reason=f"{recorded} is no longer there")
     if sha256_file(recorded) != sha:
         return StartingPoint(source, None, sha, reason=f"{recorded} has changed since training (sha256)")
-    return StartingPoint(source, Path(recorded), sha, head_from=head_from)
-
-
-def start_engine(start: StartingPoint, charset: Charset, backbone: str) -> Engine:
-    """The start checkpoint as the run's model was before its first step: with ``head_from``, its head
-    columns mapped to ``charset``'s classes (the same function ``init`` used); else the file as it is."""
-    if start.path is None:
-        raise ValueError(f"start checkpoint not comparable: {start.reason}")
-    if start.head_from is None:
-        return load_engine(start.path, charset.num_classes, backbone)
-    import paddle
-
-    from textrec.models.checkpoint import assign_weights, read_params
-    from textrec.models.crnn import build_model
-
-    paddle.set_device("cpu")
-    model = build_model(backbone, charset.num_classes)  # type: ignore[arg-type]
-    params = read_params(start.path)
-    state = model.state_dict()
-    # head.fc: weight [C_in, classes], bias [classes]; no fresh column (head_from is set only then)
-    w, b, _ = map_head(params["head.fc.weight"], params["head.fc.bias"], tuple(start.head_from), charset,
-                       state["head.fc.weight"].numpy(), state["head.fc.bias"].numpy())
-    assign_weights(model, params | {"head.fc.weight": w, "head.fc.bias": b}, source=f"start {start.path}")
-    model.eval()
-
-    def engine(x: np.ndarray) -> np.ndarray:  # [N, 3, 32, W] -> probabilities [N, W/4, classes]
-        with paddle.no_grad():
-            return model(paddle.to_tensor(x)).numpy()
-
-    return engine
+    return StartingPoint(source, Path(recorded), sha)

@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import pickle
 import random
 from dataclasses import asdict, dataclass, field
@@ -35,6 +36,9 @@ from textrec.training import checkpoint_files as files
 from textrec.training.checkpoint_files import SUFFIXES
 
 STATE_VERSION = 1
+# the weights as training began, saved beside the checkpoints when init mapped the head (they are then neither
+# the init file nor any checkpoint): what the evaluate stage measures as the run's start (evaluation/start.py)
+START = "start"
 log = logging.getLogger("textrec.training")
 
 
@@ -125,6 +129,16 @@ def save_checkpoint(out_dir: str | Path, name: str, model, optimizer, state: Tra
     files.unlink_set(prev)
     files.remove_temp_files(out_dir)
     return p["pdparams"]
+
+
+def save_weights(out_dir: str | Path, name: str, model) -> Path:
+    """``<out_dir>/<name>.pdparams``, the weights alone, written atomically (rank 0): a model that is not a
+    checkpoint of the run, e.g. its start when init mapped the head (training/init.py START)."""
+    target = Path(out_dir) / f"{name}.pdparams"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = files.write_set({"pdparams": target}, {"pdparams": serialise(model.state_dict())})["pdparams"]
+    os.replace(tmp, target)
+    return target
 
 
 def recover(out_dir: str | Path, names: tuple[str, ...] = ("latest", "best")) -> None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from textrec.charset import Charset, CharsetError, dictionary_beside
 from textrec.config import Params, PathsConfig, RealDataConfig
 from textrec.config.model import BackboneName
@@ -141,8 +143,10 @@ def resolve_init(init: str, backbone: BackboneName, *, sha256: str | None = None
 
 
 def apply_init(model, init: InitCheckpoint, backbone: BackboneName, charset: Charset,
-               init_dict: str | None = None) -> dict[str, Any]:
-    """Load ``init`` into ``model`` (all or nothing); returns ``init.record()`` plus what became of the head."""
+               init_dict: str | None = None, fit_images: np.ndarray | None = None) -> dict[str, Any]:
+    """Load ``init`` into ``model`` (all or nothing); returns ``init.record()`` plus what became of the head.
+    ``fit_images`` [N, 3, 32, W] (the run's own): a head whose classes were merged or dropped (case folded,
+    punctuation gone) and none new is then fitted to the checkpoint's on them (training/head_fit.py)."""
     if init.path is None:
         return init.record() | {"head": None}
     from textrec.models.checkpoint import CheckpointError, assign_weights, inspect_checkpoint, read_params
@@ -160,19 +164,40 @@ def apply_init(model, init: InitCheckpoint, backbone: BackboneName, charset: Cha
                                 state["head.fc.weight"].numpy(), state["head.fc.bias"].numpy())
         except HeadMapError as e:
             raise InitError(f"init: {init.path} ({where}): {e}") from None
+        source_head = params["head.fc.weight"], params["head.fc.bias"]
         params = params | {"head.fc.weight": w, "head.fc.bias": b}
-        # the source's characters too: the evaluate stage rebuilds this start to measure it (evaluation/start.py)
-        head = {"dictionary": where, "source_characters": "".join(source.characters)} | hm.record()
+        head = {"dictionary": where} | hm.record()
         log.info("init: %s was trained with %s (%d characters), this run's dictionary has %d: %s", init.path,
                  where, len(source.characters), len(charset.characters), hm.summary())
     assign_weights(model, params, source=f"init checkpoint {init.path}")
+    if head != "loaded" and fit_images is not None and not hm.fresh and (hm.folded or hm.dropped):
+        head["fit"] = _fit_head(model, source_head, source.characters, charset, fit_images)
     log.info("init: weights from %s (%s, sha256 %s), head %s", init.path, init.source, init.sha256,
              head if head == "loaded" else "mapped")
     return init.record() | {"head": head}
 
 
+def _fit_head(model, source_head: tuple[np.ndarray, np.ndarray], source: tuple[str, ...], charset: Charset,
+              images: np.ndarray) -> dict[str, Any]:
+    """Fit ``model``'s mapped head to the checkpoint's on ``images``; what the fit did, for the log and state."""
+    import paddle
+
+    from textrec.training.head_fit import class_groups, fit_head, head_inputs
+
+    fc = model.head.fc
+    w, b, fit = fit_head(head_inputs(model, images), *source_head, class_groups(source, charset),
+                         fc.weight.numpy(), fc.bias.numpy(), len(images))
+    fc.weight.set_value(paddle.to_tensor(w))
+    fc.bias.set_value(paddle.to_tensor(b))
+    log.info("init: folded head fitted to the checkpoint's on %d of the run's images (%d frames): the most "
+             "probable class agrees on %.1f%% of frames (%.1f%% as mapped)", fit.images, fit.frames,
+             100 * fit.agreement_after, 100 * fit.agreement_before)
+    return fit.record()
+
+
 def init_model(model, config: Params | RecipeConfig, backbone: BackboneName, charset: Charset,
-               ctx: distributed.DistContext, init: InitCheckpoint | None = None) -> dict[str, Any]:
+               ctx: distributed.DistContext, init: InitCheckpoint | None = None,
+               fit_images: np.ndarray | None = None) -> dict[str, Any]:
     """Resolve the recipe's ``init`` (unless ``init`` is given) and load it into a freshly built model.
 
     Downloads and the mirror follow ``config.paths.downloads`` / ``config.data.real`` for a whole Params
@@ -187,4 +212,4 @@ def init_model(model, config: Params | RecipeConfig, backbone: BackboneName, cha
         init = resolve_init(recipe.init, backbone, sha256=recipe.init_sha256, downloads=downloads, real=real)
         if wait and ctx.is_main:
             distributed.barrier(ctx)
-    return apply_init(model, init, backbone, charset, recipe.init_dict)
+    return apply_init(model, init, backbone, charset, recipe.init_dict, fit_images)

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from textrec.artifacts.train import TrainOutcome
 from textrec.charset import Charset, dictionary_beside
 from textrec.config import Params, to_dict
@@ -128,9 +130,12 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
         log.info("resumed from %s/latest at step %d (epoch %d, position %d)", out, state.step, state.epoch,
                  state.epoch_pos)
     else:
+        started = init_model(model, config, backbone, charset, ctx, init,
+                             _fit_images(val_ds or train_ds, recipe.init_head_fit_images))
+        if isinstance(started.get("head"), dict) and ctx.is_main:  # mapped: the start is none of the files
+            ckpt.save_weights(out, ckpt.START, model)
         state = ckpt.TrainerState(backbone=backbone, num_classes=charset.num_classes, recipe=recipe_dict,
-                                  data=fingerprint,
-                                  init=init_model(model, config, backbone, charset, ctx, init))
+                                  data=fingerprint, init=started)
     net = model if not ctx.distributed else _data_parallel(model)
     csv = MetricsCsv(metrics_csv or out / "train_metrics.csv", resume_step=resumed_from) if ctx.is_main else None
     step = build_train_step(model, opt, ctc_frame_loss, amp=scaler is not None, fast_kernels=recipe.fast_kernels,
@@ -167,6 +172,14 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
         rank=ctx.rank, resumed_from_step=resumed_from, init=state.init,
         tracking_run_id=state.tracking_run_id if ctx.is_main else None,
         out_dir=out, train_report=train_ds.report, val_report=None if val_ds is None else val_ds.report)
+
+
+def _fit_images(ds: LmdbTextDataset, n: int) -> np.ndarray | None:
+    """The first ``n`` images of ``ds`` as model inputs [n, 3, 32, W] (None for 0): what a mapped head is
+    fitted on (training/head_fit.py); the same images on every rank."""
+    if n == 0:
+        return None
+    return np.stack([ds[i][0] for i in range(min(n, len(ds)))])
 
 
 def _prepare_out_dir(ctx: distributed.DistContext, out: Path, model, saves_best: bool) -> None:
