@@ -20,6 +20,7 @@ checkpoint it resumes from wins. Same init + same seed: the same weights, bit fo
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,10 +144,11 @@ def resolve_init(init: str, backbone: BackboneName, *, sha256: str | None = None
 
 
 def apply_init(model, init: InitCheckpoint, backbone: BackboneName, charset: Charset,
-               init_dict: str | None = None, fit_images: np.ndarray | None = None) -> dict[str, Any]:
+               init_dict: str | None = None, fit_images: Callable[[], np.ndarray] | None = None) -> dict[str, Any]:
     """Load ``init`` into ``model`` (all or nothing); returns ``init.record()`` plus what became of the head.
-    ``fit_images`` [N, 3, 32, W] (the run's own): a head whose classes were merged or dropped (case folded,
-    punctuation gone) and none new is then fitted to the checkpoint's on them (training/head_fit.py)."""
+    ``fit_images`` () -> [N, 3, 32, W] (the run's own, read only when needed): a head whose classes were merged
+    or dropped (case folded, punctuation gone) and none new is then fitted to the checkpoint's on them
+    (training/head_fit.py)."""
     if init.path is None:
         return init.record() | {"head": None}
     from textrec.models.checkpoint import CheckpointError, assign_weights, inspect_checkpoint, read_params
@@ -171,7 +173,7 @@ def apply_init(model, init: InitCheckpoint, backbone: BackboneName, charset: Cha
                  where, len(source.characters), len(charset.characters), hm.summary())
     assign_weights(model, params, source=f"init checkpoint {init.path}")
     if head != "loaded" and fit_images is not None and not hm.fresh and (hm.folded or hm.dropped):
-        head["fit"] = _fit_head(model, source_head, source.characters, charset, fit_images)
+        head["fit"] = _fit_head(model, source_head, source.characters, charset, fit_images())
     log.info("init: weights from %s (%s, sha256 %s), head %s", init.path, init.source, init.sha256,
              head if head == "loaded" else "mapped")
     return init.record() | {"head": head}
@@ -197,7 +199,7 @@ def _fit_head(model, source_head: tuple[np.ndarray, np.ndarray], source: tuple[s
 
 def init_model(model, config: Params | RecipeConfig, backbone: BackboneName, charset: Charset,
                ctx: distributed.DistContext, init: InitCheckpoint | None = None,
-               fit_images: np.ndarray | None = None) -> dict[str, Any]:
+               fit_images: Callable[[], np.ndarray] | None = None) -> dict[str, Any]:
     """Resolve the recipe's ``init`` (unless ``init`` is given) and load it into a freshly built model.
 
     Downloads and the mirror follow ``config.paths.downloads`` / ``config.data.real`` for a whole Params

@@ -130,8 +130,9 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
         log.info("resumed from %s/latest at step %d (epoch %d, position %d)", out, state.step, state.epoch,
                  state.epoch_pos)
     else:
+        fit_ds, fit_n = val_ds or train_ds, recipe.init_head_fit_images
         started = init_model(model, config, backbone, charset, ctx, init,
-                             _fit_images(val_ds or train_ds, recipe.init_head_fit_images))
+                             (lambda: _fit_images(fit_ds, fit_n)) if fit_n else None)
         if isinstance(started.get("head"), dict) and ctx.is_main:  # mapped: the start is none of the files
             ckpt.save_weights(out, ckpt.START, model)
         state = ckpt.TrainerState(backbone=backbone, num_classes=charset.num_classes, recipe=recipe_dict,
@@ -174,11 +175,9 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
         out_dir=out, train_report=train_ds.report, val_report=None if val_ds is None else val_ds.report)
 
 
-def _fit_images(ds: LmdbTextDataset, n: int) -> np.ndarray | None:
-    """The first ``n`` images of ``ds`` as model inputs [n, 3, 32, W] (None for 0): what a mapped head is
-    fitted on (training/head_fit.py); the same images on every rank."""
-    if n == 0:
-        return None
+def _fit_images(ds: LmdbTextDataset, n: int) -> np.ndarray:
+    """The first ``n`` images of ``ds`` as model inputs [n, 3, 32, W]: what a mapped head is fitted on
+    (training/head_fit.py); the same images on every rank."""
     return np.stack([ds[i][0] for i in range(min(n, len(ds)))])
 
 
