@@ -4,6 +4,7 @@ file and says what it was fitted on and, from bench/calibration.py, how it does 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -14,6 +15,7 @@ from tests.models.test_model_card import _files_match, _pipeline_outputs
 from textrec.artifacts import BenchResult, LoadAverage, MachineRecord
 from textrec.calibration import Calibration
 from textrec.cli import main
+from textrec.hashing import sha256_file
 from textrec.inference.recognizer import Recognizer
 from textrec.models import pretrained
 
@@ -90,7 +92,9 @@ def test_corrupt_calibration_is_refused_before_the_bundle_changes(bundle, tmp_pa
 
 def test_bundle_ships_the_runs_calibration_and_reexport_keeps_it(tmp_path, parity_rows, monkeypatch):
     params = _pipeline_outputs(tmp_path, parity_rows)
-    run_cal = PLATT.save(tmp_path / "exported" / "mobilenet_v3" / "calibration.json")  # the calibrate stage's
+    ckpt_sha = sha256_file(tmp_path / "models" / "mobilenet_v3" / "best.pdparams")
+    fitted = dataclasses.replace(PLATT, fitted_on=PLATT.fitted_on | {"checkpoint_sha256": ckpt_sha})
+    run_cal = fitted.save(tmp_path / "exported" / "mobilenet_v3" / "calibration.json")  # the calibrate stage's
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "assets"
     args = ["bundle", "--params", str(params), "--real-dev", "", "--out", str(out), "--no-int8",
@@ -104,5 +108,5 @@ def test_bundle_ships_the_runs_calibration_and_reexport_keeps_it(tmp_path, parit
     Calibration("temperature", {"temperature": 2.0}).save(run_cal)  # a later run's: not these weights'
     assert main(["bundle", "--params", str(params), "--out", str(out), "--reexport", "--no-int8",
                  "--calibration-bench", ""]) == 0
-    assert Calibration.load(out / "mobilenet_v3.calibration.json") == PLATT
+    assert Calibration.load(out / "mobilenet_v3.calibration.json") == fitted
     _files_match(json.loads((out / "mobilenet_v3.json").read_text()), out)
