@@ -52,11 +52,12 @@ def val_at(log: Path, step: int) -> float | None:
     return None
 
 
-def checkpoints(run: Path) -> list[tuple[int, Path]]:
-    """(step, file) of every snapshot, then best.pdparams at its recorded step."""
+def checkpoints(run: Path, with_best: bool = True) -> list[tuple[int, Path]]:
+    """(step, file) of every snapshot, then (``with_best``) best.pdparams at its recorded step."""
     found = sorted((int(m.group(1)), p) for p in (run / "snapshots").glob("step_*.pdparams")
                    if (m := SNAPSHOT.fullmatch(p.name)))
-    best = json.loads((run / "best.state.json").read_text()) if (run / "best.state.json").is_file() else None
+    best_file = run / "best.state.json"
+    best = json.loads(best_file.read_text()) if with_best and best_file.is_file() else None
     if best and best.get("best_step") and all(s != best["best_step"] for s, _ in found):
         found.append((int(best["best_step"]), run / "best.pdparams"))
     return sorted(found)
@@ -105,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="forget the points of --out and read every checkpoint again (default: keep those of "
                          "the same recipe whose snapshot is no longer here, a multi-session run on machines that "
                          "do not keep each other's files, or is the same file, by sha256)")
+    ap.add_argument("--snapshots-only", action="store_true",
+                    help="leave best.pdparams out: a run still going, whose best is not a point of the curve yet")
     args = ap.parse_args(argv)
     for path, what in ((args.data, "real development data"), (args.run / "latest.state.json", "trainer state"),
                        (args.log, "training log")):
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     bench, t0 = Bench.start(), time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="textrec-scaling-") as tmp:
         sets = load_real_sets(args.data, Path(tmp), args.processes)
-    for step, path in checkpoints(args.run):
+    for step, path in checkpoints(args.run, with_best=not args.snapshots_only):
         sha = sha256_file(path)
         if earlier.get(step, {}).get("checkpoint_sha256") == sha:  # these very weights were read before
             points.append(earlier[step])

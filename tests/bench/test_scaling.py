@@ -73,3 +73,14 @@ def test_every_snapshot_and_the_best_become_points(tmp_path: Path, capsys: pytes
                          "--processes", "0", "--out", str(out), "--fresh"]) == 0
     assert gone not in {p["step"] for p in json.loads(out.read_text())["points"]}
     assert "kept" not in capsys.readouterr().out  # --fresh reads every checkpoint again
+
+
+def test_a_run_still_going_leaves_its_best_out_on_request(tmp_path: Path) -> None:
+    """--snapshots-only: the best of a run in progress is not a point of the curve yet."""
+    scaling = _scaling()
+    (tmp_path / "snapshots").mkdir()
+    (tmp_path / "snapshots" / "step_2.pdparams").write_bytes(b"w")
+    (tmp_path / "best.state.json").write_text(json.dumps({"best_step": 3}))
+    assert scaling.checkpoints(tmp_path) == [(2, tmp_path / "snapshots" / "step_2.pdparams"),
+                                             (3, tmp_path / "best.pdparams")]
+    assert scaling.checkpoints(tmp_path, with_best=False) == [(2, tmp_path / "snapshots" / "step_2.pdparams")]
