@@ -133,7 +133,7 @@ def save_checkpoint(out_dir: str | Path, name: str, model, optimizer, state: Tra
 
 def save_weights(out_dir: str | Path, name: str, model) -> Path:
     """``<out_dir>/<name>.pdparams``, the weights alone, written atomically (rank 0): a model that is not a
-    checkpoint of the run, e.g. its start when init mapped the head (training/init.py START)."""
+    checkpoint of the run, e.g. its start when init mapped the head (``START``)."""
     target = Path(out_dir) / f"{name}.pdparams"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = files.write_set({"pdparams": target}, {"pdparams": serialise(model.state_dict())})["pdparams"]
