@@ -60,7 +60,8 @@ def _real_dev(path: Path, checkpoint: Path, sha256: str) -> dict[str, Any]:
         raise StaleMeasurement(f"{path}: measured {rd.result.get('model')!r}, not these weights: run "
                                f"`python bench/real_dev.py --model {checkpoint}` first, or pass --real-dev ''")
     return {"machine": to_json(rd.machine), "protocol": rd.result.get("protocol"),
-            "datasets": [{k: d[k] for k in ("name", "count", "accuracy")} for d in rd.result["real"]["datasets"]]}
+            "datasets": [{k: d.get(k) for k in ("name", "count", "accuracy", "exact_accuracy")}
+                         for d in rd.result["real"]["datasets"]]}
 
 
 def build_card(checkpoint: Path, params: Params, backbone: BackboneName,
@@ -214,14 +215,20 @@ def card_markdown(card: dict[str, Any]) -> str:
              f"loss weight {card['recipe']['frame_loss']['weight']} until step "
              f"{card['recipe']['frame_loss']['until_step']}",
              f"- source: commit {card['source']['commit']}{' (dirty tree)' if card['source']['dirty'] else ''}; "
-             f"sha256 {card['sha256']}", "", "| set | images | accuracy |", "|---|---|---|"]
-    lines += [f"| {r['name']} (synthetic) | {r['count']} | {r['accuracy']:.1%} |" for r in card["synthetic_benchmarks"]]
+             f"sha256 {card['sha256']}", "", "| set | images | accuracy | exact |", "|---|---|---|---|"]
+    lines += [f"| {r['name']} (synthetic) | {r['count']} | {r['accuracy']:.1%} | |" for r in card["synthetic_benchmarks"]]
     if card["real_dev"]:
-        lines += [f"| {r['name']} (real) | {r['count']} | {r['accuracy']:.1%} |" for r in card["real_dev"]["datasets"]]
-    lines += ["", "Accuracy: DTRB protocol (case-insensitive, 0-9a-z only), exact word match."]
+        lines += [f"| {r['name']} (real) | {r['count']} | {r['accuracy']:.1%} | {_pct(r.get('exact_accuracy'))} |"
+                  for r in card["real_dev"]["datasets"]]
+    lines += ["", "Accuracy: DTRB protocol (case-insensitive, 0-9a-z only), exact word match. Exact: the label as "
+              "annotated, case and punctuation counted (bench/real_dev.py)."]
     lines += _files_lines(card)
     lines += _calibration_lines(card)
     return "\n".join(lines) + "\n"
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{x:.1%}"
 
 
 def _run_line(card: dict[str, Any]) -> str:

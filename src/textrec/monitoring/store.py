@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS selections (prediction_id INTEGER PRIMARY KEY, batch 
 TABLES = ("predictions", "images", "counters", "selections")
 BUSY_TIMEOUT_S = 10.0  # a writer waits this long for another process's transaction
 BATCH = 256  # predictions written per transaction at most
+# After the first prediction of a batch the writer waits this long for more: one transaction per burst
+# instead of one per request, whose commit and bound checks competed with serving for the two cores
+LINGER_S = 0.25
 _log = logging.getLogger("textrec.monitoring")
 
 
@@ -220,9 +223,10 @@ class PredictionLogger:
         con = None
         while True:
             batch = [self._queue.get()]
+            deadline = time.monotonic() + LINGER_S
             while len(batch) < BATCH and batch[-1] is not None:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
             items = [p for p in batch if p is not None]
