@@ -26,10 +26,11 @@ def _git_commit(repo: Path) -> dict[str, Any]:
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
                               check=True).stdout.strip()
-        # the code and params that made the checkpoint; reports/ are its measurements, written before bundling
+        # the code that made the checkpoint; reports/ are its measurements, written before bundling, and
+        # params.yaml is the profile it was made with (`textrec profile pretrain`), on the card as data and recipe
         dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                     ":(exclude)reports"], cwd=repo, capture_output=True, text=True,
-                                    check=True).stdout.strip())
+                                     ":(exclude)reports", ":(exclude)params.yaml"], cwd=repo, capture_output=True,
+                                    text=True, check=True).stdout.strip())
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
     return {"commit": head, "dirty": dirty}
