@@ -41,7 +41,7 @@ def test_every_profile_composes_to_its_recorded_values(name):
 
 def test_pretrain_data_synth_composes_to_the_same_keys_and_values():
     # the long pretrain run's 600k renders are a function of data.synth, which DVC's prepare stage tracks as
-    # written: a key more or less and `dvc repro` renders them again (checkpoints/pretrain/README.md)
+    # written: a key more or less and `dvc repro` renders them again, and a resumed run starts over
     assert compose("pretrain", REPO)["data"]["synth"] == EXPECTED["pretrain_data_synth"], (
         "pretrain's data.synth as written changed: `dvc repro` would render its 600k images again; if that is "
         f"meant, change \"pretrain_data_synth\" in {FIXTURE.relative_to(REPO)}")
