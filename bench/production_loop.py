@@ -279,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "real-dev")
     ap.add_argument("--steps", type=int, default=600, help="fine-tune max_steps (both arms)")
     ap.add_argument("--tiny", action="store_true", help="plumbing: 120 per window, 40 selected, 2 steps")
+    ap.add_argument("--arms", nargs="+", choices=[a for a, _, _ in ARMS], default=[a for a, _, _ in ARMS],
+                    help="the loops to run (selected and random are the issue's rows; default: all)")
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = ap.parse_args(argv)
     if not (args.data / IC15 / "labels.tsv").is_file():
@@ -312,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         # production's auto-accept threshold (99% precision on its validation set)
         threshold = CalibrationReport.read(p / "reports" / "calibration" / "mobilenet_v3.json").validation.threshold
         arms = {}
-        for arm, order, auto in ARMS:
+        for arm, order, auto in (a for a in ARMS if a[0] in args.arms):
             db = root / f"predictions-{arm}.db"  # each arm picks from the same log, nothing selected yet
             shutil.copyfile(log, db)
             batch = root / f"batch-{arm}"
