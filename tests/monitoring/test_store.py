@@ -4,6 +4,7 @@ but never fail a prediction."""
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from tests.inference.test_recognizer_api import tiny_onnx
 from tests.monitoring.helpers import random_png, word_png
 from textrec.config import PredictionLogConfig
 from textrec.inference.recognizer import Recognizer
-from textrec.monitoring.store import LogError, LogItem, PredictionLogger, open_log
+from textrec.monitoring.store import WRITER_NICENESS, LogError, LogItem, PredictionLogger, open_log
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +158,15 @@ def test_open_log_says_what_is_wrong_in_one_line(tmp_path) -> None:
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
     with pytest.raises(LogError, match="not a textrec prediction log"):
         open_log(other)
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread niceness is a Linux feature")
+def test_the_writer_thread_runs_below_the_predictions_priority(tmp_path) -> None:
+    """The writer's fingerprinting and commits yield the cores to the server's inference (+5% served latency
+    at batch 1 on 2 cores, 32% when it wrote a transaction per request at the same priority)."""
+    log = PredictionLogger(tmp_path / "p.db", "m", "1")
+    log.log([LogItem(random_png(0), "a", 0.5)])
+    assert log.flush()
+    tid = log._thread.native_id
+    assert os.getpriority(os.PRIO_PROCESS, tid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + WRITER_NICENESS)
+    log.close()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -52,6 +53,7 @@ BATCH = 256  # predictions written per transaction at most
 # After the first prediction of a batch the writer waits this long for more: one transaction per burst
 # instead of one per request, whose commit and bound checks competed with serving for the two cores
 LINGER_S = 0.25
+WRITER_NICENESS = 10  # the writer thread yields the cores to the predictions it logs (Linux: per thread)
 _log = logging.getLogger("textrec.monitoring")
 
 
@@ -133,6 +135,17 @@ def _prune(con: sqlite3.Connection, cfg: PredictionLogConfig, images: int, size:
         oldest.close()  # done reading before the delete
         con.execute("DELETE FROM images WHERE prediction_id <= ?", (last,))
     con.executemany("INSERT OR REPLACE INTO usage VALUES (?, ?)", [("images", images), ("image_bytes", size)])
+
+
+def _lower_priority(increment: int) -> None:
+    """Raise the calling thread's niceness: on Linux a thread is scheduled on its own, so the prediction log's
+    fingerprinting and writes wait while the server's inference threads want the cores. Elsewhere (or if
+    refused) nothing changes."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment))
+    except (AttributeError, OSError):
+        pass
 
 
 def _owned(item: LogItem) -> LogItem:
@@ -220,6 +233,7 @@ class PredictionLogger:
                          self.path, n, reason, detail)
 
     def _run(self) -> None:
+        _lower_priority(WRITER_NICENESS)
         con = None
         while True:
             batch = [self._queue.get()]
