@@ -274,6 +274,26 @@ def calibration(rows: dict[str, list[tuple[str, str]]]) -> tuple[dict, dict]:
     return ece, coverage
 
 
+def latency_again(kept: Path, data: Path, out: Path) -> int:
+    """The latency pair of ``serve_and_send`` again (the same images: the kept synthetic window, then the first
+    IC15 crops) on a kept run's production project; the rest of ``out`` stays as that run wrote it."""
+    from textrec.data.lmdb_io import iter_records
+
+    if not (kept / "production" / "params.yaml").is_file() or not out.is_file():
+        print(f"error: {kept} is not a kept run of this bench, or {out} is missing", file=sys.stderr)
+        return 2
+    bench = Bench.start()
+    synthetic = [img for _, img, _ in iter_records(kept / "synthetic_window")]
+    real = [Path(f).read_bytes() for f, _ in real_rows(data, IC15)[:len(synthetic)]]
+    log = kept / "latency-again.db"
+    log.unlink(missing_ok=True)
+    latency = serve_and_send(Work(kept), kept / "production", synthetic + real, log)
+    result = {k: v for k, v in json.loads(out.read_text()).items() if k not in ("schema_version", "machine")}
+    bench.write(out, result | {"latency_batch1": latency | {"measured_again": True}})
+    print(f"logging overhead {100 * latency['overhead']:+.1f}% at batch 1 -> {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__, "production_loop")
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "real-dev")
@@ -282,10 +302,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arms", nargs="+", choices=[a for a, _, _ in ARMS], default=[a for a, _, _ in ARMS],
                     help="the loops to run (selected and random are the issue's rows; default: all)")
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    ap.add_argument("--latency-only", type=Path, metavar="KEPT",
+                    help="only the logging latency pair again, with the production project of a kept run's "
+                         "folder; updates latency_batch1 in --out")
     args = ap.parse_args(argv)
     if not (args.data / IC15 / "labels.tsv").is_file():
         print(f"error: {args.data}: real-dev data not found", file=sys.stderr)
         return 2
+    if args.latency_only:
+        return latency_again(args.latency_only.resolve(), args.data, args.out)
     n, pick, steps, min_window = (120, 40, 2, 50) if args.tiny else (2000, 500, args.steps, 200)
     recipe = {"max_steps": steps, **({"batch_size": 16} if args.tiny else {})}
     bench = Bench.start()
