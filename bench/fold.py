@@ -28,14 +28,15 @@ ROWS = ("checkpoint", "summed", "fitted")
 DONE_WHEN_GAP = 0.005  # issue 20: the 0-9a-z start within 0.5 point of the checkpoint (mean over the suite)
 
 
-def fit_images(lmdb: Path, n: int) -> np.ndarray:
+def read_fit_images(lmdb: Path, n: int) -> np.ndarray:
     """The first ``n`` images of ``lmdb`` as model inputs [n, 3, 32, W], as the trainer reads them."""
     from textrec.charset import Charset
     from textrec.data.dataset import LmdbTextDataset
+    from textrec.training.head_fit import fit_images
 
     ds = LmdbTextDataset(lmdb, Charset.from_file(None))
     try:
-        return np.stack([ds[i][0] for i in range(min(n, len(ds)))])
+        return fit_images(ds, n)
     finally:
         ds.close()
 
@@ -53,7 +54,7 @@ def mapped_checkpoint(model: Path, fit: Path | None, n: int, dst: Path) -> tuple
     backbone = inspect_checkpoint(model).backbone
     net = build_model(backbone, target.num_classes)
     record = apply_init(net, InitCheckpoint(str(model), model, sha256_file(model)), backbone, target,
-                        fit_images=None if fit is None else (lambda: fit_images(fit, n)))
+                        fit_images=None if fit is None else (lambda: read_fit_images(fit, n)))
     return save_weights(net, dst), record["head"]
 
 

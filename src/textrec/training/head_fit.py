@@ -34,6 +34,12 @@ class HeadFit:
                 "agreement_after": round(self.agreement_after, 4)}
 
 
+def fit_images(ds, n: int) -> np.ndarray:
+    """The first ``n`` images of a dataset (``LmdbTextDataset``: item 0 of ``ds[i]`` is the model input) as
+    [n, 3, 32, W]: what a mapped head is fitted on; the same images on every rank."""
+    return np.stack([ds[i][0] for i in range(min(n, len(ds)))])
+
+
 def class_groups(source: tuple[str, ...], target: Charset) -> list[list[int]]:
     """For each class of ``target`` (0 the blank), the ``source`` classes it stands for: the same character, and
     the other case when ``target`` lower-cases; the blank also takes every source character ``target`` drops."""

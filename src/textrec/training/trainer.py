@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from textrec.artifacts.train import TrainOutcome
 from textrec.charset import Charset, dictionary_beside
 from textrec.config import Params, to_dict
@@ -31,6 +29,7 @@ from textrec.runtime import configure_runtime
 from textrec.training import checkpointing as ckpt
 from textrec.training import distributed
 from textrec.training.checkpoint_space import CheckpointSpaceError, check_free_space, estimate_set_bytes
+from textrec.training.head_fit import fit_images
 from textrec.training.init import InitCheckpoint, init_model
 from textrec.training.loop import MetricsSink, NonFiniteLossError, TrainingLoop, backfill
 from textrec.training.loss import ctc_frame_loss
@@ -132,7 +131,7 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
     else:
         fit_ds, fit_n = val_ds or train_ds, recipe.init_head_fit_images
         started = init_model(model, config, backbone, charset, ctx, init,
-                             (lambda: _fit_images(fit_ds, fit_n)) if fit_n else None)
+                             (lambda: fit_images(fit_ds, fit_n)) if fit_n else None)
         if isinstance(started.get("head"), dict) and ctx.is_main:  # mapped: the start is none of the files
             ckpt.save_weights(out, ckpt.START, model)
         state = ckpt.TrainerState(backbone=backbone, num_classes=charset.num_classes, recipe=recipe_dict,
@@ -173,12 +172,6 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
         rank=ctx.rank, resumed_from_step=resumed_from, init=state.init,
         tracking_run_id=state.tracking_run_id if ctx.is_main else None,
         out_dir=out, train_report=train_ds.report, val_report=None if val_ds is None else val_ds.report)
-
-
-def _fit_images(ds: LmdbTextDataset, n: int) -> np.ndarray:
-    """The first ``n`` images of ``ds`` as model inputs [n, 3, 32, W]: what a mapped head is fitted on
-    (training/head_fit.py); the same images on every rank."""
-    return np.stack([ds[i][0] for i in range(min(n, len(ds)))])
 
 
 def _prepare_out_dir(ctx: distributed.DistContext, out: Path, model, saves_best: bool) -> None:
