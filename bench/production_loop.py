@@ -231,8 +231,10 @@ def loop(work: Work, name: str, held: Path, batch: Path, labels: Path, recipe: d
     work.run([sys.executable, "-m", "pipelines.loop_flow", "--batch", str(batch), "--labels", str(labels),
               "--project-dir", str(lp), "--val-fraction", str(val_fraction), *([] if promote else ["--no-promote"])],
              lp)
+    used = yaml.safe_load((lp / "params.yaml").read_text())["train"]["mobilenet_v3"]
     return {"minutes": round((time.monotonic() - t0) / 60, 1), "train": json.loads(
-        (lp / "reports" / "train" / "mobilenet_v3" / "train.json").read_text())}
+        (lp / "reports" / "train" / "mobilenet_v3" / "train.json").read_text()),
+        "recipe": {k: used.get(k) for k in ("max_steps", "batch_size", "lr", "wise_alpha", "augment")}}
 
 
 def registry(work: Work) -> dict:
@@ -297,7 +299,7 @@ def latency_again(kept: Path, data: Path, out: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__, "production_loop")
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "real-dev")
-    ap.add_argument("--steps", type=int, default=600, help="fine-tune max_steps (both arms)")
+    ap.add_argument("--steps", type=int, default=2000, help="fine-tune max_steps (every arm)")
     ap.add_argument("--tiny", action="store_true", help="plumbing: 120 per window, 40 selected, 2 steps")
     ap.add_argument("--arms", nargs="+", choices=[a for a, _, _ in ARMS], default=[a for a, _, _ in ARMS],
                     help="the loops to run (selected and random are the issue's rows; default: all)")

@@ -114,6 +114,9 @@ class RecipeConfig:
     # -> 0-9a-z) is fitted to the checkpoint's own head on this many of the run's validation images (training
     # images without a validation set); 0: the mapped head as it is (training/head_fit.py)
     init_head_fit_images: NonNegInt = 512
+    # WiSE-FT (training/wise.py): validate and keep as best start + wise_alpha * (trained - start), the
+    # weights part of the way back to the init; None: the trained weights (1.0 is the same). Needs an init.
+    wise_alpha: Annotated[float, Range(0, 1, lo_open=True)] | None = None
 
     def __post_init__(self) -> None:
         if self.init not in INIT_KEYWORDS and not self.init.endswith(".pdparams"):
@@ -124,6 +127,9 @@ class RecipeConfig:
                              f"{self.init_sha256!r} with init {self.init!r}")
         if self.max_steps == 0 and self.init == "scratch":
             raise ValueError("max_steps 0 (no training: evaluate the initial weights) needs an init other "
+                             "than 'scratch'")
+        if self.wise_alpha is not None and self.init == "scratch":
+            raise ValueError("wise_alpha blends the trained weights with the start's: it needs an init other "
                              "than 'scratch'")
         names = [a.name for a in self.augment]
         if len(set(names)) != len(names):

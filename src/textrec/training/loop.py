@@ -7,6 +7,7 @@ import logging
 import math
 import pickle
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +24,7 @@ from textrec.training.sampler import plan_epoch, shard
 from textrec.training.schedules import frame_weight_at, lr_at
 from textrec.training.step import TrainStep
 from textrec.training.validate import count_correct, set_train_mode
+from textrec.training.wise import StartBlend
 
 log = logging.getLogger("textrec.training")
 SNAPSHOTS = "snapshots"  # <out>/snapshots/step_<N>.pdparams: train.<backbone>.keep_steps
@@ -77,11 +79,11 @@ def _die_with_parent(_worker_id: int) -> None:
 class TrainingLoop:
     def __init__(self, recipe: RecipeConfig, ctx, model, step: TrainStep, state: ckpt.TrainerState,
                  train_ds: LmdbTextDataset, val_ds: LmdbTextDataset | None, out: Path, csv: MetricsCsv | None,
-                 total: int, sink: MetricsSink | None = None) -> None:
+                 total: int, sink: MetricsSink | None = None, blend: StartBlend | None = None) -> None:
         self.recipe, self.ctx, self.model, self.step = recipe, ctx, model, step
         self.state, self.train_ds, self.val_ds, self.out, self.csv, self.total = (state, train_ds, val_ds, out,
                                                                                   csv, total)
-        self.sink = sink
+        self.sink, self.blend = sink, blend  # blend: validate (and keep as best) the WiSE-FT weights
         self.last_loss: float | None = None
         self.seconds = 0.0
         self.images = 0
@@ -213,16 +215,18 @@ class TrainingLoop:
         st, ctx = self.state, self.ctx
         self._last_eval_step = st.step
         n = len(self.val_ds)
-        own = count_correct(self.model, self.val_ds, range(ctx.rank, n, ctx.world_size),
-                            batch_size=max(1, self.recipe.batch_size))
-        set_train_mode(self.model, self.recipe.batch_norm)
-        acc = distributed.all_sum(ctx, [float(own)])[0] / max(1, n)
-        st.last_val_accuracy = acc
-        log.info("step %d: val accuracy %.4f (best %s)", st.step, acc,
-                 "-" if st.best_accuracy is None else f"{st.best_accuracy:.4f}")
-        if st.best_accuracy is None or acc > st.best_accuracy:
-            st.best_accuracy, st.best_step = acc, st.step
-            self._save("best")  # rank 0 only
+        with self.blend.applied() if self.blend is not None else nullcontext():
+            own = count_correct(self.model, self.val_ds, range(ctx.rank, n, ctx.world_size),
+                                batch_size=max(1, self.recipe.batch_size))
+            set_train_mode(self.model, self.recipe.batch_norm)
+            acc = distributed.all_sum(ctx, [float(own)])[0] / max(1, n)
+            st.last_val_accuracy = acc
+            log.info("step %d: val accuracy %.4f%s (best %s)", st.step, acc,
+                     "" if self.blend is None else f" (wise_alpha {self.blend.alpha})",
+                     "-" if st.best_accuracy is None else f"{st.best_accuracy:.4f}")
+            if st.best_accuracy is None or acc > st.best_accuracy:
+                st.best_accuracy, st.best_step = acc, st.step
+                self._save("best")  # rank 0 only; the blended weights, as validated
         return acc
 
     def _save(self, name: str) -> None:

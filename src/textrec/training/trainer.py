@@ -44,6 +44,7 @@ from textrec.training.setup import (
     seed_everything,
 )
 from textrec.training.step import build_train_step
+from textrec.training.wise import StartBlend
 
 log = logging.getLogger("textrec.training")
 __all__ = ["NonFiniteLossError", "TrainResult", "train"]
@@ -132,7 +133,8 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
         fit_ds, fit_n = val_ds or train_ds, recipe.init_head_fit_images
         started = init_model(model, config, backbone, charset, ctx, init,
                              (lambda: fit_images(fit_ds, fit_n)) if fit_n else None)
-        if isinstance(started.get("head"), dict) and ctx.is_main:  # mapped: the start is none of the files
+        # mapped: the start is none of the files; wise_alpha: the blend needs it when the run resumes
+        if (isinstance(started.get("head"), dict) or recipe.wise_alpha is not None) and ctx.is_main:
             ckpt.save_weights(out, ckpt.START, model)
         state = ckpt.TrainerState(backbone=backbone, num_classes=charset.num_classes, recipe=recipe_dict,
                                   data=fingerprint, init=started)
@@ -146,7 +148,13 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
     if sink is not None and csv is not None and resumed_from is not None:
         backfill(sink, csv.path)
     distributed.wait_for_main(ctx, "tracking-run")  # opening it may take longer than a collective waits
-    loop = TrainingLoop(recipe, ctx, model, step, state, train_ds, val_ds, out, csv, total, sink)
+    blend = None
+    if recipe.wise_alpha is not None:  # the start: in memory on a fresh run (every rank), its file on a resume
+        blend = (StartBlend.of_model(model, recipe.wise_alpha) if resumed_from is None
+                 else StartBlend.from_file(model, out / f"{ckpt.START}.pdparams", recipe.wise_alpha))
+        log.info("validating and keeping start + %s x (trained - start) as best (wise_alpha, WiSE-FT)",
+                 recipe.wise_alpha)
+    loop = TrainingLoop(recipe, ctx, model, step, state, train_ds, val_ds, out, csv, total, sink, blend)
     status = "FAILED"
     try:
         loop.run(progress and ctx.is_main)
