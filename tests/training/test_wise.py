@@ -106,3 +106,5 @@ def test_a_run_keeps_the_blended_weights_as_best_and_resumes_with_its_start(pari
     with pytest.raises(FileNotFoundError, match="start.pdparams is missing"):
         train(RecipeConfig(**recipe), "mobilenet_v3", four_words, four_words, tmp_path / "c", resume="auto",
               progress=False)
+    with pytest.raises(ValueError, match="needs a validation set"):  # else best, the blend, is never written
+        train(RecipeConfig(**recipe), "mobilenet_v3", four_words, None, tmp_path / "d", progress=False)

@@ -100,6 +100,8 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
     if steps_per_epoch == 0:
         raise ValueError(f"{train_lmdb}: {len(train_ds)} usable samples, fewer than one batch of {recipe.batch_size}")
     total = planned_steps(len(train_ds), recipe.batch_size, recipe.epochs, recipe.max_steps)
+    if recipe.wise_alpha is not None and val_ds is None:  # best is the blend it validates: without, nothing
+        raise ValueError("wise_alpha needs a validation set: the blended weights are kept as best when validated")
 
     model = build_model_for(recipe, backbone, charset.num_classes, ctx)
     opt = build_optimizer(recipe, model)
