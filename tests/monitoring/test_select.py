@@ -132,10 +132,12 @@ def test_auto_accept_takes_the_confident_readings_as_labels(logged, tmp_path, tm
     own = tmp_path / "own"
     own.mkdir()
     common = ["--params", str(tmp_path / "none.yaml"), "--own", str(own)]
-    assert main(["add-labels", str(tmp_path / "batch"), *common]) == 0
-    rows = [r for f in ("rec_gt_train.txt", "rec_gt_val.txt") if (own / f).is_file()
-            for r in samples_from_label_file(own / f, "tsv")]
-    assert {r.label for r in rows} == {"copy", "near", "w2", "w3", "w16", "w17", "w18", "w19"}
+    # every human row to validation: the accepted readings (production's own) still only train
+    assert main(["add-labels", str(tmp_path / "batch"), *common, "--val-fraction", "1"]) == 0
+    split = {f: {r.label for r in samples_from_label_file(own / f, "tsv")} for f in ("rec_gt_train.txt",
+                                                                                 "rec_gt_val.txt")}
+    assert split == {"rec_gt_train.txt": {"w16", "w17", "w18", "w19"},
+                     "rec_gt_val.txt": {"copy", "near", "w2", "w3"}}
     # accepted images are selected too: a later batch neither labels nor accepts them again
     assert select(tmp_path, "--n", "2", "--auto-accept", "0.85", "--out", str(tmp_path / "next")) == 0
     assert not (tmp_path / "next" / "rec_gt_auto.txt").exists()

@@ -6,8 +6,12 @@ profile.
     counts = add_to_own(batch, labels, Path("data/own"))
 
 The images are copied to ``<own>/loop/<batch>/`` and their rows appended to ``rec_gt_train.txt`` or, for
-about ``val_fraction`` of them (chosen by the image's hash, so the same image always lands on the same side),
-``rec_gt_val.txt``. A label left empty or ``###`` (PaddleOCR's "unreadable") is not added, and counted.
+about ``val_fraction`` of the human-labelled ones (chosen by the image's hash, so the same image always lands
+on the same side), ``rec_gt_val.txt``. Auto-accepted readings (``rec_gt_auto.txt``: the production model's own
+output) only ever train: in validation they would score agreement with production, which favours the
+checkpoints that moved least (measured: two thirds of a 146-word validation set were such rows, and its
+accuracy told eight checkpoints apart by one word). A label left empty or ``###`` (PaddleOCR's "unreadable")
+is not added, and counted.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import json
 import shutil
 from pathlib import Path
 
-from textrec.monitoring.select import AUTO_LABELS, BATCH_LABELS, LS_FROM
+from textrec.monitoring.select import AUTO_DIR, AUTO_LABELS, BATCH_LABELS, LS_FROM
 
 UNREADABLE = {"", "###"}
 SPLIT_FILES = {"train": "rec_gt_train.txt", "val": "rec_gt_val.txt"}  # the finetune profile's label files
@@ -71,7 +75,8 @@ def _split(data: bytes, val_fraction: float) -> str:
 
 
 def add_to_own(batch: Path, labels: dict[str, str], own: Path, val_fraction: float = 0.1) -> dict[str, int]:
-    """Copy the labelled images into ``own`` and append their rows; returns counts (train, val, unreadable)."""
+    """Copy the labelled images into ``own`` and append their rows; returns counts (train, val, unreadable).
+    Images under the batch's ``auto/`` (accepted as read) go to train whatever their hash."""
     dst = own / "loop" / batch.name
     if dst.exists():
         raise ValueError(f"batch {batch.name} is already in {own} ({dst}); remove its rows and folder first "
@@ -86,7 +91,8 @@ def add_to_own(batch: Path, labels: dict[str, str], own: Path, val_fraction: flo
         data = (batch / file).read_bytes()
         target = dst / Path(file).name
         shutil.copyfile(batch / file, target)
-        rows[_split(data, val_fraction)].append(f"{target.relative_to(own).as_posix()}\t{label}\n")
+        split = "train" if Path(file).parts[0] == AUTO_DIR else _split(data, val_fraction)
+        rows[split].append(f"{target.relative_to(own).as_posix()}\t{label}\n")
     for split, lines in rows.items():
         path = own / SPLIT_FILES[split]
         ends_open = path.is_file() and path.stat().st_size and not path.read_bytes().endswith(b"\n")

@@ -31,6 +31,7 @@ from textrec.monitoring.store import connect
 
 Order = Literal["confidence", "random"]
 BATCH_LABELS = "rec_gt_batch.txt"  # PaddleOCR's layout: images/<id>.<ext><TAB>reading, to correct in place
+AUTO_DIR = "auto"  # the batch's folder of images accepted as read
 AUTO_LABELS = "rec_gt_auto.txt"  # auto/<id>.<ext><TAB>reading: accepted as read (confidence over the threshold)
 LS_TASKS = "label_studio.json"
 LS_CONFIG = "label_studio.xml"
@@ -162,7 +163,7 @@ def write_batch(con: sqlite3.Connection, chosen: list[Candidate], folder: Path,
     lines = [f"{f}\t{c.text}\n" for f, c in zip(files, chosen, strict=True)]
     (folder / BATCH_LABELS).write_text("".join(lines), encoding="utf-8")
     if auto:
-        auto_files = _copy_images(con, list(auto), folder, "auto")
+        auto_files = _copy_images(con, list(auto), folder, AUTO_DIR)
         (folder / AUTO_LABELS).write_text("".join(f"{f}\t{c.text}\n" for f, c in zip(auto_files, auto, strict=True)),
                                           encoding="utf-8")
     # Label Studio serves local files below LOCAL_FILES_DOCUMENT_ROOT: set it to the batch's parent folder
