@@ -1,18 +1,21 @@
 """The bundle read with the default 0-9a-z dictionary after 0 training steps: how much of the checkpoint's
 reading the dictionary-aware init keeps (issue 20: within 0.5 point of the checkpoint itself, DTRB protocol).
 
-Three rows on every synthetic benchmark under --bench (DTRB: case-insensitive, 0-9a-z only):
+Four rows on every synthetic benchmark under --bench (DTRB: case-insensitive, 0-9a-z only):
 - checkpoint: the model as trained, with its own dictionary (``<model>.dict.txt``, PaddleOCR's English);
-- summed: its head mapped to 0-9a-z (``training/head_map.py``: a merged class gets the sum of its columns),
-  what ``init`` gives with ``init_head_fit_images: 0``;
-- fitted: mapped, then fitted to the checkpoint's own head on the first --fit-images images of --fit
-  (``training/head_fit.py``, the train stage's default: 512 of the run's validation renders).
-Backbone and neck are the checkpoint's in all three; only the head differs. Each mapped model is written to a
+- folded: what ``init`` gives by default (``init_fold: exact``): the checkpoint's columns kept, their
+  probabilities summed per 0-9a-z class (models/head.py);
+- summed: ``init_fold: linear`` with ``init_head_fit_images: 0``: one column per class, the sum of the
+  checkpoint's columns (``training/head_map.py``);
+- fitted: ``init_fold: linear``: summed, then fitted to the checkpoint's own head on the first --fit-images
+  images of --fit (``training/head_fit.py``, the train stage's default: 512 of the run's validation renders).
+Backbone and neck are the checkpoint's in all four; only the head differs. Each mapped model is written to a
 temporary .pdparams and read back, as a run's start checkpoint is.
 
     .venv/bin/python bench/fold.py --bench data/lmdb/bench --fit data/lmdb/val   # the bundled model
     # -> reports/bench/fold.json {"machine", "model", "model_sha256", "fit": {...}, "benchmarks":
-    #    {name: {"count", "checkpoint", "summed", "fitted"}}, "mean": {...}, "gap": fitted - checkpoint}
+    #    {name: {"count", "checkpoint", "folded", "summed", "fitted"}}, "mean": {...},
+    #    "gap": folded - checkpoint, "gap_linear": fitted - checkpoint}
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from harness import Bench, parser  # bench/, on sys.path as the script's folder
 
-ROWS = ("checkpoint", "summed", "fitted")
+ROWS = ("checkpoint", "folded", "summed", "fitted")
 DONE_WHEN_GAP = 0.005  # issue 20: the 0-9a-z start within 0.5 point of the checkpoint (mean over the suite)
 
 
@@ -41,9 +44,9 @@ def read_fit_images(lmdb: Path, n: int) -> np.ndarray:
         ds.close()
 
 
-def mapped_checkpoint(model: Path, fit: Path | None, n: int, dst: Path) -> tuple[Path, dict]:
-    """``model`` initialised into a 0-9a-z model by ``apply_init`` (fitted on ``fit`` unless None), saved at
-    ``dst``; returns (the file, what init recorded of the head)."""
+def mapped_checkpoint(model: Path, fold: str, fit: Path | None, n: int, dst: Path) -> tuple[Path, dict]:
+    """``model`` initialised into a 0-9a-z model by ``apply_init`` (``fold``; linear: fitted on ``fit`` unless
+    None), saved at ``dst``; returns (the file, what init recorded of the head)."""
     from textrec.charset import Charset
     from textrec.hashing import sha256_file
     from textrec.models.checkpoint import inspect_checkpoint, save_weights
@@ -54,7 +57,7 @@ def mapped_checkpoint(model: Path, fit: Path | None, n: int, dst: Path) -> tuple
     backbone = inspect_checkpoint(model).backbone
     net = build_model(backbone, target.num_classes)
     record = apply_init(net, InitCheckpoint(str(model), model, sha256_file(model)), backbone, target,
-                        fit_images=None if fit is None else (lambda: read_fit_images(fit, n)))
+                        fit_images=None if fit is None else (lambda: read_fit_images(fit, n)), fold=fold)
     return save_weights(net, dst), record["head"]
 
 
@@ -81,11 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     info = inspect_checkpoint(model)
     own, zero_z = Charset.from_file(dictionary_beside(model)), Charset.from_file(None)
     with tempfile.TemporaryDirectory(prefix="fold-") as tmp:
-        summed, _ = mapped_checkpoint(model, None, 0, Path(tmp) / "summed.pdparams")
-        fitted, head = mapped_checkpoint(model, args.fit, args.fit_images, Path(tmp) / "fitted.pdparams")
-        engines = {"checkpoint": (PaddleEngine(model, info.num_classes, info.backbone), own),
-                   "summed": (PaddleEngine(summed, zero_z.num_classes, info.backbone), zero_z),
-                   "fitted": (PaddleEngine(fitted, zero_z.num_classes, info.backbone), zero_z)}
+        folded, head = mapped_checkpoint(model, "exact", None, 0, Path(tmp) / "folded.pdparams")
+        summed, _ = mapped_checkpoint(model, "linear", None, 0, Path(tmp) / "summed.pdparams")
+        fitted, fit = mapped_checkpoint(model, "linear", args.fit, args.fit_images, Path(tmp) / "fitted.pdparams")
+        engines = {"checkpoint": (PaddleEngine(model, info.num_classes, info.backbone), own)} | {
+            name: (PaddleEngine(f, zero_z.num_classes, info.backbone), zero_z)
+            for name, f in (("folded", folded), ("summed", summed), ("fitted", fitted))}
         table: dict[str, dict] = {}
         for lmdb in benches:
             row: dict = {}
@@ -95,14 +99,16 @@ def main(argv: list[str] | None = None) -> int:
             table[lmdb.name] = row
             print(lmdb.name, {k: round(v, 4) for k, v in row.items()}, flush=True)
     mean = {r: float(np.mean([t[r] for t in table.values()])) for r in ROWS}
-    gap = mean["fitted"] - mean["checkpoint"]
+    gap = mean["folded"] - mean["checkpoint"]
     bench.write(args.out, {"model": str(model), "model_sha256": sha256_file(model),
-                           "protocol": "DTRB: case-insensitive, 0-9a-z only",
-                           "fit": {"lmdb": str(args.fit), "images": args.fit_images, "head": head},
+                           "protocol": "DTRB: case-insensitive, 0-9a-z only", "head": head,
+                           "fit": {"lmdb": str(args.fit), "images": args.fit_images, "head": fit},
                            "benchmarks": table, "mean": mean, "gap": gap,
+                           "gap_linear": mean["fitted"] - mean["checkpoint"],
                            "done_when": {"limit": DONE_WHEN_GAP, "met": abs(gap) <= DONE_WHEN_GAP}})
-    print(f"mean DTRB: checkpoint {100 * mean['checkpoint']:.1f}%, summed {100 * mean['summed']:.1f}%, "
-          f"fitted {100 * mean['fitted']:.1f}% ({100 * gap:+.1f} points) -> {args.out}")
+    print(f"mean DTRB: checkpoint {100 * mean['checkpoint']:.1f}%, folded {100 * mean['folded']:.1f}% "
+          f"({100 * gap:+.1f} points), summed {100 * mean['summed']:.1f}%, fitted {100 * mean['fitted']:.1f}% "
+          f"-> {args.out}")
     return 0
 
 

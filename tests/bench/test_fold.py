@@ -1,5 +1,6 @@
-"""bench/fold.py: a case-sensitive checkpoint read three ways on each synthetic benchmark (as trained, its head
-folded to 0-9a-z by summing, folded and fitted), on the same images, with the fit's record."""
+"""bench/fold.py: a case-sensitive checkpoint read four ways on each synthetic benchmark (as trained, its head
+folded exactly to 0-9a-z, summed to one column per class, summed and fitted), on the same images, with the
+fold's and the fit's records."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from textrec.config.train import RecipeConfig
 from textrec.training.trainer import train
 
 
-def test_three_rows_per_benchmark_on_the_same_images(tmp_path: Path) -> None:
+def test_four_rows_per_benchmark_on_the_same_images(tmp_path: Path) -> None:
     fold = _bench("fold")
     rng = np.random.default_rng(3)
     words = write_word_lmdb(tmp_path / "train", [w.upper() if i % 2 else w for i, w in
@@ -37,7 +38,9 @@ def test_three_rows_per_benchmark_on_the_same_images(tmp_path: Path) -> None:
         assert row["count"] == 5 and all(0.0 <= row[r] <= 1.0 for r in fold.ROWS)
     fit = result["fit"]["head"]["fit"]
     assert fit["images"] == 6 and fit["agreement_after"] >= fit["agreement_before"]
-    assert result["gap"] == result["mean"]["fitted"] - result["mean"]["checkpoint"]
+    assert result["head"]["fold"] == {"columns": 96, "classes": 37}  # the default init: exact
+    assert result["gap"] == result["mean"]["folded"] - result["mean"]["checkpoint"]
+    assert result["gap_linear"] == result["mean"]["fitted"] - result["mean"]["checkpoint"]
     assert result["done_when"]["met"] == (abs(result["gap"]) <= fold.DONE_WHEN_GAP)
 
 

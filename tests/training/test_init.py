@@ -144,7 +144,7 @@ def test_a_case_sensitive_head_folds_into_a_lowercase_one(tmp_path):
     paddle.save(src_model.state_dict(), str(ckpt))
     (tmp_path / "en.dict.txt").write_text("".join(c + "\n" for c in en.characters))
     model = _model("mobilenet_v3", 37, seed=2)
-    record = apply_init(model, resolve_init(str(ckpt), "mobilenet_v3"), "mobilenet_v3", CS36)
+    record = apply_init(model, resolve_init(str(ckpt), "mobilenet_v3"), "mobilenet_v3", CS36, fold="linear")
     assert record["head"]["copied"] == 37 and record["head"]["folded"] == 26 and record["head"]["fresh"] == 0
     assert record["head"]["dropped"] == 33  # 32 punctuation characters and the space
     src, got = _state(src_model), _state(model)
@@ -152,6 +152,40 @@ def test_a_case_sensitive_head_folds_into_a_lowercase_one(tmp_path):
     assert np.allclose(got["head.fc.weight"][:, CS36.characters.index("g") + 1],
                        src["head.fc.weight"][:, col("g") + 1] + src["head.fc.weight"][:, col("G") + 1])
     assert np.array_equal(got["head.fc.weight"][:, CS36.characters.index("7") + 1], src["head.fc.weight"][:, col("7") + 1])
+
+
+def test_an_exact_fold_reads_as_the_case_sensitive_checkpoint_and_starts_only_its_own_dictionary(tmp_path):
+    """en -> 0-9a-z, init_fold exact (the default): the checkpoint's 96 columns stay, their probabilities are
+    summed per class (and the punctuation's into the blank); the folded checkpoint restarts 0-9a-z runs only."""
+    import paddle
+
+    from textrec.inference.engines import PaddleEngine
+    from textrec.training.head_fit import class_groups
+
+    en = Charset.from_file("builtin:en")
+    src_model = _model("mobilenet_v3", en.num_classes, seed=1)
+    ckpt = tmp_path / "en.pdparams"
+    paddle.save(src_model.state_dict(), str(ckpt))
+    (tmp_path / "en.dict.txt").write_text(en.dictionary_text())
+    model = _model("mobilenet_v3", 37, seed=2)
+    record = apply_init(model, resolve_init(str(ckpt), "mobilenet_v3"), "mobilenet_v3", CS36)
+    assert record["head"]["fold"] == {"columns": 96, "classes": 37}
+    assert (record["head"]["folded"], record["head"]["dropped"]) == (26, 33) and "fit" not in record["head"]
+    x = paddle.rand([2, 3, 32, 100])
+    src_model.eval(), model.eval()
+    p = src_model(x).numpy()  # [2, 25, 96]
+    grouped = np.stack([p[:, :, g].sum(axis=2) for g in class_groups(en.characters, CS36)], axis=2)
+    np.testing.assert_allclose(model(x).numpy(), grouped, atol=1e-6)
+
+    folded = tmp_path / "dtrb.pdparams"
+    paddle.save(model.state_dict(), str(folded))  # no dictionary beside: a 37-class head is 0-9a-z
+    np.testing.assert_allclose(PaddleEngine(folded, 37, "mobilenet_v3")(x.numpy()), grouped, atol=1e-6)
+    again = _model("mobilenet_v3", 37, seed=3)
+    assert apply_init(again, resolve_init(str(folded), "mobilenet_v3"), "mobilenet_v3", CS36)["head"] == "loaded"
+    _equal_to_checkpoint(_state(again), _state(model))
+    with pytest.raises(InitError, match=r"dtrb.pdparams has a folded head .* own dictionary"):
+        apply_init(_model("mobilenet_v3", en.num_classes), resolve_init(str(folded), "mobilenet_v3"),
+                   "mobilenet_v3", en)
 
 
 def test_shapes_must_match_exactly(parity_kit, tmp_path):
@@ -274,16 +308,30 @@ def test_a_trained_checkpoint_carries_its_dictionary_to_the_next_run(parity_kit,
     res = train(back, "mobilenet_v3", four_words, None, tmp_path / "dtrb", progress=False)
     assert res.init["head"]["dictionary"].endswith("latest.dict.txt")
     assert (res.init["head"]["copied"], res.init["head"]["folded"], res.init["head"]["fresh"]) == (37, 26, 0)
-    fit = res.init["head"]["fit"]  # folded: fitted to the en head on the run's images (no validation set: train's)
-    assert fit["images"] == 4 and fit["frames"] == 4 * 25 and fit["agreement_after"] >= fit["agreement_before"]
+    assert res.init["head"]["fold"] == {"columns": 96, "classes": 37}  # init_fold exact (the default)
     # the model as training began is kept: neither the init file nor a checkpoint of the run
-    start = read_params(tmp_path / "dtrb" / "start.pdparams")
-    assert start["head.fc.weight"].shape == (192, 37)  # [2 x hidden 96, 0-9a-z + blank]
-    zero = RecipeConfig(**BASE, max_steps=0, init=str(tmp_path / "en" / "latest.pdparams"))
+    start, latest = (read_params(tmp_path / "dtrb" / f"{n}.pdparams") for n in ("start", "latest"))
+    assert start["head.fc.weight"].shape == (192, 96) and start["head.fold"].shape == (96, 37)
+    assert np.array_equal(latest["head.fold"], start["head.fold"])  # trained columns, the same grouping
+    assert not np.array_equal(latest["head.fc.weight"], start["head.fc.weight"])
+    # a folded run resumes folded
+    more = RecipeConfig(**BASE, max_steps=2, lr=1e-3, init=str(tmp_path / "en" / "latest.pdparams"))
+    res = train(more, "mobilenet_v3", four_words, None, tmp_path / "dtrb", resume=True, progress=False)
+    assert (res.resumed_from_step, res.steps) == (1, 2)
+    assert read_params(tmp_path / "dtrb" / "latest.pdparams")["head.fc.weight"].shape == (192, 96)
+
+    linear = dict(init=str(tmp_path / "en" / "latest.pdparams"), init_fold="linear")
+    res = train(RecipeConfig(**BASE, max_steps=1, lr=1e-3, **linear), "mobilenet_v3", four_words, None,
+                tmp_path / "linear", progress=False)
+    fit = res.init["head"]["fit"]  # one column per class, fitted to the en head (no validation set: train's)
+    assert fit["images"] == 4 and fit["frames"] == 4 * 25 and fit["agreement_after"] >= fit["agreement_before"]
+    start = read_params(tmp_path / "linear" / "start.pdparams")
+    assert start["head.fc.weight"].shape == (192, 37) and "head.fold" not in start  # [2 x hidden 96, 0-9a-z + blank]
+    zero = RecipeConfig(**BASE, max_steps=0, **linear)
     res = train(zero, "mobilenet_v3", four_words, None, tmp_path / "zero", progress=False)
     best = read_params(tmp_path / "zero" / "latest.pdparams")  # no validation set: no best
     assert all(np.array_equal(best[k], v) for k, v in read_params(tmp_path / "zero" / "start.pdparams").items())
-    unfitted = RecipeConfig(**BASE, max_steps=0, init=str(tmp_path / "en" / "latest.pdparams"), init_head_fit_images=0)
+    unfitted = RecipeConfig(**BASE, max_steps=0, init_head_fit_images=0, **linear)
     res = train(unfitted, "mobilenet_v3", four_words, None, tmp_path / "unfitted", progress=False)
     assert "fit" not in res.init["head"]
 

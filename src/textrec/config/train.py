@@ -110,9 +110,13 @@ class RecipeConfig:
     # the dictionary the init checkpoint was trained with (a file or builtin:<name>); None: the <stem>.dict.txt
     # beside it, else 0-9a-z for a 37-class head. Its characters keep their trained head columns.
     init_dict: str | None = None
-    # a head mapped to a dictionary that merges or drops the checkpoint's classes (the bundle's 95 characters
-    # -> 0-9a-z) is fitted to the checkpoint's own head on this many of the run's validation images (training
-    # images without a validation set); 0: the mapped head as it is (training/head_fit.py)
+    # a dictionary that merges or drops the checkpoint's classes (the bundle's 95 characters -> 0-9a-z):
+    # "exact" keeps the checkpoint's columns and sums their probabilities per class (a folded head,
+    # models/head.py: the start reads as the checkpoint does, but its .pdparams carry the columns and the fold,
+    # which PaddleOCR's own CTCHead does not load; its exports run anywhere); "linear": one column per class,
+    # fitted to the checkpoint's head on init_head_fit_images of the run's validation images (training images
+    # without a validation set; 0: the summed columns as they are; training/head_fit.py), PaddleOCR's layout
+    init_fold: Literal["exact", "linear"] = "exact"
     init_head_fit_images: NonNegInt = 512
     # WiSE-FT (training/wise.py): validate and keep as best start + wise_alpha * (trained - start), the
     # weights part of the way back to the init; None: the trained weights (1.0 is the same). Needs an init.

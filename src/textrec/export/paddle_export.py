@@ -28,12 +28,13 @@ def load_checkpoint_model(params: str | Path, num_classes: int, backbone: Backbo
     """Eval-mode CRNN with the weights of ``params`` (backbone detected from its keys when not given)."""
     import paddle
 
-    from textrec.models.checkpoint import detect_backbone, load_weights
-    from textrec.models.crnn import build_model
+    from textrec.models.checkpoint import assign_weights, detect_backbone, read_params
+    from textrec.models.crnn import model_for
 
     paddle.set_device("cpu")
-    model = build_model(backbone or detect_backbone(params), num_classes)
-    load_weights(model, params)
+    weights = read_params(params)
+    model = model_for(weights, backbone or detect_backbone(weights), num_classes)
+    assign_weights(model, weights, source=str(params))
     model.eval()
     return model
 

@@ -43,13 +43,14 @@ class PaddleEngine:
     def __post_init__(self) -> None:
         import paddle
 
-        from textrec.models.checkpoint import detect_backbone, load_weights
-        from textrec.models.crnn import build_model
+        from textrec.models.checkpoint import assign_weights, detect_backbone, read_params
+        from textrec.models.crnn import model_for
 
         paddle.set_device("cpu")
-        self.backbone = self.backbone or detect_backbone(self.path)
-        self.model = build_model(self.backbone, self.num_classes)  # type: ignore[arg-type]
-        load_weights(self.model, self.path)
+        params = read_params(self.path)
+        self.backbone = self.backbone or detect_backbone(params)
+        self.model = model_for(params, self.backbone, self.num_classes)  # type: ignore[arg-type]
+        assign_weights(self.model, params, source=str(self.path))
         self.model.eval()
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from textrec.config.model import BackboneName
 if TYPE_CHECKING:
     from paddle import nn
 
+FOLD_KEY = "head.fold"  # a folded head's class grouping [columns, classes] (models/head.py)
 PADDLE_NAME_TABLE = "StructuredToParameterName@@"  # paddle.save's bookkeeping entry, not a tensor
 _MAX_LISTED = 20
 
@@ -43,7 +44,7 @@ class CheckpointError(ValueError):
 @dataclass(frozen=True)
 class CheckpointInfo:
     backbone: BackboneName
-    num_classes: int  # including the CTC blank
+    num_classes: int  # including the CTC blank (a folded head: the classes it groups into)
     hidden_size: int  # LSTM hidden size of the neck
     num_entries: int
     has_lstm_aliases: bool  # the flattened ``neck.encoder.lstm.*_l{k}`` names are present
@@ -73,7 +74,8 @@ def inspect_checkpoint(source: str | Path | Mapping[str, np.ndarray]) -> Checkpo
         raise CheckpointError(f"cannot tell the backbone: expected exactly one of {sorted(_MARKERS.values())} "
                               f"among the keys, found {found or 'none'}")
     try:
-        num_classes = int(params["head.fc.bias"].shape[0])
+        fold = params.get(FOLD_KEY)  # a folded head: the classes it groups into, not its columns
+        num_classes = int(params["head.fc.bias"].shape[0] if fold is None else fold.shape[1])
         w_hh = params.get("neck.encoder.lstm.0.cell_fw.weight_hh", params.get("neck.encoder.lstm.weight_hh_l0"))
         if w_hh is None:
             raise KeyError("neck.encoder.lstm.0.cell_fw.weight_hh")

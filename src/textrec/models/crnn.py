@@ -7,11 +7,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
 import paddle
 from paddle import nn
 
 from textrec.config.model import BackboneName
 from textrec.models.backbones import build_backbone
+from textrec.models.checkpoint import FOLD_KEY
 from textrec.models.head import CTCHead
 from textrec.models.neck import SequenceNeck
 
@@ -40,14 +44,27 @@ class CRNN(nn.Layer):
 
 
 def build_model(backbone: BackboneName, num_classes: int, hidden_size: int | None = None,
-                fc_decay: float = 0.0) -> CRNN:
+                fc_decay: float = 0.0, fold: np.ndarray | None = None) -> CRNN:
     """Freshly initialised CRNN; ``num_classes`` includes the CTC blank (37 for 0-9a-z).
 
-    ``hidden_size`` defaults to PaddleOCR's (96 for mobilenet_v3, 256 for resnet34_vd).
+    ``hidden_size`` defaults to PaddleOCR's (96 for mobilenet_v3, 256 for resnet34_vd); ``fold`` [S,
+    num_classes]: a folded head (models/head.py) with S columns.
     """
     if num_classes < 2:
         raise ValueError(f"num_classes must count the blank and at least one character, got {num_classes}")
     bb = build_backbone(backbone)
     neck = SequenceNeck(bb.out_channels, HIDDEN_SIZES[backbone] if hidden_size is None else hidden_size)
-    head = CTCHead(neck.out_channels, num_classes, fc_decay=fc_decay)
+    head = CTCHead(neck.out_channels, num_classes, fc_decay=fc_decay, fold=fold)
     return CRNN(bb, neck, head, backbone)
+
+
+def fold_head(model: CRNN, fold: np.ndarray) -> CRNN:
+    """Give ``model`` a fresh folded head (``fold`` [S, model.num_classes]) in place of its head; returns it.
+    Its parameters are new: an optimizer built before must be built again."""
+    model.head = CTCHead(model.neck.out_channels, model.num_classes, fold=fold)
+    return model
+
+
+def model_for(params: Mapping[str, np.ndarray], backbone: BackboneName, num_classes: int) -> CRNN:
+    """A freshly initialised CRNN shaped for ``params`` (a checkpoint): folded when it carries a fold."""
+    return build_model(backbone, num_classes, fold=params.get(FOLD_KEY))

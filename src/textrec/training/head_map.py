@@ -10,6 +10,10 @@ dictionary A starts a model with dictionary B this way:
   elsewhere, so a case-sensitive model keeps reading upper-case words through a lower-case head;
 * a character of B that A lacks keeps the fresh (seeded) initialisation; characters of A that B lacks are
   dropped. ``HeadMap`` counts each kind for the log and the trainer state.
+
+``fold_columns`` gives the exact alternative for merged and dropped classes: the checkpoint's columns kept as
+they are (plus one fresh column per new character) and the fold [columns, classes] that sums their
+probabilities (models/head.py).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textrec.charset import Charset
+from textrec.training.head_fit import class_groups
 
 
 class HeadMapError(ValueError):
@@ -70,3 +75,18 @@ def map_head(weight: np.ndarray, bias: np.ndarray, source: tuple[str, ...], targ
     used = {j for cols in columns.values() for j in cols}
     dropped = "".join(ch for j, ch in enumerate(source, start=1) if j not in used)
     return w, b, HeadMap(1 + len(target.characters) - len(fresh), folded, "".join(fresh), dropped)
+
+
+def fold_columns(weight: np.ndarray, bias: np.ndarray, source: tuple[str, ...], target: Charset,
+                 fresh_weight: np.ndarray, fresh_bias: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(weight [C_in, S + F], bias [S + F], fold [S + F, len(target)+1]) for a folded head: the checkpoint's S
+    columns (``weight`` [C_in, S]) grouped as ``class_groups`` groups them (the other case with its class,
+    characters ``target`` drops with the blank), then one column of the seeded ``fresh_*`` head for each of
+    the F characters new to the checkpoint."""
+    groups = class_groups(source, target)
+    new = [i for i, g in enumerate(groups) if not g]  # classes no column of the checkpoint stands for
+    fold = np.zeros((weight.shape[1] + len(new), len(groups)), np.float32)
+    for i, g in enumerate(groups):
+        fold[g, i] = 1.0
+    fold[weight.shape[1] + np.arange(len(new)), new] = 1.0
+    return (np.concatenate([weight, fresh_weight[:, new]], axis=1), np.concatenate([bias, fresh_bias[new]]), fold)

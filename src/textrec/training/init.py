@@ -11,7 +11,8 @@
 ``init_sha256`` pins the file (the archive for ``paddleocr``). Every name and shape must match the model but
 the head's: a checkpoint trained with another dictionary gives the head its columns character by character
 (``head_map``: shared characters keep their trained column, new ones start fresh; the log and the record
-count both). The checkpoint's dictionary is ``init_dict`` when set, else the ``<stem>.dict.txt`` beside the
+count both); a dictionary that merges or drops its classes gets a folded head (``init_fold: exact``, the
+checkpoint's columns summed per class) or a fitted linear one (``linear``). The checkpoint's dictionary is ``init_dict`` when set, else the ``<stem>.dict.txt`` beside the
 file, else 0-9a-z for a 37-class head (PaddleOCR's CRNN releases), else this run's for a head of its size. The record (source, file, sha256s, head) goes into the
 trainer state and from there into train.json and the MLflow run. A resumed run ignores ``init``: the
 checkpoint it resumes from wins. Same init + same seed: the same weights, bit for bit.
@@ -40,7 +41,7 @@ from textrec.models.pretrained import (
     release_source,
 )
 from textrec.training import distributed
-from textrec.training.head_map import HeadMapError, map_head
+from textrec.training.head_map import HeadMapError, fold_columns, map_head
 
 log = logging.getLogger("textrec.training")
 
@@ -144,14 +145,24 @@ def resolve_init(init: str, backbone: BackboneName, *, sha256: str | None = None
 
 
 def apply_init(model, init: InitCheckpoint, backbone: BackboneName, charset: Charset,
-               init_dict: str | None = None, fit_images: Callable[[], np.ndarray] | None = None) -> dict[str, Any]:
+               init_dict: str | None = None, fit_images: Callable[[], np.ndarray] | None = None,
+               fold: str = "exact") -> dict[str, Any]:
     """Load ``init`` into ``model`` (all or nothing); returns ``init.record()`` plus what became of the head.
-    ``fit_images`` () -> [N, 3, 32, W] (the run's own, read only when needed): a head whose classes were merged
-    or dropped (case folded, punctuation gone) and none new is then fitted to the checkpoint's on them
-    (training/head_fit.py)."""
+    A head whose classes are merged or dropped (case folded, punctuation gone) becomes, by ``fold``: "exact",
+    a folded head (models/head.py: ``model.head`` is replaced, so build its optimizer afterwards) that sums the
+    checkpoint's own columns; "linear", one column per class, fitted to the checkpoint's head on
+    ``fit_images`` () -> [N, 3, 32, W] (the run's own, read only when needed; training/head_fit.py) when no
+    character is new. A checkpoint with a folded head starts runs of its own dictionary only."""
     if init.path is None:
         return init.record() | {"head": None}
-    from textrec.models.checkpoint import CheckpointError, assign_weights, inspect_checkpoint, read_params
+    from textrec.models.checkpoint import (
+        FOLD_KEY,
+        CheckpointError,
+        assign_weights,
+        inspect_checkpoint,
+        read_params,
+    )
+    from textrec.models.crnn import fold_head
 
     params = read_params(init.path)
     info = inspect_checkpoint(params)
@@ -159,20 +170,34 @@ def apply_init(model, init: InitCheckpoint, backbone: BackboneName, charset: Cha
         raise CheckpointError(f"init: {init.path} is a {info.backbone} checkpoint; this recipe trains {backbone}")
     source, where = checkpoint_charset(init.path, info.num_classes, charset, init_dict)
     head: str | dict[str, Any] = "loaded"
-    if source.characters != charset.characters:  # another dictionary: the head column by column
+    if FOLD_KEY in params:
+        if source.characters != charset.characters:
+            raise InitError(f"init: {init.path} has a folded head (its {len(source.characters)} characters sum "
+                            f"{params[FOLD_KEY].shape[0]} columns): it starts runs with its own dictionary "
+                            f"({where}) only; start from the checkpoint it was folded from")
+        fold_head(model, params[FOLD_KEY])
+    elif source.characters != charset.characters:  # another dictionary: the head column by column
         state = model.state_dict()
+        fresh = state["head.fc.weight"].numpy(), state["head.fc.bias"].numpy()
         try:
-            w, b, hm = map_head(params["head.fc.weight"], params["head.fc.bias"], source.characters, charset,
-                                state["head.fc.weight"].numpy(), state["head.fc.bias"].numpy())
+            w, b, hm = map_head(params["head.fc.weight"], params["head.fc.bias"], source.characters, charset, *fresh)
         except HeadMapError as e:
             raise InitError(f"init: {init.path} ({where}): {e}") from None
         source_head = params["head.fc.weight"], params["head.fc.bias"]
-        params = params | {"head.fc.weight": w, "head.fc.bias": b}
         head = {"dictionary": where} | hm.record()
         log.info("init: %s was trained with %s (%d characters), this run's dictionary has %d: %s", init.path,
                  where, len(source.characters), len(charset.characters), hm.summary())
+        if fold == "exact" and (hm.folded or hm.dropped):
+            w, b, grouping = fold_columns(*source_head, source.characters, charset, *fresh)
+            fold_head(model, grouping)
+            params = params | {FOLD_KEY: grouping}
+            head["fold"] = {"columns": int(grouping.shape[0]), "classes": charset.num_classes}
+            log.info("init: folded head: the checkpoint's %d columns (+%d new) summed into %d classes, exactly",
+                     source_head[1].shape[0], len(hm.fresh), charset.num_classes)
+        params = params | {"head.fc.weight": w, "head.fc.bias": b}
     assign_weights(model, params, source=f"init checkpoint {init.path}")
-    if head != "loaded" and fit_images is not None and not hm.fresh and (hm.folded or hm.dropped):
+    linear = head != "loaded" and "fold" not in head
+    if linear and fit_images is not None and not hm.fresh and (hm.folded or hm.dropped):
         head["fit"] = _fit_head(model, source_head, source.characters, charset, fit_images())
     log.info("init: weights from %s (%s, sha256 %s), head %s", init.path, init.source, init.sha256,
              head if head == "loaded" else "mapped")
@@ -214,4 +239,4 @@ def init_model(model, config: Params | RecipeConfig, backbone: BackboneName, cha
         init = resolve_init(recipe.init, backbone, sha256=recipe.init_sha256, downloads=downloads, real=real)
         if wait and ctx.is_main:
             distributed.barrier(ctx)
-    return apply_init(model, init, backbone, charset, recipe.init_dict, fit_images)
+    return apply_init(model, init, backbone, charset, recipe.init_dict, fit_images, recipe.init_fold)

@@ -25,6 +25,7 @@ from textrec.config.model import BackboneName
 from textrec.config.train import RecipeConfig
 from textrec.data.dataset import LmdbTextDataset
 from textrec.data.report import DatasetReport, check_rejected_fraction
+from textrec.models.checkpoint import FOLD_KEY, read_params
 from textrec.runtime import configure_runtime
 from textrec.training import checkpointing as ckpt
 from textrec.training import distributed
@@ -76,6 +77,8 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
     ``tracker`` (rank 0) opens a sink that gets every CSV row as it is written, given the run id a resumed
     checkpoint recorded (None afresh): ``textrec.tracking.live.open_training_run``; it may return None.
     """
+    from textrec.models.crnn import fold_head
+
     spec = resolve(config, backbone, charset)
     recipe, charset = spec.recipe, spec.charset
     # MKL's AVX2 path on AMD and glibc keeping freed tensor memory: before the first paddle computation
@@ -115,6 +118,8 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
     recipe_dict, fingerprint = to_dict(recipe), data_fingerprint(train_ds)
     resumed_from = None
     if should_resume(resume, out, backbone, charset.num_classes, recipe_dict, fingerprint):
+        if (fold := read_params(out / "latest.pdparams").get(FOLD_KEY)) is not None:  # a folded head's run
+            opt = build_optimizer(recipe, fold_head(model, fold))
         state = ckpt.load_checkpoint(out, "latest", model, opt)
         if (state.backbone, state.num_classes) != (backbone, charset.num_classes):
             raise ckpt.ResumeError(f"{out}/latest is a {state.backbone} with {state.num_classes} classes, "
@@ -135,6 +140,8 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
         fit_ds, fit_n = val_ds or train_ds, recipe.init_head_fit_images
         started = init_model(model, config, backbone, charset, ctx, init,
                              (lambda: fit_images(fit_ds, fit_n)) if fit_n else None)
+        if model.head.fold is not None:  # init gave it a folded head: new parameters
+            opt = build_optimizer(recipe, model)
         # mapped: the start is none of the files; wise_alpha: the blend needs it when the run resumes
         if (isinstance(started.get("head"), dict) or recipe.wise_alpha is not None) and ctx.is_main:
             ckpt.save_weights(out, ckpt.START, model)
