@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             work.textrec(p, "select", "--n", str(pick), "--since", at, "--log", str(db), "--order", order, "--seed",
                          "0", "--out", str(batch), *(["--auto-accept", str(threshold)] if auto else []))
             arms[arm] = loop(work, arm, held, batch, label_batch(batch, truth), recipe, arm == "selected",
-                             0.4 if args.tiny else 0.2)  # tiny: enough validation words to fit a calibration
+                             0.4 if args.tiny else 0.1)  # tiny: enough validation words to fit a calibration
             arms[arm] |= {"version": str(len(arms) + 1), "order": order, "auto_accept": threshold if auto else None,
                           "auto_accepted": json.loads((batch / "batch.json").read_text())["auto_accepted"]}
         versions = registry(work)

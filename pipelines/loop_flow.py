@@ -67,7 +67,7 @@ def reference_task(project: Path, model: str, version: str, val: Path) -> None:
 @flow(name="hard-example-loop", log_prints=True)
 def hard_example_loop(n: int = 500, batch: str | None = None, labels: str | None = None, order: str = "confidence",
                       seed: int = 0, since: str | None = None, auto_accept: float | None = None,
-                      wait_hours: float = 0.0, promote: bool = True, val_fraction: float = 0.2,
+                      wait_hours: float = 0.0, promote: bool = True, val_fraction: float = 0.1,
                       project_dir: str | None = None) -> dict:
     """One round of the loop in ``project_dir`` (default: this checkout, whose params.yaml is the finetune
     profile). ``batch``: a batch already selected (skips select); ``labels``: its labelled file (None: the
@@ -105,7 +105,7 @@ def main() -> None:
     ap.add_argument("--since")
     ap.add_argument("--auto-accept", type=float)
     ap.add_argument("--no-promote", action="store_true")
-    ap.add_argument("--val-fraction", type=float, default=0.2, help="share of the human-labelled rows for validation")
+    ap.add_argument("--val-fraction", type=float, default=0.1, help="share of the human-labelled rows for validation")
     ap.add_argument("--project-dir")
     args = ap.parse_args()
     hard_example_loop(args.n, args.batch, args.labels, args.order, args.seed, args.since, args.auto_accept, 0.0,

@@ -85,7 +85,7 @@ def register(sub) -> None:
     sp.add_argument("--params", default="params.yaml", help="its data.folder section: where your own data is")
     sp.add_argument("--root", default=".", help="project root (relative paths)")
     sp.add_argument("--own", help="default: data.folder.root")
-    sp.add_argument("--val-fraction", type=float, default=0.2, help="share of the human-labelled rows that go to "
-                    "validation (accepted readings only train): 0.2 of a 500-image batch is ~100 words")
+    sp.add_argument("--val-fraction", type=float, default=0.1, help="share of the human-labelled rows that go to "
+                    "validation (accepted readings only train)")
     sp.add_argument("--no-auto", action="store_true", help="leave out the batch's auto-accepted readings")
     sp.set_defaults(func=cmd_add_labels)
