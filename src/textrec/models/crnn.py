@@ -37,6 +37,12 @@ class CRNN(nn.Layer):
         self.head = head
         self.num_classes = head.out_channels
 
+    def fold_head(self, fold: np.ndarray) -> CRNN:
+        """A fresh folded head (``fold`` [S, num_classes], models/head.py) in place of the head; returns self.
+        Its parameters are new: an optimizer built before must be built again."""
+        self.head = CTCHead(self.neck.out_channels, self.num_classes, fold=fold)
+        return self
+
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         f = self.backbone(x)  # [N, C, 1, T]
         s = self.neck(f)  # [N, T, 2 * hidden]
@@ -56,13 +62,6 @@ def build_model(backbone: BackboneName, num_classes: int, hidden_size: int | Non
     neck = SequenceNeck(bb.out_channels, HIDDEN_SIZES[backbone] if hidden_size is None else hidden_size)
     head = CTCHead(neck.out_channels, num_classes, fc_decay=fc_decay, fold=fold)
     return CRNN(bb, neck, head, backbone)
-
-
-def fold_head(model: CRNN, fold: np.ndarray) -> CRNN:
-    """Give ``model`` a fresh folded head (``fold`` [S, model.num_classes]) in place of its head; returns it.
-    Its parameters are new: an optimizer built before must be built again."""
-    model.head = CTCHead(model.neck.out_channels, model.num_classes, fold=fold)
-    return model
 
 
 def model_for(params: Mapping[str, np.ndarray], backbone: BackboneName, num_classes: int) -> CRNN:

@@ -162,7 +162,6 @@ def apply_init(model, init: InitCheckpoint, backbone: BackboneName, charset: Cha
         inspect_checkpoint,
         read_params,
     )
-    from textrec.models.crnn import fold_head
 
     params = read_params(init.path)
     info = inspect_checkpoint(params)
@@ -175,7 +174,7 @@ def apply_init(model, init: InitCheckpoint, backbone: BackboneName, charset: Cha
             raise InitError(f"init: {init.path} has a folded head (its {len(source.characters)} characters sum "
                             f"{params[FOLD_KEY].shape[0]} columns): it starts runs with its own dictionary "
                             f"({where}) only; start from the checkpoint it was folded from")
-        fold_head(model, params[FOLD_KEY])
+        model.fold_head(params[FOLD_KEY])
     elif source.characters != charset.characters:  # another dictionary: the head column by column
         state = model.state_dict()
         fresh = state["head.fc.weight"].numpy(), state["head.fc.bias"].numpy()
@@ -189,7 +188,7 @@ def apply_init(model, init: InitCheckpoint, backbone: BackboneName, charset: Cha
                  where, len(source.characters), len(charset.characters), hm.summary())
         if fold == "exact" and (hm.folded or hm.dropped):
             w, b, grouping = fold_columns(*source_head, source.characters, charset, *fresh)
-            fold_head(model, grouping)
+            model.fold_head(grouping)
             params = params | {FOLD_KEY: grouping}
             head["fold"] = {"columns": int(grouping.shape[0]), "classes": charset.num_classes}
             log.info("init: folded head: the checkpoint's %d columns (+%d new) summed into %d classes, exactly",

@@ -77,8 +77,6 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
     ``tracker`` (rank 0) opens a sink that gets every CSV row as it is written, given the run id a resumed
     checkpoint recorded (None afresh): ``textrec.tracking.live.open_training_run``; it may return None.
     """
-    from textrec.models.crnn import fold_head
-
     spec = resolve(config, backbone, charset)
     recipe, charset = spec.recipe, spec.charset
     # MKL's AVX2 path on AMD and glibc keeping freed tensor memory: before the first paddle computation
@@ -119,7 +117,7 @@ def train(config: Params | RecipeConfig, backbone: BackboneName, train_lmdb: str
     resumed_from = None
     if should_resume(resume, out, backbone, charset.num_classes, recipe_dict, fingerprint):
         if (fold := read_params(out / "latest.pdparams").get(FOLD_KEY)) is not None:  # a folded head's run
-            opt = build_optimizer(recipe, fold_head(model, fold))
+            opt = build_optimizer(recipe, model.fold_head(fold))
         state = ckpt.load_checkpoint(out, "latest", model, opt)
         if (state.backbone, state.num_classes) != (backbone, charset.num_classes):
             raise ckpt.ResumeError(f"{out}/latest is a {state.backbone} with {state.num_classes} classes, "
