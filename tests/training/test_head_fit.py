@@ -42,3 +42,25 @@ def test_the_fit_reads_what_the_case_sensitive_head_reads_where_the_summed_colum
     grouped = np.stack([np.exp(z - z.max(1, keepdims=True))[:, g].sum(1) for g in class_groups(EN.characters, DTRB)], 1)
     assert abs(np.mean((feats @ fw + fb).argmax(1) == grouped.argmax(1)) - fit.agreement_after) < 0.005
     assert fw.shape == (c_in, 37) and fb.shape == (37,)
+
+
+def test_fold_columns_keep_every_checkpoint_column_and_add_one_per_new_character(tmp_path):
+    """en -> a lower-casing dictionary with a character en lacks ('é'): the 96 columns stay as they are, 'a'
+    sums 'a' and 'A', punctuation goes to the blank, and 'é' gets one column of the seeded fresh head."""
+    from textrec.training.head_map import fold_columns
+
+    path = tmp_path / "d.txt"
+    path.write_text("".join(c + "\n" for c in "0123456789abcdefghijklmnopqrstuvwxyzé"))
+    target = Charset.from_file(path)  # a file other than en lower-cases labels, like 0-9a-z
+    rng = np.random.default_rng(1)
+    w, b = rng.normal(size=(8, 96)).astype(np.float32), rng.normal(size=96).astype(np.float32)
+    fw, fb = rng.normal(size=(8, 38)).astype(np.float32), rng.normal(size=38).astype(np.float32)
+    weight, bias, fold = fold_columns(w, b, EN.characters, target, fw, fb)
+    assert weight.shape == (8, 97) and bias.shape == (97,) and fold.shape == (97, 38)
+    assert np.array_equal(weight[:, :96], w) and np.array_equal(bias[:96], b)
+    e = target.characters.index("é") + 1
+    assert np.array_equal(weight[:, 96], fw[:, e]) and bias[96] == fb[e] and fold[96].argmax() == e
+    assert (fold.sum(axis=1) == 1).all()
+    col = {c: j for j, c in enumerate(EN.characters, start=1)}
+    a = target.characters.index("a") + 1
+    assert fold[col["a"], a] == fold[col["A"], a] == 1 and fold[col["!"], 0] == fold[0, 0] == 1
