@@ -28,15 +28,10 @@ def load_checkpoint_model(params: str | Path, num_classes: int, backbone: Backbo
     """Eval-mode CRNN with the weights of ``params`` (backbone detected from its keys when not given)."""
     import paddle
 
-    from textrec.models.checkpoint import assign_weights, detect_backbone, read_params
-    from textrec.models.crnn import model_for
+    from textrec.models.crnn import load_model
 
     paddle.set_device("cpu")
-    weights = read_params(params)
-    model = model_for(weights, backbone or detect_backbone(weights), num_classes)
-    assign_weights(model, weights, source=str(params))
-    model.eval()
-    return model
+    return load_model(params, num_classes, backbone)
 
 
 def export_inference(model: CRNN, out_dir: str | Path,

@@ -43,15 +43,11 @@ class PaddleEngine:
     def __post_init__(self) -> None:
         import paddle
 
-        from textrec.models.checkpoint import assign_weights, detect_backbone, read_params
-        from textrec.models.crnn import model_for
+        from textrec.models.crnn import load_model
 
         paddle.set_device("cpu")
-        params = read_params(self.path)
-        self.backbone = self.backbone or detect_backbone(params)
-        self.model = model_for(params, self.backbone, self.num_classes)  # type: ignore[arg-type]
-        assign_weights(self.model, params, source=str(self.path))
-        self.model.eval()
+        self.model = load_model(self.path, self.num_classes, self.backbone)  # type: ignore[arg-type]
+        self.backbone = self.model.backbone_name
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         import paddle

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import paddle
@@ -15,7 +15,7 @@ from paddle import nn
 
 from textrec.config.model import BackboneName
 from textrec.models.backbones import build_backbone
-from textrec.models.checkpoint import FOLD_KEY
+from textrec.models.checkpoint import FOLD_KEY, assign_weights, detect_backbone, read_params
 from textrec.models.head import CTCHead
 from textrec.models.neck import SequenceNeck
 
@@ -64,6 +64,11 @@ def build_model(backbone: BackboneName, num_classes: int, hidden_size: int | Non
     return CRNN(bb, neck, head, backbone)
 
 
-def model_for(params: Mapping[str, np.ndarray], backbone: BackboneName, num_classes: int) -> CRNN:
-    """A freshly initialised CRNN shaped for ``params`` (a checkpoint): folded when it carries a fold."""
-    return build_model(backbone, num_classes, fold=params.get(FOLD_KEY))
+def load_model(path: str | Path, num_classes: int, backbone: BackboneName | None = None) -> CRNN:
+    """Eval-mode CRNN with the weights of the checkpoint ``path``, checked name by name (backbone detected
+    from its keys when not given; folded when it carries a fold)."""
+    params = read_params(path)
+    model = build_model(backbone or detect_backbone(params), num_classes, fold=params.get(FOLD_KEY))
+    assign_weights(model, params, source=str(path))
+    model.eval()
+    return model
