@@ -7,15 +7,17 @@
 2. `textrec serve --log` serves it; 2,000 synthetic renders, then 2,000 real-dev IC15-train crops are sent
    one per request. Each also goes to a second server without logging, alternately first: the latency pair.
 3. `textrec monitor` on the synthetic window, then on the IC15 window.
-4. `textrec select --n 500 --auto-accept T` on the IC15 window (T: production's auto-accept threshold, 99%
-   precision on its validation set): the 500 least confident crops for the human, whose part the true labels
-   play, and the crops read with confidence >= T taken as read. The `hard-example-loop` flow adds them,
+4. `textrec select --n 500 --audit 300 --auto-accept T` on the IC15 window (T: production's auto-accept
+   threshold, 99% precision on its validation set): the 500 least confident crops for the human, whose part
+   the true labels play, 300 more at random (the audit: labelled too, the new version's validation set, so
+   its calibration and monitoring reference), and the crops read with confidence >= T taken as read. The `hard-example-loop` flow adds them,
    fine-tunes from the bundled weights (= production's), registers, writes the reference and promotes if the
    gates pass. The same recipe and seed on 500 random crops (`--order random`, the same T), and both again
    with the 500 human labels alone (no auto-accepted crops): registered, not promoted.
 5. The gain: accuracy on the held-back IC15 crops (acc_<served precision>/own_test) of each arm minus production.
    Calibration: ECE and coverage at 99% precision of the bundled model on IIIT5K-train (never sent) and the
-   held-back IC15 crops, raw and calibrated.
+   held-back IC15 crops, raw and calibrated; and each arm's model on the held-back crops, raw and with the
+   calibration its pipeline fitted on the audit (`calibration_after_loop`).
 
     nice .venv/bin/python bench/production_loop.py              # -> reports/bench/production_loop.json
     .venv/bin/python bench/production_loop.py --tiny --keep /tmp/loop   # plumbing: small sizes, 2 steps
@@ -225,6 +227,8 @@ def label_batch(batch: Path, truth: dict[str, str]) -> Path:
 
 def loop(work: Work, name: str, held: Path, batch: Path, labels: Path, recipe: dict, promote: bool,
          val_fraction: float) -> dict:
+    """One arm: the flow from the labelled batch on; its training summary, recipe and the calibration its
+    pipeline fitted (validation set) as measured on the held-back crops (own_test)."""
     lp = copy_project(work.root / f"loop-{name}")
     finetune_params(lp, held, {f"train.mobilenet_v3.{k}": v for k, v in recipe.items()})
     t0 = time.monotonic()
@@ -232,9 +236,14 @@ def loop(work: Work, name: str, held: Path, batch: Path, labels: Path, recipe: d
               "--project-dir", str(lp), "--val-fraction", str(val_fraction), *([] if promote else ["--no-promote"])],
              lp)
     used = yaml.safe_load((lp / "params.yaml").read_text())["train"]["mobilenet_v3"]
+    fitted = json.loads((lp / "reports" / "calibration" / "mobilenet_v3.json").read_text())
+    held_cal = json.loads((lp / "reports" / "eval" / "mobilenet_v3" / "own_test.json").read_text())["calibration"]
     return {"minutes": round((time.monotonic() - t0) / 60, 1), "train": json.loads(
         (lp / "reports" / "train" / "mobilenet_v3" / "train.json").read_text()),
-        "recipe": {k: used.get(k) for k in ("max_steps", "batch_size", "lr", "wise_alpha", "augment")}}
+        "recipe": {k: used.get(k) for k in ("max_steps", "batch_size", "lr", "wise_alpha", "keep", "augment")},
+        "calibration": {"method": fitted["method"], "fitted_on": fitted["validation"]["count"],
+                        "held_back": {k: held_cal[k] for k in ("count", "accuracy", "ece_before", "ece_after",
+                                                               "threshold", "coverage")}}}
 
 
 def registry(work: Work) -> dict:
@@ -301,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "real-dev")
     ap.add_argument("--steps", type=int, default=2000, help="fine-tune max_steps (every arm)")
     ap.add_argument("--tiny", action="store_true", help="plumbing: 120 per window, 40 selected, 2 steps")
+    ap.add_argument("--audit", type=int, default=300, help="random crops labelled for validation (select --audit)")
     ap.add_argument("--arms", nargs="+", choices=[a for a, _, _ in ARMS], default=[a for a, _, _ in ARMS],
                     help="the loops to run (selected and random are the issue's rows; default: all)")
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
@@ -314,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.latency_only:
         return latency_again(args.latency_only.resolve(), args.data, args.out)
     n, pick, steps, min_window = (120, 40, 2, 50) if args.tiny else (2000, 500, args.steps, 200)
+    audit = min(args.audit, 20) if args.tiny else args.audit
     recipe = {"max_steps": steps, **({"batch_size": 16} if args.tiny else {})}
     bench = Bench.start()
     tmp = None if args.keep else tempfile.TemporaryDirectory(prefix="textrec-loop-")
@@ -346,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copyfile(log, db)
             batch = root / f"batch-{arm}"
             work.textrec(p, "select", "--n", str(pick), "--since", at, "--log", str(db), "--order", order, "--seed",
-                         "0", "--out", str(batch), *(["--auto-accept", str(threshold)] if auto else []))
+                         "0", "--audit", str(audit), "--out", str(batch),
+                         *(["--auto-accept", str(threshold)] if auto else []))
             arms[arm] = loop(work, arm, held, batch, label_batch(batch, truth), recipe, arm == "selected",
                              0.4 if args.tiny else 0.1)  # tiny: enough validation words to fit a calibration
             arms[arm] |= {"version": str(len(arms) + 1), "order": order, "auto_accept": threshold if auto else None,
@@ -359,16 +371,17 @@ def main(argv: list[str] | None = None) -> int:
     prec = versions["1"]["precision"] or "int8"
     acc = {"production": versions["1"][f"acc_{prec}"]} | {a: versions[arms[a]["version"]][f"acc_{prec}"] for a in arms}
     gains = {a: acc[a] - acc["production"] for a in arms}
-    result = {"drift": drift, "gain": gains["selected"], "random_gain": gains["random"],
+    result = {"drift": drift, "gain": gains.get("selected"), "random_gain": gains.get("random"),
               "gains": gains, "ece": ece, "coverage_at_precision": {"target": 0.99, **coverage},
               "held_back": {"count": len(held_rows), "precision": prec, "accuracy": acc},
+              "calibration_after_loop": {a: arms[a]["calibration"] for a in arms}, "audit": audit,
               "versions": versions, "latency_batch1": latency, "loop": arms, "steps": steps, "selected": pick,
               "sent": {"synthetic": n, "ic15": n}, "tiny": args.tiny, "minutes": round((time.monotonic() - t0) / 60, 1)}
     bench.write(args.out, result)
     print(f"drift: synthetic alarm={drift['synthetic_window']['alarm']}, IC15 alarm={drift['real_window']['alarm']}")
     print(f"held-back IC15 ({len(held_rows)}, {prec}): production {acc['production']:.4f}; "
           + ", ".join(f"{a} {acc[a]:.4f} ({gains[a]:+.4f})" for a in arms)
-          + f"; selected: {versions['2']['decision']}; logging overhead {100 * latency['overhead']:+.1f}% at batch 1")
+          + f"; version 2: {versions['2']['decision']}; logging overhead {100 * latency['overhead']:+.1f}% at batch 1")
     return 0
 
 

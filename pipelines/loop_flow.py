@@ -2,7 +2,8 @@
 
 Each step is a command of its own, runnable alone (this flow runs them in order, in the project):
 
-    textrec select --n 500 [--auto-accept 0.92]  # the least confident logged images -> a labelling batch
+    textrec select --n 500 --audit 200 [--auto-accept 0.92]  # the least confident logged images (+ 200 at
+                                                 # random: the audit, for validation) -> a labelling batch
     (a human corrects the batch's rec_gt_batch.txt, or labels label_studio.json in Label Studio)
     textrec add-labels BATCH [--labels FILE]     # labelled rows -> data/own (rec_gt_train.txt, rec_gt_val.txt)
     dvc repro                                    # the finetune profile: train from production's weights, ...
@@ -44,8 +45,9 @@ def textrec(project: Path, *args: str) -> None:
 
 @task
 def select_task(project: Path, n: int, order: str, seed: int, since: str | None, auto_accept: float | None,
-                out: Path) -> str:
+                out: Path, audit: int) -> str:
     textrec(project, "select", "--n", str(n), "--order", order, "--seed", str(seed), "--out", str(out),
+            "--audit", str(audit),
             "--root", str(project), *(["--since", since] if since else []),
             *(["--auto-accept", str(auto_accept)] if auto_accept is not None else []))
     return str(out)
@@ -68,11 +70,13 @@ def reference_task(project: Path, model: str, version: str, val: Path) -> None:
 def hard_example_loop(n: int = 500, batch: str | None = None, labels: str | None = None, order: str = "confidence",
                       seed: int = 0, since: str | None = None, auto_accept: float | None = None,
                       wait_hours: float = 0.0, promote: bool = True, val_fraction: float = 0.1,
-                      project_dir: str | None = None) -> dict:
+                      project_dir: str | None = None, audit: int = 200) -> dict:
     """One round of the loop in ``project_dir`` (default: this checkout, whose params.yaml is the finetune
     profile). ``batch``: a batch already selected (skips select); ``labels``: its labelled file (None: the
     batch's own rec_gt_batch.txt once a human corrected it, see the module docstring); ``auto_accept``: also
-    take the images read with at least this calibrated confidence, as read (``textrec select --auto-accept``)."""
+    take the images read with at least this calibrated confidence, as read (``textrec select --auto-accept``);
+    ``audit``: this many more at random, labelled too, the new version's validation set (its calibration and
+    monitoring reference; ``val_fraction`` is for a batch without one)."""
     from textrec.config import load_params
 
     log = get_run_logger()
@@ -80,7 +84,7 @@ def hard_example_loop(n: int = 500, batch: str | None = None, labels: str | None
     params = load_params(project / "params.yaml")
     if batch is None:
         out = project / Path(params.monitoring.log.path).parent / "batches" / time.strftime("batch-%Y%m%d-%H%M%S")
-        batch = select_task(project, n, order, seed, since, auto_accept, out)
+        batch = select_task(project, n, order, seed, since, auto_accept, out, audit)
         if labels is None and wait_hours <= 0:
             log.info("batch %s written: label it, then run this flow with batch=%s (and labels=<file>)", batch, batch)
             return {"batch": batch, "state": "awaiting labels"}
@@ -107,9 +111,10 @@ def main() -> None:
     ap.add_argument("--no-promote", action="store_true")
     ap.add_argument("--val-fraction", type=float, default=0.1, help="share of the human-labelled rows for validation")
     ap.add_argument("--project-dir")
+    ap.add_argument("--audit", type=int, default=200, help="random images labelled for validation (select --audit)")
     args = ap.parse_args()
     hard_example_loop(args.n, args.batch, args.labels, args.order, args.seed, args.since, args.auto_accept, 0.0,
-                      not args.no_promote, args.val_fraction, args.project_dir)
+                      not args.no_promote, args.val_fraction, args.project_dir, args.audit)
 
 
 if __name__ == "__main__":

@@ -144,3 +144,44 @@ def test_auto_accept_takes_the_confident_readings_as_labels(logged, tmp_path, tm
     assert [line.split("\t")[1] for line in (tmp_path / "next" / "rec_gt_batch.txt").read_text().splitlines()] == \
         ["w4", "w5"]
     capsys.readouterr()
+
+
+def test_the_audit_is_random_labelled_with_the_batch_and_validates(logged, tmp_path, tmp_params, capsys) -> None:
+    # 4 least confident + an audit of 5 at random from the rest of the window; w16..w19 accepted as read
+    (tmp_path / "again.db").write_bytes((tmp_path / "p.db").read_bytes())  # nothing selected yet, for later
+    assert select(tmp_path, "--n", "4", "--audit", "5", "--seed", "7", "--auto-accept", "0.85",
+                  "--out", str(tmp_path / "batch")) == 0
+    rows = [line.split("\t") for line in (tmp_path / "batch" / "rec_gt_batch.txt").read_text().splitlines()]
+    hard = [label for f, label in rows if f.startswith("images/")]
+    audit = [label for f, label in rows if f.startswith("audit/")]
+    auto = {line.split("\t")[1] for line in (tmp_path / "batch" / "rec_gt_auto.txt").read_text().splitlines()}
+    assert len(rows) == 9 and len(audit) == 5 and len(hard) == 4
+    assert not set(audit) & set(hard) and not set(audit) & auto  # each image in one role
+    assert audit != ["w4", "w5", "w6", "w7", "w8"]  # random, not the next least confident
+    conf = [r["confidence"] for r in json.loads((tmp_path / "batch" / "batch.json").read_text())["rows"]]
+    assert conf[:4] == sorted(conf[:4]) and max(conf[:4]) <= 0.25  # the hard ones: least confident first
+    assert json.loads((tmp_path / "batch" / "batch.json").read_text())["audit"] == 5
+    assert len(json.loads((tmp_path / "batch" / "label_studio.json").read_text())) == 9  # the human labels both
+    own = tmp_path / "own"
+    own.mkdir()
+    # with an audit, it validates and every other human row trains, whatever --val-fraction says
+    assert main(["add-labels", str(tmp_path / "batch"), "--params", str(tmp_path / "none.yaml"), "--own", str(own),
+                 "--val-fraction", "1"]) == 0
+    split = {f: sorted(r.label for r in samples_from_label_file(own / f, "tsv")) for f in ("rec_gt_train.txt",
+                                                                                      "rec_gt_val.txt")}
+    assert split == {"rec_gt_train.txt": sorted([*hard, *auto]), "rec_gt_val.txt": sorted(audit)}
+    # the same seed, a fresh copy of the log: the same audit
+    assert main(["select", "--params", str(tmp_path / "none.yaml"), "--log", str(tmp_path / "again.db"), "--n", "4",
+                 "--audit", "5", "--seed", "7", "--out", str(tmp_path / "again")]) == 0
+    again = [line.split("\t")[1] for line in (tmp_path / "again" / "rec_gt_batch.txt").read_text().splitlines()
+             if line.startswith("audit/")]
+    assert again == audit
+    capsys.readouterr()
+
+
+def test_a_window_too_small_for_both_keeps_the_hard_images_and_shrinks_the_audit(logged, tmp_path, tmp_params,
+                                                                                 capsys) -> None:
+    # 22 logged images (20 distinct): 18 hard ones asked, so the audit gets 22 - 18 = 4 of the 10 asked
+    assert select(tmp_path, "--n", "18", "--audit", "10", "--out", str(tmp_path / "batch")) == 0
+    files = [line.split("\t")[0] for line in (tmp_path / "batch" / "rec_gt_batch.txt").read_text().splitlines()]
+    assert sum(f.startswith("audit/") for f in files) <= 4 and "of 10 asked: the window is small" in capsys.readouterr().out

@@ -65,3 +65,6 @@ def test_a_checkpoint_from_before_augment_was_a_list_still_resumes():
 
     assert changed_keys({"augment": False, "lr": 1.0}, {"augment": [], "lr": 1.0}) == []
     assert changed_keys({"augment": False}, {"augment": [{"name": "blur", "p": 0.5}]}) == ["augment"]
+    # a setting added since (keep) counts as its default in an older checkpoint's recipe
+    assert changed_keys({"lr": 1.0}, {"lr": 1.0, "keep": "best"}) == []
+    assert changed_keys({"lr": 1.0}, {"lr": 1.0, "keep": "last"}) == ["keep"]

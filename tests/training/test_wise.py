@@ -108,3 +108,25 @@ def test_a_run_keeps_the_blended_weights_as_best_and_resumes_with_its_start(pari
               progress=False)
     with pytest.raises(ValueError, match="needs a validation set"):  # else best, the blend, is never written
         train(RecipeConfig(**recipe), "mobilenet_v3", four_words, None, tmp_path / "d", progress=False)
+
+
+def test_keep_last_hands_on_the_final_steps_blend_whatever_validation_said(parity_kit, four_words, tmp_path, caplog):
+    """keep: last (a validation set too small to rank steps): validated at every step, ``best`` is still the
+    final step's blend, where keep: best keeps the first of the steps with the highest accuracy."""
+    recipe = dict(**(BASE | {"eval_every_steps": 1}), max_steps=3, lr=1e-2, init=str(parity_kit / MV3),
+                  wise_alpha=0.5)
+    with caplog.at_level(logging.INFO, logger="textrec.training"):
+        res = train(RecipeConfig(**recipe, keep="last"), "mobilenet_v3", four_words, four_words, tmp_path / "last",
+                    progress=False)
+    assert all(f"step {s}: val accuracy" in caplog.text for s in (1, 2, 3))
+    assert res.best_step == 3
+    start, latest, best = (read_params(tmp_path / "last" / f"{n}.pdparams") for n in ("start", "latest", "best"))
+    for k, v in best.items():
+        if v.dtype.kind == "f":
+            np.testing.assert_allclose(v, start[k] + 0.5 * (latest[k] - start[k]), rtol=1e-5, atol=1e-6, err_msg=k)
+    ranked = train(RecipeConfig(**recipe), "mobilenet_v3", four_words, four_words, tmp_path / "best", progress=False)
+    curve = [float(line.split("val accuracy ")[1].split()[0]) for line in caplog.text.splitlines()
+             if ": val accuracy" in line][:3]  # the keep: last run's; the same trajectory (same seed)
+    assert ranked.best_step == 1 + curve.index(max(curve))
+    with pytest.raises(ConfigError, match="keep"):
+        parse_params({"train": {"mobilenet_v3": {"keep": "first"}}})

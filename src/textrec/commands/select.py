@@ -11,7 +11,7 @@ from pathlib import Path
 def cmd_select(args: argparse.Namespace) -> int:
     from textrec.config import load_params
     from textrec.monitoring.monitor import parse_since
-    from textrec.monitoring.select import choose, confident, mark_selected, write_batch
+    from textrec.monitoring.select import AUDIT_DIR, candidates, choose, confident, mark_selected, write_batch
     from textrec.monitoring.store import open_log
 
     params = load_params(args.params)
@@ -20,20 +20,27 @@ def cmd_select(args: argparse.Namespace) -> int:
     con = open_log(log)
     window = {"model": args.model, "version": args.version, "since": parse_since(args.since) if args.since else None,
               "until": parse_since(args.until) if args.until else None}
-    try:
-        chosen = choose(con, args.n, **window, order=args.order, seed=args.seed,
-                        max_distance=params.monitoring.dhash_distance)
+    dedup = {"max_distance": params.monitoring.dhash_distance}
+    try:  # the audit first, at random from the whole window: then the hard images from the rest
+        # a window too small for both: the hard images keep their n, the audit gets what is left
+        n_audit = min(args.audit, max(0, len(candidates(con, **window)) - args.n))
+        audit = choose(con, n_audit, **window, order="random", seed=args.seed + 1, **dedup) if n_audit else []
+        chosen = choose(con, args.n, **window, order=args.order, seed=args.seed, exclude=audit, **dedup)
         if not chosen:
             raise ValueError(f"no logged image to select in {log} (none kept, all selected before, or none in the "
                              "window): log with images (monitoring.log.images: true)")
-        auto = confident(con, args.auto_accept, chosen, **window) if args.auto_accept is not None else []
-        batch = write_batch(con, chosen, out, auto)
+        auto = (confident(con, args.auto_accept, chosen + audit, **window) if args.auto_accept is not None
+                else [])
+        batch = write_batch(con, chosen, out, auto, audit)
     finally:
         con.close()
-    mark_selected(log, chosen + auto, batch.name)
+    mark_selected(log, chosen + audit + auto, batch.name)
     worst, best = chosen[0].confidence, chosen[-1].confidence
     print(f"{len(chosen)} image(s) -> {out} (confidence {min(worst, best):.3f}-{max(worst, best):.3f}"
           f"{'' if len(chosen) == args.n else f'; fewer than {args.n}: no more distinct images'})")
+    if args.audit:
+        print(f"{len(audit)} more at random{f' (of {args.audit} asked: the window is small)' if n_audit < args.audit else ''} ({out / AUDIT_DIR}, in rec_gt_batch.txt too): the audit, to label with the "
+              "rest; add-labels makes it the validation set")
     if args.auto_accept is not None:
         print(f"{len(auto)} more read with confidence >= {args.auto_accept:g}: accepted as read ({out / 'auto'}, "
               "rec_gt_auto.txt; add-labels adds them, --no-auto leaves them out)")
@@ -75,6 +82,9 @@ def register(sub) -> None:
     sp.add_argument("--auto-accept", type=float, metavar="CONFIDENCE", help="also take every logged image read "
                     "with at least this calibrated confidence, its reading as label (the model's auto-accept "
                     "threshold: reports/calibration/<backbone>.json validation.threshold)")
+    sp.add_argument("--audit", type=int, default=0, metavar="K",
+                    help="also K images at random from the window, labelled with the rest and kept for validation "
+                         "(the fine-tuned model's calibration and reference: traffic as it is); default 0")
     sp.add_argument("--out", help="the batch folder (default: batches/batch-<time> beside the log)")
     sp.set_defaults(func=cmd_select)
 
@@ -86,6 +96,7 @@ def register(sub) -> None:
     sp.add_argument("--root", default=".", help="project root (relative paths)")
     sp.add_argument("--own", help="default: data.folder.root")
     sp.add_argument("--val-fraction", type=float, default=0.1, help="share of the human-labelled rows that go to "
-                    "validation (accepted readings only train)")
+                    "validation when the batch has no audit sample (select --audit: it validates, the rest "
+                    "trains); accepted readings only train")
     sp.add_argument("--no-auto", action="store_true", help="leave out the batch's auto-accepted readings")
     sp.set_defaults(func=cmd_add_labels)

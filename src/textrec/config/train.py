@@ -121,6 +121,11 @@ class RecipeConfig:
     # WiSE-FT (training/wise.py): validate and keep as best start + wise_alpha * (trained - start), the
     # weights part of the way back to the init; None: the trained weights (1.0 is the same). Needs an init.
     wise_alpha: Annotated[float, Range(0, 1, lo_open=True)] | None = None
+    # which weights the run hands on as `best` (what evaluate and export read): "best", those of the step with
+    # the highest validation accuracy; "last", those of the final step (blended with wise_alpha), still
+    # validated. "last" for a validation set too small to rank steps: a few dozen crops move a step's
+    # accuracy by one word (README "After production")
+    keep: Literal["best", "last"] = "best"
 
     def __post_init__(self) -> None:
         if self.init not in INIT_KEYWORDS and not self.init.endswith(".pdparams"):

@@ -5,9 +5,11 @@ profile.
     labels = read_labels(batch, Path("export.json"))  # or Label Studio's JSON export of the batch
     counts = add_to_own(batch, labels, Path("data/own"))
 
-The images are copied to ``<own>/loop/<batch>/`` and their rows appended to ``rec_gt_train.txt`` or, for
-about ``val_fraction`` of the human-labelled ones (chosen by the image's hash, so the same image always lands
-on the same side), ``rec_gt_val.txt``. Auto-accepted readings (``rec_gt_auto.txt``: the production model's own
+The images are copied to ``<own>/loop/<batch>/`` and their rows appended to ``rec_gt_train.txt`` or
+``rec_gt_val.txt``. A batch with an audit sample (``select --audit``, ``audit/``: at random from the traffic)
+validates with it and trains on every other human-labelled row; without one, about ``val_fraction`` of the
+human-labelled rows validate (chosen by the image's hash, so the same image always lands on the same side),
+which for a batch of the least confident images is its hardest part. Auto-accepted readings (``rec_gt_auto.txt``: the production model's own
 output) only ever train: in validation they would score agreement with production, which favours the
 checkpoints that moved least (measured: two thirds of a 146-word validation set were such rows, and its
 accuracy told eight checkpoints apart by one word). A label left empty or ``###`` (PaddleOCR's "unreadable")
@@ -21,7 +23,7 @@ import json
 import shutil
 from pathlib import Path
 
-from textrec.monitoring.select import AUTO_DIR, AUTO_LABELS, BATCH_LABELS, LS_FROM
+from textrec.monitoring.select import AUDIT_DIR, AUTO_DIR, AUTO_LABELS, BATCH_LABELS, LS_FROM
 
 UNREADABLE = {"", "###"}
 SPLIT_FILES = {"train": "rec_gt_train.txt", "val": "rec_gt_val.txt"}  # the finetune profile's label files
@@ -76,13 +78,15 @@ def _split(data: bytes, val_fraction: float) -> str:
 
 def add_to_own(batch: Path, labels: dict[str, str], own: Path, val_fraction: float = 0.1) -> dict[str, int]:
     """Copy the labelled images into ``own`` and append their rows; returns counts (train, val, unreadable).
-    Images under the batch's ``auto/`` (accepted as read) go to train whatever their hash."""
+    Images under the batch's ``auto/`` (accepted as read) go to train whatever their hash, under ``audit/`` to
+    val (and then ``val_fraction`` is not used)."""
     dst = own / "loop" / batch.name
     if dst.exists():
         raise ValueError(f"batch {batch.name} is already in {own} ({dst}); remove its rows and folder first "
                               "to add it again")
     rows: dict[str, list[str]] = {"train": [], "val": []}
     unreadable = 0
+    audited = any(Path(f).parts[0] == AUDIT_DIR for f in labels)
     dst.mkdir(parents=True)
     for file, label in sorted(labels.items()):
         if label in UNREADABLE:
@@ -91,7 +95,9 @@ def add_to_own(batch: Path, labels: dict[str, str], own: Path, val_fraction: flo
         data = (batch / file).read_bytes()
         target = dst / Path(file).name
         shutil.copyfile(batch / file, target)
-        split = "train" if Path(file).parts[0] == AUTO_DIR else _split(data, val_fraction)
+        folder = Path(file).parts[0]
+        split = ("val" if folder == AUDIT_DIR else "train" if folder == AUTO_DIR or audited
+                 else _split(data, val_fraction))
         rows[split].append(f"{target.relative_to(own).as_posix()}\t{label}\n")
     for split, lines in rows.items():
         path = own / SPLIT_FILES[split]

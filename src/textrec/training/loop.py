@@ -209,9 +209,10 @@ class TrainingLoop:
         meter.pause_ended()
         return val
 
-    def _evaluate(self) -> float:
+    def _evaluate(self, final: bool = False) -> float:
         """Validation accuracy, each rank scoring its share of the records (a rank idling while another
-        validates alone would wait in its next collective, and gloo gives up after a while)."""
+        validates alone would wait in its next collective, and gloo gives up after a while). Saves ``best``
+        when it improves (``keep: best``) or at the ``final`` step (``keep: last``)."""
         st, ctx = self.state, self.ctx
         self._last_eval_step = st.step
         n = len(self.val_ds)
@@ -224,7 +225,8 @@ class TrainingLoop:
             log.info("step %d: val accuracy %.4f%s (best %s)", st.step, acc,
                      "" if self.blend is None else f" (wise_alpha {self.blend.alpha})",
                      "-" if st.best_accuracy is None else f"{st.best_accuracy:.4f}")
-            if st.best_accuracy is None or acc > st.best_accuracy:
+            improved = st.best_accuracy is None or acc > st.best_accuracy
+            if final if self.recipe.keep == "last" else improved:
                 st.best_accuracy, st.best_step = acc, st.step
                 self._save("best")  # rank 0 only; the blended weights, as validated
         return acc
@@ -249,8 +251,8 @@ class TrainingLoop:
                  self.state.step * self.recipe.batch_size)
 
     def _finish(self) -> None:
-        if self.val_ds is not None and self._last_eval_step != self.state.step:
-            self._evaluate()
+        if self.val_ds is not None and (self._last_eval_step != self.state.step or self.recipe.keep == "last"):
+            self._evaluate(final=True)
         self._save("latest")
         log.info("stopped (%s) at step %d, epoch %d; best val accuracy %s", self.state.stop_reason, self.state.step,
                  self.state.epoch, self.state.best_accuracy)

@@ -35,7 +35,16 @@ def data_fingerprint(ds: LmdbTextDataset) -> dict[str, Any]:
 def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     if old.get("augment") is False:  # written before augment was a list of transforms: false meant none
         old = {**old, "augment": []}
+    # a setting added since the checkpoint was written had its default then (keep: best, say)
+    old = {**{k: v for k, v in _recipe_defaults().items() if k in new}, **old}
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+def _recipe_defaults() -> dict[str, Any]:
+    from textrec.config import to_dict
+    from textrec.config.train import RecipeConfig
+
+    return to_dict(RecipeConfig())
 
 
 def should_resume(mode: ResumeMode, out: Path, backbone: str, num_classes: int, recipe: dict[str, Any],
