@@ -261,11 +261,23 @@ def registry(work: Work) -> dict:
     return out
 
 
-def calibration(rows: dict[str, list[tuple[str, str]]]) -> tuple[dict, dict]:
-    """ECE before/after and coverage at 99% precision of the bundled model, raw and calibrated."""
+def own_fit(work: Work, rows: list[tuple[str, str]], out: Path) -> Path:
+    """The bundled model's calibration fitted on ``rows`` (labelled crops of one deployment) by `textrec
+    calibrate` (method: the lowest cross-validated ECE); the file."""
+    labels = out.with_suffix(".txt")
+    labels.write_text("".join(f"{f}\t{lab}\n" for f, lab in rows), encoding="utf-8")
+    work.run([sys.executable, "-m", "textrec.cli", "calibrate", "--data", str(labels), "--format", "paddleocr",
+              "--out", str(out), "--no-progress"], work.root)
+    return out
+
+
+def calibration(work: Work, rows: dict[str, list[tuple[str, str]]], fits: dict[str, list[tuple[str, str]]]
+                ) -> tuple[dict, dict]:
+    """ECE and coverage at 99% precision of the bundled model on ``rows`` per set: raw (before), with its shipped
+    calibration (after), and with one fitted on that deployment's own labelled crops ``fits`` (own_data)."""
     import numpy as np
 
-    from textrec.calibration import auto_accept_threshold, expected_calibration_error
+    from textrec.calibration import Calibration, auto_accept_threshold, expected_calibration_error
     from textrec.evaluation.metrics import dtrb_normalize
     from textrec.inference.recognizer import Recognizer
 
@@ -279,11 +291,46 @@ def calibration(rows: dict[str, list[tuple[str, str]]]) -> tuple[dict, dict]:
         confs = {"before": [r.confidence for r in read]}
         if cal.calibration is not None:
             confs["after"] = [r.confidence for r in cal.predict_files(paths)]
+        fitted = Calibration.load(own_fit(work, fits[name], work.root / f"own_fit_{name}.calibration.json"))
+        confs["own_data"] = [r.confidence for r in Recognizer(calibration=fitted).predict_files(paths)]
         ece[name] = {k: expected_calibration_error(np.array(v), right) for k, v in confs.items()}
         coverage[name] = {k: dict(zip(("threshold", "coverage"), auto_accept_threshold(np.array(v), right, 0.99),
                                       strict=True)) for k, v in confs.items()}
-        ece[name] |= {"count": len(items), "accuracy": float(right.mean())}
+        ece[name] |= {"count": len(items), "accuracy": float(right.mean()),
+                      "own_data_fit": {"count": len(fits[name]), "method": fitted.method}}
     return ece, coverage
+
+
+def calibration_sets(data: Path, root: Path, audit: int, seed: int = 0) -> tuple[dict, dict]:
+    """The sets the calibration is measured on and each deployment's own labelled crops: IIIT5K-train, ``audit``
+    of its crops at random (labelled) and the rest held back; IC15, the selected arm's audit (the human's
+    random sample of the sent window, true labels) and the held-back crops."""
+    import numpy as np
+
+    iiit = real_rows(data, IIIT)
+    order = np.random.default_rng(seed).permutation(len(iiit))
+    batch = root / "batch-selected"
+    truth = dict(line.split("\t", 1) for line in (batch / "labelled.txt").read_text(encoding="utf-8").splitlines())
+    ic15_fit = [(str(batch / f), lab) for f, lab in truth.items() if f.startswith("audit/")]
+    held = [tuple(line.split("\t", 1)) for line in (root / "heldback_ic15.txt").read_text(encoding="utf-8").splitlines()]
+    return ({"IIIT5K": [iiit[i] for i in order[audit:]], "IC15": held},
+            {"IIIT5K": [iiit[i] for i in order[:audit]], "IC15": ic15_fit})
+
+
+def calibration_again(kept: Path, data: Path, out: Path, audit: int) -> int:
+    """The calibration rows of a kept run again (its held-back crops and the selected arm's audit); the rest of
+    ``out`` stays as that run wrote it."""
+    if not (kept / "batch-selected" / "labelled.txt").is_file() or not out.is_file():
+        print(f"error: {kept} is not a kept run of this bench with a selected arm, or {out} is missing",
+              file=sys.stderr)
+        return 2
+    bench = Bench.start()
+    ece, coverage = calibration(Work(kept), *calibration_sets(data, kept, audit))
+    result = {k: v for k, v in json.loads(out.read_text()).items() if k not in ("schema_version", "machine")}
+    bench.write(out, result | {"ece": ece, "coverage_at_precision": {"target": 0.99, **coverage},
+                               "calibration_measured_again": True})
+    print(json.dumps(ece, indent=1))
+    return 0
 
 
 def latency_again(kept: Path, data: Path, out: Path) -> int:
@@ -315,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arms", nargs="+", choices=[a for a, _, _ in ARMS], default=[a for a, _, _ in ARMS],
                     help="the loops to run (selected and random are the issue's rows; default: all)")
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    ap.add_argument("--calibration-only", type=Path, metavar="KEPT",
+                    help="only the calibration rows again, on a kept run's folder; updates ece and "
+                         "coverage_at_precision in --out")
     ap.add_argument("--latency-only", type=Path, metavar="KEPT",
                     help="only the logging latency pair again, with the production project of a kept run's "
                          "folder; updates latency_batch1 in --out")
@@ -324,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.latency_only:
         return latency_again(args.latency_only.resolve(), args.data, args.out)
+    if args.calibration_only:
+        return calibration_again(args.calibration_only.resolve(), args.data, args.out, args.audit)
     n, pick, steps, min_window = (120, 40, 2, 50) if args.tiny else (2000, 500, args.steps, 200)
     audit = min(args.audit, 20) if args.tiny else args.audit
     recipe = {"max_steps": steps, **({"batch_size": 16} if args.tiny else {})}
@@ -369,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
             arms[arm] |= {"version": str(len(arms) + 1), "order": order, "auto_accept": threshold if auto else None,
                           "auto_accepted": json.loads((batch / "batch.json").read_text())["auto_accepted"]}
         versions = registry(work)
-        ece, coverage = calibration({"IIIT5K": real_rows(args.data, IIIT), "IC15": held_rows})
+        ece, coverage = (calibration(work, *calibration_sets(args.data, root, audit)) if "selected" in arms
+                         else ({}, {}))
     finally:
         if tmp is not None:
             tmp.cleanup()
