@@ -39,8 +39,9 @@ def cmd_select(args: argparse.Namespace) -> int:
     print(f"{len(chosen)} image(s) -> {out} (confidence {min(worst, best):.3f}-{max(worst, best):.3f}"
           f"{'' if len(chosen) == args.n else f'; fewer than {args.n}: no more distinct images'})")
     if args.audit:
-        print(f"{len(audit)} more at random{f' (of {args.audit} asked: the window is small)' if n_audit < args.audit else ''} ({out / AUDIT_DIR}, in rec_gt_batch.txt too): the audit, to label with the "
-              "rest; add-labels makes it the validation set")
+        short = f" (of {args.audit} asked: the window is small)" if n_audit < args.audit else ""
+        print(f"{len(audit)} more at random{short} ({out / AUDIT_DIR}, in rec_gt_batch.txt too): the audit, to "
+              "label with the rest; add-labels makes it the validation set")
     if args.auto_accept is not None:
         print(f"{len(auto)} more read with confidence >= {args.auto_accept:g}: accepted as read ({out / 'auto'}, "
               "rec_gt_auto.txt; add-labels adds them, --no-auto leaves them out)")

@@ -9,10 +9,10 @@ The images are copied to ``<own>/loop/<batch>/`` and their rows appended to ``re
 ``rec_gt_val.txt``. A batch with an audit sample (``select --audit``, ``audit/``: at random from the traffic)
 validates with it and trains on every other human-labelled row; without one, about ``val_fraction`` of the
 human-labelled rows validate (chosen by the image's hash, so the same image always lands on the same side),
-which for a batch of the least confident images is its hardest part. Auto-accepted readings (``rec_gt_auto.txt``: the production model's own
-output) only ever train: in validation they would score agreement with production, which favours the
-checkpoints that moved least (measured: two thirds of a 146-word validation set were such rows, and its
-accuracy told eight checkpoints apart by one word). A label left empty or ``###`` (PaddleOCR's "unreadable")
+which for a batch of the least confident images is its hardest part. Auto-accepted readings
+(``rec_gt_auto.txt``: the production model's own output) only ever train: in validation they would score
+agreement with production, which favours the checkpoints that moved least (measured: two thirds of a
+146-word validation set were such rows, and its accuracy told eight checkpoints apart by one word). A label left empty or ``###`` (PaddleOCR's "unreadable")
 is not added, and counted.
 """
 

@@ -72,7 +72,7 @@ class Batch:
 
 
 def candidates(con: sqlite3.Connection, model: str | None, version: str | None, since: float | None,
-                until: float | None) -> list[Candidate]:
+               until: float | None) -> list[Candidate]:
     """Logged predictions with their image kept and never selected, oldest first."""
     where, args = ["s.prediction_id IS NULL"], []
     for clause, value in (("p.model = ?", model), ("p.version = ?", version), ("p.time >= ?", since),
