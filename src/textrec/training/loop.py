@@ -7,7 +7,7 @@ import logging
 import math
 import pickle
 import time
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Protocol
 
@@ -209,14 +209,23 @@ class TrainingLoop:
         meter.pause_ended()
         return val
 
-    def _evaluate(self, final: bool = False) -> float:
+    def _blended(self) -> AbstractContextManager:
+        """Inside: the weights validated and kept as best (the WiSE-FT blend, when the recipe has one)."""
+        return self.blend.applied() if self.blend is not None else nullcontext()
+
+    def _keep(self, acc: float) -> None:
+        """The current (blended) weights, validated at ``acc``, become ``best`` (rank 0 saves)."""
+        self.state.best_accuracy, self.state.best_step = acc, self.state.step
+        self._save("best")
+
+    def _evaluate(self) -> float:
         """Validation accuracy, each rank scoring its share of the records (a rank idling while another
-        validates alone would wait in its next collective, and gloo gives up after a while). Saves ``best``
-        when it improves (``keep: best``) or at the ``final`` step (``keep: last``)."""
+        validates alone would wait in its next collective, and gloo gives up after a while). ``keep: best``:
+        saves ``best`` when it improves."""
         st, ctx = self.state, self.ctx
         self._last_eval_step = st.step
         n = len(self.val_ds)
-        with self.blend.applied() if self.blend is not None else nullcontext():
+        with self._blended():
             own = count_correct(self.model, self.val_ds, range(ctx.rank, n, ctx.world_size),
                                 batch_size=max(1, self.recipe.batch_size))
             set_train_mode(self.model, self.recipe.batch_norm)
@@ -225,10 +234,8 @@ class TrainingLoop:
             log.info("step %d: val accuracy %.4f%s (best %s)", st.step, acc,
                      "" if self.blend is None else f" (wise_alpha {self.blend.alpha})",
                      "-" if st.best_accuracy is None else f"{st.best_accuracy:.4f}")
-            improved = st.best_accuracy is None or acc > st.best_accuracy
-            if final if self.recipe.keep == "last" else improved:
-                st.best_accuracy, st.best_step = acc, st.step
-                self._save("best")  # rank 0 only; the blended weights, as validated
+            if self.recipe.keep == "best" and (st.best_accuracy is None or acc > st.best_accuracy):
+                self._keep(acc)
         return acc
 
     def _save(self, name: str) -> None:
@@ -251,8 +258,12 @@ class TrainingLoop:
                  self.state.step * self.recipe.batch_size)
 
     def _finish(self) -> None:
-        if self.val_ds is not None and (self._last_eval_step != self.state.step or self.recipe.keep == "last"):
-            self._evaluate(final=True)
+        if self.val_ds is not None:
+            if self._last_eval_step != self.state.step:
+                self._evaluate()
+            if self.recipe.keep == "last":  # the final step's weights, as validated just now or at this step
+                with self._blended():
+                    self._keep(self.state.last_val_accuracy)
         self._save("latest")
         log.info("stopped (%s) at step %d, epoch %d; best val accuracy %s", self.state.stop_reason, self.state.step,
                  self.state.epoch, self.state.best_accuracy)
