@@ -22,15 +22,15 @@ def cmd_select(args: argparse.Namespace) -> int:
               "until": parse_since(args.until) if args.until else None}
     dedup = {"max_distance": params.monitoring.dhash_distance}
     try:  # the audit first, at random from the whole window: then the hard images from the rest
+        pool = candidates(con, **window)
         # a window too small for both: the hard images keep their n, the audit gets what is left
-        n_audit = min(args.audit, max(0, len(candidates(con, **window)) - args.n))
-        audit = choose(con, n_audit, **window, order="random", seed=args.seed + 1, **dedup) if n_audit else []
-        chosen = choose(con, args.n, **window, order=args.order, seed=args.seed, exclude=audit, **dedup)
+        n_audit = min(args.audit, max(0, len(pool) - args.n))
+        audit = choose(con, pool, n_audit, order="random", seed=args.seed + 1, **dedup) if n_audit else []
+        chosen = choose(con, pool, args.n, order=args.order, seed=args.seed, exclude=audit, **dedup)
         if not chosen:
             raise ValueError(f"no logged image to select in {log} (none kept, all selected before, or none in the "
                              "window): log with images (monitoring.log.images: true)")
-        auto = (confident(con, args.auto_accept, chosen + audit, **window) if args.auto_accept is not None
-                else [])
+        auto = confident(con, pool, args.auto_accept, chosen + audit) if args.auto_accept is not None else []
         batch = write_batch(con, chosen, out, auto, audit)
     finally:
         con.close()

@@ -1,6 +1,7 @@
 """`textrec select`: logged images for a human to label, the model's least confident readings first.
 
-    chosen = choose(con, n=500)                        # least calibrated confidence first, duplicates out
+    pool = candidates(con, None, None, since, None)    # the window: logged with an image, never selected
+    chosen = choose(con, pool, 500)                    # least calibrated confidence first, duplicates out
     batch = write_batch(chosen, Path("batch-1"))       # images/, rec_gt_batch.txt, label_studio.json, ...
     mark_selected(path_of_log, chosen, batch.name)     # never handed out again
 
@@ -86,14 +87,12 @@ def candidates(con: sqlite3.Connection, model: str | None, version: str | None, 
     return [Candidate(*r) for r in rows]
 
 
-def choose(con: sqlite3.Connection, n: int, *, model: str | None = None, version: str | None = None,
-           since: float | None = None, until: float | None = None, order: Order = "confidence", seed: int = 0,
-           max_distance: int = 4, exclude: Sequence[Candidate] = ()) -> list[Candidate]:
-    """Up to ``n`` candidates in ``order``, skipping duplicates of each other, of earlier selections and of
-    ``exclude`` (this batch's audit sample)."""
-    pool = candidates(con, model, version, since, until)
+def choose(con: sqlite3.Connection, pool: Sequence[Candidate], n: int, *, order: Order = "confidence",
+           seed: int = 0, max_distance: int = 4, exclude: Sequence[Candidate] = ()) -> list[Candidate]:
+    """Up to ``n`` of ``pool`` (``candidates``) in ``order``, skipping duplicates of each other, of earlier
+    selections and of ``exclude`` (this batch's audit sample)."""
     if order == "confidence":
-        pool.sort(key=lambda c: (c.confidence, c.id))
+        pool = sorted(pool, key=lambda c: (c.confidence, c.id))
     else:
         pool = [pool[i] for i in np.random.default_rng(seed).permutation(len(pool))]
     earlier = con.execute("SELECT sha256, dhash FROM selections").fetchall() + [(c.sha256, c.dhash) for c in exclude]
@@ -122,13 +121,13 @@ def choose(con: sqlite3.Connection, n: int, *, model: str | None = None, version
     return chosen
 
 
-def confident(con: sqlite3.Connection, threshold: float, exclude: list[Candidate], *, model: str | None = None,
-              version: str | None = None, since: float | None = None, until: float | None = None) -> list[Candidate]:
-    """Candidates read with confidence >= ``threshold`` and a non-empty text, one per sha256, none of
-    ``exclude`` (the human batch) or of earlier selections."""
+def confident(con: sqlite3.Connection, pool: Sequence[Candidate], threshold: float, exclude: Sequence[Candidate]
+              ) -> list[Candidate]:
+    """Those of ``pool`` (``candidates``) read with confidence >= ``threshold`` and a non-empty text, one per
+    sha256, none of ``exclude`` (the human batch) or of earlier selections."""
     seen = {c.sha256 for c in exclude} | {s for (s,) in con.execute("SELECT sha256 FROM selections")}
     out = []
-    for c in candidates(con, model, version, since, until):
+    for c in pool:
         if c.confidence >= threshold and c.text and c.sha256 not in seen:
             seen.add(c.sha256)
             out.append(c)
