@@ -7,17 +7,19 @@
 2. `textrec serve --log` serves it; 2,000 synthetic renders, then 2,000 real-dev IC15-train crops are sent
    one per request. Each also goes to a second server without logging, alternately first: the latency pair.
 3. `textrec monitor` on the synthetic window, then on the IC15 window.
-4. `textrec select --n 500 --audit 300 --auto-accept T` on the IC15 window (T: production's auto-accept
+4. `textrec select --n 500 --audit 500 --auto-accept T` on the IC15 window (T: production's auto-accept
    threshold, 99% precision on its validation set): the 500 least confident crops for the human, whose part
-   the true labels play, 300 more at random (the audit: labelled too, the new version's validation set, so
+   the true labels play, 500 more at random (the audit: labelled too, the new version's validation set, so
    its calibration and monitoring reference), and the crops read with confidence >= T taken as read. The `hard-example-loop` flow adds them,
    fine-tunes from the bundled weights (= production's), registers, writes the reference and promotes if the
    gates pass. The same recipe and seed on 500 random crops (`--order random`, the same T), and both again
    with the 500 human labels alone (no auto-accepted crops): registered, not promoted.
 5. The gain: accuracy on the held-back IC15 crops (acc_<served precision>/own_test) of each arm minus production.
-   Calibration: ECE and coverage at 99% precision of the bundled model on IIIT5K-train (never sent) and the
-   held-back IC15 crops, raw and calibrated; and each arm's model on the held-back crops, raw and with the
-   calibration its pipeline fitted on the audit (`calibration_after_loop`).
+   Calibration (``calibration``): ECE and coverage at 99% precision on IIIT5K-train (never sent; ``--audit``
+   crops at random are that deployment's labelled sample, the rest held back) and on the held-back IC15 crops:
+   the bundled model raw, with its shipped calibration and with one fitted on the deployment's labelled crops;
+   the promoted model as served, raw and with the calibration its loop fitted on the audit; and each arm's
+   model as its pipeline measured it (`calibration_after_loop`).
 
     nice .venv/bin/python bench/production_loop.py              # -> reports/bench/production_loop.json
     .venv/bin/python bench/production_loop.py --tiny --keep /tmp/loop   # plumbing: small sizes, 2 steps
@@ -50,6 +52,7 @@ from textrec.artifacts.metrics import acc_key
 
 IC15, IIIT = "IC15_train_4468", "IIIT5k_train_2000"
 MODEL = "crnn-finetuned"  # the finetune profile's registered model
+SERVED = Path("exported", "mobilenet_v3", "model_int8.onnx")  # in an arm's project: the model its version serves
 # (arm, select order, with the auto-accepted readings): the loop as shipped first (promoted if the gates pass),
 # its random baseline, then both with the human's 500 labels alone
 ARMS = (("selected", "confidence", True), ("random", "random", True), ("selected_human_only", "confidence", False),
@@ -271,32 +274,41 @@ def own_fit(work: Work, rows: list[tuple[str, str]], out: Path) -> Path:
     return out
 
 
-def calibration(work: Work, rows: dict[str, list[tuple[str, str]]], fits: dict[str, list[tuple[str, str]]]
-                ) -> tuple[dict, dict]:
-    """ECE and coverage at 99% precision of the bundled model on ``rows`` per set: raw (before), with its shipped
-    calibration (after), and with one fitted on that deployment's own labelled crops ``fits`` (own_data)."""
+def calibration(work: Work, rows: dict[str, list[tuple[str, str]]], fits: dict[str, list[tuple[str, str]]],
+                promoted: Path | None) -> tuple[dict, dict]:
+    """ECE and coverage at 99% precision on the held-back ``rows`` of each set, by confidence: the bundled model
+    raw (before), with its shipped calibration (shipped: fitted on synthetic renders), with one fitted on that
+    deployment's own labelled crops ``fits`` by `textrec calibrate` (own_data); for IC15 also the promoted model
+    (``promoted``: the selected arm's project; its INT8 ONNX read as `textrec serve` reads it) raw and with the calibration its loop
+    fitted on the audit. ``after`` is each deployment's calibration: IIIT5K own_data, IC15 the promoted model's."""
     import numpy as np
 
     from textrec.calibration import Calibration, auto_accept_threshold, expected_calibration_error
     from textrec.evaluation.metrics import dtrb_normalize
     from textrec.inference.recognizer import Recognizer
 
-    raw, cal = Recognizer(calibration=False), Recognizer()
+    def measured(rec: Recognizer, items: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+        read = rec.predict_files([Path(f) for f, _ in items])  # confidences [N], right [N]
+        return (np.array([r.confidence for r in read]),
+                np.array([dtrb_normalize(r.text) == dtrb_normalize(lab) for r, (_, lab) in zip(read, items, strict=True)]))
+
+    bundle = {"before": Recognizer(calibration=False), "shipped": Recognizer()}
+    after = {"IIIT5K": "own_data", "IC15": "promoted"}
     ece, coverage = {}, {}
     for name, items in rows.items():
-        paths = [Path(f) for f, _ in items]
-        read = raw.predict_files(paths)
-        right = np.array([dtrb_normalize(r.text) == dtrb_normalize(label) for r, (_, label) in
-                          zip(read, items, strict=True)])
-        confs = {"before": [r.confidence for r in read]}
-        if cal.calibration is not None:
-            confs["after"] = [r.confidence for r in cal.predict_files(paths)]
         fitted = Calibration.load(own_fit(work, fits[name], work.root / f"own_fit_{name}.calibration.json"))
-        confs["own_data"] = [r.confidence for r in Recognizer(calibration=fitted).predict_files(paths)]
-        ece[name] = {k: expected_calibration_error(np.array(v), right) for k, v in confs.items()}
-        coverage[name] = {k: dict(zip(("threshold", "coverage"), auto_accept_threshold(np.array(v), right, 0.99),
-                                      strict=True)) for k, v in confs.items()}
-        ece[name] |= {"count": len(items), "accuracy": float(right.mean()),
+        recs = bundle | {"own_data": Recognizer(calibration=fitted)}
+        if name == "IC15" and promoted is not None:
+            charset = yaml.safe_load((promoted / "params.yaml").read_text())["charset"]["dict_path"]
+            recs |= {"promoted_raw": Recognizer(promoted / SERVED, dictionary=charset, calibration=False),
+                     "promoted": Recognizer(promoted / SERVED, dictionary=charset)}
+        got = {k: measured(r, items) for k, r in recs.items()}
+        got["after"] = got[after[name]] if after[name] in got else got["shipped"]
+        ece[name] = {k: expected_calibration_error(c, right) for k, (c, right) in got.items()}
+        coverage[name] = {k: dict(zip(("threshold", "coverage"), auto_accept_threshold(c, right, 0.99), strict=True))
+                          for k, (c, right) in got.items()}
+        ece[name] |= {"count": len(items), "after_is": after[name] if after[name] in got else "shipped",
+                      "accuracy": {k: float(right.mean()) for k, (_, right) in got.items()},
                       "own_data_fit": {"count": len(fits[name]), "method": fitted.method}}
     return ece, coverage
 
@@ -325,7 +337,7 @@ def calibration_again(kept: Path, data: Path, out: Path, audit: int) -> int:
               file=sys.stderr)
         return 2
     bench = Bench.start()
-    ece, coverage = calibration(Work(kept), *calibration_sets(data, kept, audit))
+    ece, coverage = calibration(Work(kept), *calibration_sets(data, kept, audit), kept / "loop-selected")
     result = {k: v for k, v in json.loads(out.read_text()).items() if k not in ("schema_version", "machine")}
     bench.write(out, result | {"ece": ece, "coverage_at_precision": {"target": 0.99, **coverage},
                                "calibration_measured_again": True})
@@ -358,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "real-dev")
     ap.add_argument("--steps", type=int, default=2000, help="fine-tune max_steps (every arm)")
     ap.add_argument("--tiny", action="store_true", help="plumbing: 120 per window, 40 selected, 2 steps")
-    ap.add_argument("--audit", type=int, default=300, help="random crops labelled for validation (select --audit)")
+    ap.add_argument("--audit", type=int, default=500, help="random crops labelled for validation (select --audit)")
     ap.add_argument("--arms", nargs="+", choices=[a for a, _, _ in ARMS], default=[a for a, _, _ in ARMS],
                     help="the loops to run (selected and random are the issue's rows; default: all)")
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
@@ -421,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             arms[arm] |= {"version": str(len(arms) + 1), "order": order, "auto_accept": threshold if auto else None,
                           "auto_accepted": json.loads((batch / "batch.json").read_text())["auto_accepted"]}
         versions = registry(work)
-        ece, coverage = (calibration(work, *calibration_sets(args.data, root, audit)) if "selected" in arms
+        ece, coverage = (calibration(work, *calibration_sets(args.data, root, audit), root / "loop-selected") if "selected" in arms
                          else ({}, {}))
     finally:
         if tmp is not None:
