@@ -7,9 +7,9 @@
 2. `textrec serve --log` serves it; 2,000 synthetic renders, then 2,000 real-dev IC15-train crops are sent
    one per request. Each also goes to a second server without logging, alternately first: the latency pair.
 3. `textrec monitor` on the synthetic window, then on the IC15 window.
-4. `textrec select --n 500 --audit 500 --auto-accept T` on the IC15 window (T: production's auto-accept
+4. `textrec select --n 500 --audit 300 --auto-accept T` on the IC15 window (T: production's auto-accept
    threshold, 99% precision on its validation set): the 500 least confident crops for the human, whose part
-   the true labels play, 500 more at random (the audit: labelled too, the new version's validation set, so
+   the true labels play, 300 more at random (the audit: labelled too, the new version's validation set, so
    its calibration and monitoring reference), and the crops read with confidence >= T taken as read. The `hard-example-loop` flow adds them,
    fine-tunes from the bundled weights (= production's), registers, writes the reference and promotes if the
    gates pass. The same recipe and seed on 500 random crops (`--order random`, the same T), and both again
@@ -279,8 +279,9 @@ def calibration(work: Work, rows: dict[str, list[tuple[str, str]]], fits: dict[s
     """ECE and coverage at 99% precision on the held-back ``rows`` of each set, by confidence: the bundled model
     raw (before), with its shipped calibration (shipped: fitted on synthetic renders), with one fitted on that
     deployment's own labelled crops ``fits`` by `textrec calibrate` (own_data); for IC15 also the promoted model
-    (``promoted``: the selected arm's project; its INT8 ONNX read as `textrec serve` reads it) raw and with the calibration its loop
-    fitted on the audit. ``after`` is each deployment's calibration: IIIT5K own_data, IC15 the promoted model's."""
+    (``promoted``: the selected arm's project; its INT8 ONNX read as `textrec serve` reads it) raw and with the
+    calibration its loop fitted on the audit. ``after`` is each deployment's calibration: IIIT5K own_data, IC15
+    the promoted model's (the shipped one for a run without a selected arm)."""
     import numpy as np
 
     from textrec.calibration import Calibration, auto_accept_threshold, expected_calibration_error
@@ -289,8 +290,8 @@ def calibration(work: Work, rows: dict[str, list[tuple[str, str]]], fits: dict[s
 
     def measured(rec: Recognizer, items: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
         read = rec.predict_files([Path(f) for f, _ in items])  # confidences [N], right [N]
-        return (np.array([r.confidence for r in read]),
-                np.array([dtrb_normalize(r.text) == dtrb_normalize(lab) for r, (_, lab) in zip(read, items, strict=True)]))
+        right = [dtrb_normalize(r.text) == dtrb_normalize(lab) for r, (_, lab) in zip(read, items, strict=True)]
+        return np.array([r.confidence for r in read]), np.array(right)
 
     bundle = {"before": Recognizer(calibration=False), "shipped": Recognizer()}
     after = {"IIIT5K": "own_data", "IC15": "promoted"}
@@ -303,11 +304,12 @@ def calibration(work: Work, rows: dict[str, list[tuple[str, str]]], fits: dict[s
             recs |= {"promoted_raw": Recognizer(promoted / SERVED, dictionary=charset, calibration=False),
                      "promoted": Recognizer(promoted / SERVED, dictionary=charset)}
         got = {k: measured(r, items) for k, r in recs.items()}
-        got["after"] = got[after[name]] if after[name] in got else got["shipped"]
+        after_is = after[name] if after[name] in got else "shipped"
+        got["after"] = got[after_is]
         ece[name] = {k: expected_calibration_error(c, right) for k, (c, right) in got.items()}
-        coverage[name] = {k: dict(zip(("threshold", "coverage"), auto_accept_threshold(c, right, 0.99), strict=True))
-                          for k, (c, right) in got.items()}
-        ece[name] |= {"count": len(items), "after_is": after[name] if after[name] in got else "shipped",
+        coverage[name] = {k: dict(zip(("threshold", "coverage"), auto_accept_threshold(c, right, 0.99),
+                                      strict=True)) for k, (c, right) in got.items()}
+        ece[name] |= {"count": len(items), "after_is": after_is,
                       "accuracy": {k: float(right.mean()) for k, (_, right) in got.items()},
                       "own_data_fit": {"count": len(fits[name]), "method": fitted.method}}
     return ece, coverage
@@ -370,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "real-dev")
     ap.add_argument("--steps", type=int, default=2000, help="fine-tune max_steps (every arm)")
     ap.add_argument("--tiny", action="store_true", help="plumbing: 120 per window, 40 selected, 2 steps")
-    ap.add_argument("--audit", type=int, default=500, help="random crops labelled for validation (select --audit)")
+    ap.add_argument("--audit", type=int, default=300, help="random crops labelled for validation (select --audit)")
     ap.add_argument("--arms", nargs="+", choices=[a for a, _, _ in ARMS], default=[a for a, _, _ in ARMS],
                     help="the loops to run (selected and random are the issue's rows; default: all)")
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
@@ -433,8 +435,8 @@ def main(argv: list[str] | None = None) -> int:
             arms[arm] |= {"version": str(len(arms) + 1), "order": order, "auto_accept": threshold if auto else None,
                           "auto_accepted": json.loads((batch / "batch.json").read_text())["auto_accepted"]}
         versions = registry(work)
-        ece, coverage = (calibration(work, *calibration_sets(args.data, root, audit), root / "loop-selected") if "selected" in arms
-                         else ({}, {}))
+        ece, coverage = ({}, {}) if "selected" not in arms else calibration(
+            work, *calibration_sets(args.data, root, audit), root / "loop-selected")
     finally:
         if tmp is not None:
             tmp.cleanup()

@@ -2,7 +2,7 @@
 
 Each step is a command of its own, runnable alone (this flow runs them in order, in the project):
 
-    textrec select --n 500 --audit 500 [--auto-accept 0.92]  # the least confident logged images (+ 500 at
+    textrec select --n 500 --audit 300 [--auto-accept 0.92]  # the least confident logged images (+ 300 at
                                                  # random: the audit, for validation) -> a labelling batch
     (a human corrects the batch's rec_gt_batch.txt, or labels label_studio.json in Label Studio)
     textrec add-labels BATCH [--labels FILE]     # labelled rows -> data/own (rec_gt_train.txt, rec_gt_val.txt)
@@ -70,7 +70,7 @@ def reference_task(project: Path, model: str, version: str, val: Path) -> None:
 def hard_example_loop(n: int = 500, batch: str | None = None, labels: str | None = None, order: str = "confidence",
                       seed: int = 0, since: str | None = None, auto_accept: float | None = None,
                       wait_hours: float = 0.0, promote: bool = True, val_fraction: float = 0.1,
-                      project_dir: str | None = None, audit: int = 500) -> dict:
+                      project_dir: str | None = None, audit: int = 300) -> dict:
     """One round of the loop in ``project_dir`` (default: this checkout, whose params.yaml is the finetune
     profile). ``batch``: a batch already selected (skips select); ``labels``: its labelled file (None: the
     batch's own rec_gt_batch.txt once a human corrected it, see the module docstring); ``auto_accept``: also
@@ -111,7 +111,7 @@ def main() -> None:
     ap.add_argument("--no-promote", action="store_true")
     ap.add_argument("--val-fraction", type=float, default=0.1, help="share of the human-labelled rows for validation")
     ap.add_argument("--project-dir")
-    ap.add_argument("--audit", type=int, default=500, help="random images labelled for validation (select --audit)")
+    ap.add_argument("--audit", type=int, default=300, help="random images labelled for validation (select --audit)")
     args = ap.parse_args()
     hard_example_loop(args.n, args.batch, args.labels, args.order, args.seed, args.since, args.auto_accept, 0.0,
                       not args.no_promote, args.val_fraction, args.project_dir, args.audit)
