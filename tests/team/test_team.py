@@ -2,9 +2,10 @@
 `services.sh up`; prefect.yaml's `team` deployment (the crnn-pipeline flow, as shipped but for its cron
 schedule) run by a worker of checkout `a` on the tiny profile, tracked to the MLflow server on PostgreSQL with
 its artifacts in the shared store, registered and promoted; `dvc push`, checkout `b` = `git clone` + `dvc pull`
-with nothing to re-run; 4 runs at once on the two workers, one at a time in each checkout; a worker killed
-mid-run, its run completed by the other; `services.sh down` (no process left) and `up`: runs, versions,
-aliases and artifacts still there. Later tests use what earlier ones made, so they run in this order."""
+with nothing to re-run; 4 runs at once on the two workers, one at a time in each checkout (a minute more on
+2 cores: `pytest -m slow`); a worker killed mid-run, its run completed by the other (so both workers run);
+`services.sh down` (no process left) and `up`: runs, versions, aliases and artifacts still there. Later
+tests use what earlier ones made, so they run in this order."""
 
 from __future__ import annotations
 
@@ -95,6 +96,7 @@ def _span(run: dict) -> tuple[datetime, datetime]:
     return datetime.fromisoformat(run["start_time"]), datetime.fromisoformat(run["end_time"])
 
 
+@pytest.mark.slow
 def test_four_runs_are_shared_by_both_workers_one_at_a_time_in_each_checkout(team, second_clone):
     stack = team.stack
     team.start_worker(second_clone)
