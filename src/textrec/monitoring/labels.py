@@ -12,8 +12,8 @@ human-labelled rows validate (chosen by the image's hash, so the same image alwa
 which for a batch of the least confident images is its hardest part. Auto-accepted readings
 (``rec_gt_auto.txt``: the production model's own output) only ever train: in validation they would score
 agreement with production, which favours the checkpoints that moved least (measured: two thirds of a
-146-word validation set were such rows, and its accuracy told eight checkpoints apart by one word). A label left empty or ``###`` (PaddleOCR's "unreadable")
-is not added, and counted.
+146-word validation set were such rows, and its accuracy told eight checkpoints apart by one word). A label
+left empty or ``###`` (PaddleOCR's "unreadable") is not added, and counted.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@
 Writes ``<out>/latest.*`` every ``checkpoint_every_steps`` and at the end, ``<out>/best.*`` whenever the
 validation accuracy improves (``keep: last``: at the end), and one CSV row per step. ``resume=True``
 continues from ``latest`` with the same weights, optimizer moments, data position, schedule step and RNG
-states, so an interrupted run ends where an uninterrupted one does. Run under ``python -m paddle.distributed.launch`` for data parallel.
+states, so an interrupted run ends where an uninterrupted one does. Run under
+``python -m paddle.distributed.launch`` for data parallel.
 """
 
 from __future__ import annotations
